@@ -1,0 +1,517 @@
+/* One key's heap: size classes, pages and spans inside the key's segments.
+ *
+ * Everything here runs with the key held exclusively (key.c) and trusts its
+ * arguments; the one function that looks at untrusted input, nmx__heap_locate,
+ * decides from the segment map and out-of-line metadata alone and never
+ * dereferences the pointer it is given (M8).
+ *
+ * Zero-fill (M1, M13): memory fresh from the OS or given back with
+ * MADV_DONTNEED is zero. A block is memset only when it may be dirty: a block
+ * reused inside its page, or a page that held data before it was re-formatted.
+ * Blocks past a page's `bump` index have never been handed out since the page
+ * was formatted, so they are known to be zero.
+ */
+#include "mem/mem.h"
+
+#include <assert.h>
+#include <string.h>
+
+typedef struct cls_info {
+    uint32_t bsize;
+    uint16_t capacity, npages;
+    uint32_t bitmap_bytes, meta_bytes;
+    uint64_t recip;
+} cls_info;
+
+static cls_info g_cls[NMX_NCLASSES];
+static pthread_once_t g_cls_once = PTHREAD_ONCE_INIT;
+
+static inline unsigned class_of(size_t n)
+{
+    if (n <= 256)
+        return n ? (unsigned)((n - 1) >> 4) : 0;
+    size_t m = n - 1;
+    unsigned e = 63u - (unsigned)__builtin_clzll(m);
+    return 16u + (e - 8u) * 8u + (unsigned)((m >> (e - 3u)) & 7u);
+}
+
+static void classes_init(void)
+{
+    for (unsigned c = 0; c < NMX_NCLASSES; c++) {
+        uint32_t bs;
+        if (c < 16) {
+            bs = (c + 1) * 16;
+        } else {
+            unsigned e = 8 + (c - 16) / 8, sub = (c - 16) % 8;
+            bs = (1u << e) + ((sub + 1) << (e - 3));
+        }
+        cls_info *ci = &g_cls[c];
+        ci->bsize = bs;
+        ci->npages = bs <= 8192 ? 1 : 4;
+        ci->capacity = (uint16_t)((ci->npages * NMX_PAGE_SIZE) / bs);
+        ci->bitmap_bytes = (uint32_t)((ci->capacity + 63u) / 64u * 8u);
+        uint32_t slack = bs > 4096 ? 2u : 1u;
+        ci->meta_bytes = ci->bitmap_bytes + ((ci->capacity * slack + 7u) & ~7u);
+        ci->recip = (((uint64_t)1 << NMX_RECIP_SHIFT) + bs - 1) / bs;
+        assert(class_of(bs) == c && (bs % 16) == 0);
+    }
+}
+
+void nmx__heap_init(nmx_heap *h)
+{
+    pthread_once(&g_cls_once, classes_init);
+    memset(h, 0, sizeof *h);
+}
+
+static inline nmx_seg *seg_of_page(const nmx_page *pg)
+{
+    return (nmx_seg *)(((uintptr_t)pg & ~(NMX_SEG_SIZE - 1)) + NMX_GUARD_SIZE);
+}
+
+static inline size_t page_index(const nmx_seg *s, const nmx_page *pg)
+{
+    return (size_t)(pg - s->pages);
+}
+
+static inline unsigned char *page_start(const nmx_page *pg)
+{
+    nmx_seg *s = seg_of_page(pg);
+    return (unsigned char *)nmx_page_addr(s, page_index(s, pg));
+}
+
+static inline int slack_wide(const nmx_page *pg)
+{
+    return pg->bsize > 4096;
+}
+
+static inline size_t block_req(const nmx_page *pg, uint32_t idx)
+{
+    size_t slack = slack_wide(pg) ? ((const uint16_t *)pg->req)[idx]
+                                  : ((const uint8_t *)pg->req)[idx];
+    return pg->bsize - slack;
+}
+
+static inline void set_block_req(nmx_page *pg, uint32_t idx, size_t n)
+{
+    size_t slack = pg->bsize - n;
+    if (slack_wide(pg))
+        ((uint16_t *)pg->req)[idx] = (uint16_t)slack;
+    else
+        ((uint8_t *)pg->req)[idx] = (uint8_t)slack;
+}
+
+/* ---- lists ---- */
+
+static void page_push(nmx_page **head, nmx_page *pg)
+{
+    pg->prev = NULL;
+    pg->next = *head;
+    if (*head)
+        (*head)->prev = pg;
+    *head = pg;
+    pg->listed = 1;
+}
+
+static void page_unlist(nmx_page **head, nmx_page *pg)
+{
+    if (pg->prev)
+        pg->prev->next = pg->next;
+    else
+        *head = pg->next;
+    if (pg->next)
+        pg->next->prev = pg->prev;
+    pg->prev = pg->next = NULL;
+    pg->listed = 0;
+}
+
+static void seg_list_push(nmx_seg **head, nmx_seg *s)
+{
+    s->prev = NULL;
+    s->next = *head;
+    if (*head)
+        (*head)->prev = s;
+    *head = s;
+}
+
+static void seg_list_remove(nmx_seg **head, nmx_seg *s)
+{
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        *head = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    s->prev = s->next = NULL;
+}
+
+static void with_free_add(nmx_heap *h, nmx_seg *s)
+{
+    if (s->in_free_list)
+        return;
+    s->free_prev = NULL;
+    s->free_next = h->with_free;
+    if (h->with_free)
+        h->with_free->free_prev = s;
+    h->with_free = s;
+    s->in_free_list = 1;
+}
+
+static void with_free_remove(nmx_heap *h, nmx_seg *s)
+{
+    if (!s->in_free_list)
+        return;
+    if (s->free_prev)
+        s->free_prev->free_next = s->free_next;
+    else
+        h->with_free = s->free_next;
+    if (s->free_next)
+        s->free_next->free_prev = s->free_prev;
+    s->free_next = s->free_prev = NULL;
+    s->in_free_list = 0;
+}
+
+/* ---- page runs ---- */
+
+static inline uint64_t run_mask(unsigned first, unsigned k)
+{
+    return (k == 64 ? ~(uint64_t)0 : (((uint64_t)1 << k) - 1)) << first;
+}
+
+/* First index of k consecutive free pages in mask, or -1. */
+static int find_run(uint64_t mask, unsigned k)
+{
+    uint64_t run = mask;
+    for (unsigned i = 1; i < k && run; i++)
+        run &= mask >> i;
+    return run ? __builtin_ctzll(run) : -1;
+}
+
+static void take_pages(nmx_heap *h, nmx_seg *s, unsigned first, unsigned k)
+{
+    s->free_mask &= ~run_mask(first, k);
+    if (!s->free_mask)
+        with_free_remove(h, s);
+}
+
+static void give_pages(nmx_heap *h, nmx_seg *s, unsigned first, unsigned k)
+{
+    for (unsigned i = first; i < first + k; i++) {
+        s->pages[i].kind = PAGE_FREE;
+        s->pages[i].listed = 0;
+    }
+    s->free_mask |= run_mask(first, k);
+    with_free_add(h, s);
+}
+
+static nmx_seg *new_segment(nmx_heap *h, struct nmx_key *owner)
+{
+    nmx_seg *s = nmx__seg_acquire(owner);
+    if (!s)
+        return NULL;
+    seg_list_push(&h->segs, s);
+    with_free_add(h, s);
+    return s;
+}
+
+/* Finds k free consecutive pages in this key's segments, or in a new one. */
+static nmx_seg *find_pages(nmx_heap *h, struct nmx_key *owner, unsigned k, unsigned *first)
+{
+    for (nmx_seg *s = h->with_free; s; s = s->free_next) {
+        int i = find_run(s->free_mask, k);
+        if (i >= 0) {
+            *first = (unsigned)i;
+            return s;
+        }
+    }
+    nmx_seg *s = new_segment(h, owner);
+    if (!s)
+        return NULL;
+    *first = NMX_FIRST_DATA_PAGE;
+    return s;
+}
+
+static void zero_if_touched(nmx_seg *s, unsigned first, unsigned k, size_t bytes)
+{
+    for (unsigned i = first; i < first + k && bytes; i++) {
+        size_t part = bytes < NMX_PAGE_SIZE ? bytes : NMX_PAGE_SIZE;
+        if (s->pages[i].touched)
+            memset((void *)nmx_page_addr(s, i), 0, part);
+        s->pages[i].touched = 1;
+        bytes -= part;
+    }
+}
+
+static void mark_tails(nmx_seg *s, unsigned first, unsigned k)
+{
+    for (unsigned i = first + 1; i < first + k; i++) {
+        s->pages[i].kind = PAGE_TAIL;
+        s->pages[i].head = (uint16_t)first;
+        s->pages[i].touched = 1;
+    }
+}
+
+/* Side metadata for a page of class c: reuses the page's earlier reservation
+ * when large enough, else takes fresh bytes from the segment's metadata area. */
+static int page_meta(nmx_seg *s, nmx_page *pg, const cls_info *ci)
+{
+    if (pg->meta_cap < ci->meta_bytes) {
+        size_t end = NMX_FIRST_DATA_PAGE * NMX_PAGE_SIZE - NMX_GUARD_SIZE;
+        if (s->meta_bump + ci->meta_bytes > end)
+            return -1;
+        unsigned char *m = (unsigned char *)nmx_seg_base(s) + s->meta_bump;
+        s->meta_bump += ci->meta_bytes;
+        pg->meta_cap = ci->meta_bytes;
+        pg->live = (uint64_t *)m;
+    }
+    pg->req = (unsigned char *)pg->live + ci->bitmap_bytes;
+    memset(pg->live, 0, ci->bitmap_bytes);
+    return 0;
+}
+
+static nmx_page *page_new_small(nmx_heap *h, struct nmx_key *owner, unsigned c)
+{
+    const cls_info *ci = &g_cls[c];
+    unsigned first;
+    nmx_seg *s = find_pages(h, owner, ci->npages, &first);
+    if (!s)
+        return NULL;
+    if (page_meta(s, &s->pages[first], ci) != 0) {
+        /* This segment's metadata area is used up by earlier formats: a fresh
+         * segment always has room. */
+        s = new_segment(h, owner);
+        if (!s)
+            return NULL;
+        first = NMX_FIRST_DATA_PAGE;
+        (void)page_meta(s, &s->pages[first], ci);
+    }
+    take_pages(h, s, first, ci->npages);
+    zero_if_touched(s, first, ci->npages, ci->npages * NMX_PAGE_SIZE);
+    mark_tails(s, first, ci->npages);
+    nmx_page *pg = &s->pages[first];
+    pg->kind = PAGE_SMALL;
+    pg->cls = (uint8_t)c;
+    pg->npages = ci->npages;
+    pg->bsize = ci->bsize;
+    pg->capacity = ci->capacity;
+    pg->recip = ci->recip;
+    pg->used = pg->bump = pg->scan = 0;
+    page_push(&h->avail[c], pg);
+    return pg;
+}
+
+static void *alloc_small(nmx_heap *h, struct nmx_key *owner, size_t n)
+{
+    unsigned c = class_of(n);
+    nmx_page *pg = h->avail[c];
+    if (!pg && !(pg = page_new_small(h, owner, c)))
+        return NULL;
+    uint32_t idx;
+    int dirty = pg->used < pg->bump; /* a freed block lies below bump */
+    if (dirty) {
+        unsigned w = pg->scan;
+        while (pg->live[w] == ~(uint64_t)0)
+            w++;
+        pg->scan = (uint16_t)w;
+        idx = w * 64u + (uint32_t)__builtin_ctzll(~pg->live[w]);
+    } else {
+        idx = pg->bump++;
+    }
+    pg->live[idx >> 6] |= (uint64_t)1 << (idx & 63);
+    set_block_req(pg, idx, n);
+    if (++pg->used == pg->capacity)
+        page_unlist(&h->avail[c], pg);
+    unsigned char *p = page_start(pg) + (size_t)idx * pg->bsize;
+    if (dirty)
+        memset(p, 0, n);
+    return p;
+}
+
+static void *alloc_large(nmx_heap *h, struct nmx_key *owner, size_t n)
+{
+    unsigned k = (unsigned)((n + NMX_PAGE_SIZE - 1) >> NMX_PAGE_SHIFT);
+    unsigned first;
+    nmx_seg *s = find_pages(h, owner, k, &first);
+    if (!s)
+        return NULL;
+    take_pages(h, s, first, k);
+    zero_if_touched(s, first, k, n);
+    mark_tails(s, first, k);
+    nmx_page *pg = &s->pages[first];
+    pg->kind = PAGE_LARGE;
+    pg->npages = (uint16_t)k;
+    pg->large_req = n;
+    return (void *)nmx_page_addr(s, first);
+}
+
+static void *alloc_huge(nmx_heap *h, struct nmx_key *owner, size_t n)
+{
+    nmx_seg *s = nmx__seg_acquire_huge(owner, n);
+    if (!s)
+        return NULL;
+    s->huge_live = 1;
+    s->huge_req = n; /* the data pages are fresh or decommitted: zero */
+    seg_list_push(&h->huge, s);
+    return (void *)(nmx_seg_base(s) + NMX_HUGE_DATA_OFFSET);
+}
+
+void *nmx__heap_alloc(nmx_heap *h, struct nmx_key *owner, size_t n)
+{
+    if (n <= NMX_SMALL_MAX)
+        return alloc_small(h, owner, n);
+    if (n <= NMX_LARGE_MAX)
+        return alloc_large(h, owner, n);
+    return alloc_huge(h, owner, n);
+}
+
+int nmx__heap_locate(struct nmx_key *owner, const void *p, nmx_block *b)
+{
+    uintptr_t a = (uintptr_t)p;
+    nmx_seg *s = nmx__seg_lookup(a);
+    if (!s)
+        return NMX_BAD_FOREIGN;
+    struct nmx_key *o = atomic_load_explicit(&s->owner, memory_order_acquire);
+    if (o != owner)
+        return o ? NMX_BAD_WRONG_OWNER : NMX_BAD_FOREIGN;
+    uintptr_t base = nmx_seg_base(s);
+    b->seg = s;
+    if (s->huge) {
+        if (a != base + NMX_HUGE_DATA_OFFSET)
+            return a < base + NMX_HUGE_DATA_OFFSET ? NMX_BAD_FOREIGN : NMX_BAD_INTERIOR;
+        if (!s->huge_live)
+            return NMX_BAD_DOUBLE_FREE;
+        b->pg = NULL;
+        b->req = s->huge_req;
+        return 0;
+    }
+    size_t pi = (a - base) >> NMX_PAGE_SHIFT;
+    if (pi < NMX_FIRST_DATA_PAGE)
+        return NMX_BAD_FOREIGN; /* the segment's own metadata */
+    nmx_page *pg = &s->pages[pi];
+    size_t off = a & (NMX_PAGE_SIZE - 1);
+    if (pg->kind == PAGE_TAIL) {
+        pg = &s->pages[pg->head];
+        off = a - nmx_page_addr(s, pg->head);
+        if (pg->kind == PAGE_LARGE)
+            return NMX_BAD_INTERIOR;
+    }
+    switch (pg->kind) {
+    case PAGE_FREE:
+        return off ? NMX_BAD_INTERIOR : NMX_BAD_DOUBLE_FREE;
+    case PAGE_LARGE:
+        if (off)
+            return NMX_BAD_INTERIOR;
+        b->pg = pg;
+        b->req = pg->large_req;
+        return 0;
+    default: {
+        uint32_t idx = (uint32_t)((off * pg->recip) >> NMX_RECIP_SHIFT);
+        if ((size_t)idx * pg->bsize != off || idx >= pg->capacity)
+            return NMX_BAD_INTERIOR;
+        if (!(pg->live[idx >> 6] & ((uint64_t)1 << (idx & 63))))
+            return NMX_BAD_DOUBLE_FREE;
+        b->pg = pg;
+        b->idx = idx;
+        b->req = block_req(pg, idx);
+        return 0;
+    }
+    }
+}
+
+static void free_small(nmx_heap *h, nmx_page *pg, uint32_t idx)
+{
+    pg->live[idx >> 6] &= ~((uint64_t)1 << (idx & 63));
+    pg->used--;
+    if ((idx >> 6) < pg->scan)
+        pg->scan = (uint16_t)(idx >> 6);
+    nmx_page **list = &h->avail[pg->cls];
+    if (!pg->listed) {
+        page_push(list, pg);
+    } else if (pg->used == 0 && (pg->prev || pg->next)) {
+        /* An empty page that is not its class's only one goes back to the
+         * segment, so other classes and spans can use it. */
+        page_unlist(list, pg);
+        nmx_seg *s = seg_of_page(pg);
+        give_pages(h, s, (unsigned)page_index(s, pg), pg->npages);
+    }
+}
+
+void nmx__heap_free(nmx_heap *h, const nmx_block *b)
+{
+    nmx_seg *s = b->seg;
+    if (s->huge) {
+        seg_list_remove(&h->huge, s);
+        nmx__seg_release(s);
+    } else if (b->pg->kind == PAGE_LARGE) {
+        give_pages(h, s, (unsigned)page_index(s, b->pg), b->pg->npages);
+    } else {
+        free_small(h, b->pg, b->idx);
+    }
+}
+
+static unsigned char *block_addr(const nmx_block *b)
+{
+    if (b->seg->huge)
+        return (unsigned char *)(nmx_seg_base(b->seg) + NMX_HUGE_DATA_OFFSET);
+    unsigned char *p = page_start(b->pg);
+    return b->pg->kind == PAGE_LARGE ? p : p + (size_t)b->idx * b->pg->bsize;
+}
+
+int nmx__heap_resize_in_place(nmx_heap *h, const nmx_block *b, size_t n)
+{
+    nmx_seg *s = b->seg;
+    nmx_page *pg = b->pg;
+    if (s->huge) {
+        size_t cap = s->size - NMX_HUGE_DATA_OFFSET;
+        if (n <= NMX_LARGE_MAX || n > cap || n <= cap / 2)
+            return 0;
+        s->huge_req = n;
+    } else if (pg->kind == PAGE_LARGE) {
+        if (n <= NMX_SMALL_MAX || n > NMX_LARGE_MAX)
+            return 0;
+        size_t cap = (size_t)pg->npages << NMX_PAGE_SHIFT;
+        if (n > cap) {
+            /* Grow the span over free pages that follow it, if there are. */
+            unsigned first = (unsigned)page_index(s, pg);
+            unsigned k = (unsigned)((n + NMX_PAGE_SIZE - 1) >> NMX_PAGE_SHIFT);
+            unsigned extra = k - pg->npages;
+            if (first + k > NMX_PAGES_PER_SEG ||
+                (s->free_mask & run_mask(first + pg->npages, extra)) !=
+                    run_mask(first + pg->npages, extra))
+                return 0;
+            take_pages(h, s, first + pg->npages, extra);
+            mark_tails(s, first, k);
+            pg->npages = (uint16_t)k;
+        } else if (n <= cap / 2) {
+            return 0;
+        }
+        pg->large_req = n;
+    } else {
+        if (n > NMX_SMALL_MAX || class_of(n) != pg->cls)
+            return 0;
+        set_block_req(pg, b->idx, n);
+    }
+    if (n > b->req)
+        memset(block_addr(b) + b->req, 0, n - b->req);
+    return 1;
+}
+
+void *nmx__heap_block_addr(const nmx_block *b)
+{
+    return block_addr(b);
+}
+
+void nmx__heap_destroy(nmx_heap *h)
+{
+    /* One pass over segments: blocks are never visited (M12). */
+    while (h->segs) {
+        nmx_seg *s = h->segs;
+        seg_list_remove(&h->segs, s);
+        nmx__seg_release(s);
+    }
+    while (h->huge) {
+        nmx_seg *s = h->huge;
+        seg_list_remove(&h->huge, s);
+        nmx__seg_release(s);
+    }
+    memset(h, 0, sizeof *h);
+}

@@ -1,0 +1,567 @@
+/* Keys and the Expert* memory entry points.
+ *
+ * A key handle is {slot, generation} packed into the HEXPERTKEY value; the
+ * slot table is never freed, so a stale or forged handle costs one bounds
+ * check and one comparison, and never a dereference of freed memory (M9, M12).
+ *
+ * Exclusion (M10, M12). Each key's heap is changed by one thread at a time.
+ * The key's owner thread (the first thread whose call on the key took the
+ * slow path, in practice the expert's own thread) enters without any atomic
+ * read-modify-write: it publishes `in_call`, then reads `want`. Any other
+ * thread raises `want`, forces a barrier on every thread of the process with
+ * membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED), takes the key's mutex and waits
+ * for `in_call` to drop. The membarrier turns the owner's plain store/load
+ * pair into a full Dekker handshake (the scheme userspace RCU uses), so either
+ * the owner sees `want` and takes the mutex too, or the other thread sees
+ * `in_call` and waits. Owner calls cost no fence; the rare foreign call costs a
+ * system call. Without membarrier, and under ThreadSanitizer (which cannot
+ * see that barrier), every call takes the mutex.
+ */
+#define _GNU_SOURCE
+#include "mem/mem.h"
+
+#include <errno.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__SANITIZE_THREAD__)
+#define NMX_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define NMX_TSAN 1
+#endif
+#endif
+
+#define STAT_FIELDS(X)                                                         \
+    X(live_bytes) X(live_blocks) X(peak_bytes) X(allocs) X(reallocs) X(frees)  \
+    X(failed_oom) X(failed_quota) X(failed_terminate) X(bad_double_free)       \
+    X(bad_foreign) X(bad_wrong_owner) X(bad_interior) X(bad_key)
+
+typedef struct counters {
+#define X(f) _Atomic uint64_t f;
+    STAT_FIELDS(X)
+#undef X
+} counters;
+
+typedef struct nmx_key {
+    _Atomic uint64_t gen; /* equals the handle's generation while the key lives */
+    _Atomic uint32_t in_call;
+    _Atomic uint32_t want;
+    _Atomic(const void *) owner; /* owner thread's token, or NULL */
+    _Atomic int terminated;
+    pthread_mutex_t lock;
+    size_t quota;
+    counters st;
+    nmx_heap heap;
+    uint32_t slot;
+    uint32_t next_free; /* free-slot list, under g_keys_lock; +1, 0 = end */
+    int live;           /* under g_keys_lock */
+    char name[64];
+} nmx_key;
+
+#define SLOT_BITS 20
+#define CHUNK_BITS 8
+#define CHUNK_KEYS (1u << CHUNK_BITS)
+#define MAX_SLOTS (1u << SLOT_BITS)
+
+static nmx_key *g_chunks[MAX_SLOTS / CHUNK_KEYS];
+static _Atomic uint32_t g_nslots; /* slots handed out so far */
+static uint32_t g_free_slot;      /* +1, 0 = none */
+static uint64_t g_keys_live;
+static pthread_mutex_t g_keys_lock = PTHREAD_MUTEX_INITIALIZER;
+static counters g_retired; /* sums of destroyed keys, under g_keys_lock */
+static _Atomic uint64_t g_bad_key;
+static int g_fast; /* owner fast path available */
+static pthread_once_t g_once = PTHREAD_ONCE_INIT;
+
+static _Atomic(nmx_bad_call_fn) g_hook;
+static _Atomic(void *) g_hook_ctx;
+
+static _Thread_local char t_token; /* its address identifies the thread */
+
+static void global_init(void)
+{
+#ifdef NMX_TSAN
+    g_fast = 0;
+#else
+    g_fast = getenv("NMEXPERT_NO_FASTPATH") == NULL && nmx__os_membarrier_init();
+#endif
+}
+
+/* ---- counters: one writer (the thread holding the key), any reader ---- */
+
+static inline void ctr_add(_Atomic uint64_t *c, uint64_t d)
+{
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + d,
+                          memory_order_relaxed);
+}
+
+static inline void ctr_sub(_Atomic uint64_t *c, uint64_t d)
+{
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) - d,
+                          memory_order_relaxed);
+}
+
+static inline uint64_t ctr(const _Atomic uint64_t *c)
+{
+    return atomic_load_explicit(c, memory_order_relaxed);
+}
+
+static void live_add(nmx_key *k, size_t n)
+{
+    ctr_add(&k->st.live_bytes, n);
+    uint64_t live = ctr(&k->st.live_bytes);
+    if (live > ctr(&k->st.peak_bytes))
+        atomic_store_explicit(&k->st.peak_bytes, live, memory_order_relaxed);
+}
+
+/* ---- handles ---- */
+
+static inline HEXPERTKEY make_handle(uint32_t slot, uint64_t gen)
+{
+    return (HEXPERTKEY)(uintptr_t)((gen << (SLOT_BITS + 1)) | ((uint64_t)slot << 1) | 1u);
+}
+
+/* The key a handle names, or NULL. Reads only the never-freed slot table. */
+static inline nmx_key *key_of(HEXPERTKEY h, uint64_t *gen)
+{
+    uintptr_t v = (uintptr_t)h;
+    if (!(v & 1u))
+        return NULL;
+    uint32_t slot = (uint32_t)((v >> 1) & (MAX_SLOTS - 1));
+    if (slot >= atomic_load_explicit(&g_nslots, memory_order_acquire))
+        return NULL;
+    nmx_key *k = &g_chunks[slot >> CHUNK_BITS][slot & (CHUNK_KEYS - 1)];
+    *gen = (uint64_t)v >> (SLOT_BITS + 1);
+    if (atomic_load_explicit(&k->gen, memory_order_acquire) != *gen)
+        return NULL;
+    return k;
+}
+
+static void report_bad(nmx_key *k, int kind)
+{
+    if (k) {
+        switch (kind) {
+        case NMX_BAD_DOUBLE_FREE: ctr_add(&k->st.bad_double_free, 1); break;
+        case NMX_BAD_FOREIGN: ctr_add(&k->st.bad_foreign, 1); break;
+        case NMX_BAD_WRONG_OWNER: ctr_add(&k->st.bad_wrong_owner, 1); break;
+        default: ctr_add(&k->st.bad_interior, 1); break;
+        }
+    } else {
+        atomic_fetch_add_explicit(&g_bad_key, 1, memory_order_relaxed);
+    }
+}
+
+static void call_hook(int kind, HEXPERTKEY h, const void *p)
+{
+    nmx_bad_call_fn fn = atomic_load_explicit(&g_hook, memory_order_acquire);
+    if (fn)
+        fn((nmx_bad_kind)kind, h, p, atomic_load_explicit(&g_hook_ctx, memory_order_acquire));
+}
+
+/* ---- exclusion ---- */
+
+enum { ENTER_BAD = 0, ENTER_FAST, ENTER_LOCKED, ENTER_FOREIGN };
+
+/* Holds the key exclusively. ENTER_BAD: the key was destroyed meanwhile. */
+static inline int key_enter(nmx_key *k, uint64_t gen)
+{
+    const void *self = &t_token;
+    if (atomic_load_explicit(&k->owner, memory_order_relaxed) == self) {
+        atomic_store_explicit(&k->in_call, 1, memory_order_relaxed);
+        atomic_signal_fence(memory_order_seq_cst); /* the membarrier's partner */
+        if (atomic_load_explicit(&k->want, memory_order_acquire) == 0) {
+            /* A destroy that finished between key_of() and here left want at
+             * 0 again; its generation bump is visible through want's release. */
+            if (atomic_load_explicit(&k->gen, memory_order_relaxed) == gen)
+                return ENTER_FAST;
+            atomic_store_explicit(&k->in_call, 0, memory_order_release);
+            return ENTER_BAD;
+        }
+        atomic_store_explicit(&k->in_call, 0, memory_order_release);
+        pthread_mutex_lock(&k->lock);
+        if (atomic_load_explicit(&k->gen, memory_order_relaxed) != gen) {
+            pthread_mutex_unlock(&k->lock);
+            return ENTER_BAD;
+        }
+        return ENTER_LOCKED;
+    }
+    if (g_fast) {
+        atomic_fetch_add_explicit(&k->want, 1, memory_order_seq_cst);
+        nmx__os_membarrier();
+    }
+    pthread_mutex_lock(&k->lock);
+    while (atomic_load_explicit(&k->in_call, memory_order_acquire))
+        sched_yield();
+    if (atomic_load_explicit(&k->gen, memory_order_relaxed) != gen) {
+        pthread_mutex_unlock(&k->lock);
+        if (g_fast)
+            atomic_fetch_sub_explicit(&k->want, 1, memory_order_release);
+        return ENTER_BAD;
+    }
+    if (g_fast && atomic_load_explicit(&k->owner, memory_order_relaxed) == NULL)
+        atomic_store_explicit(&k->owner, self, memory_order_relaxed);
+    return ENTER_FOREIGN;
+}
+
+static inline void key_leave(nmx_key *k, int mode)
+{
+    if (mode == ENTER_FAST) {
+        atomic_store_explicit(&k->in_call, 0, memory_order_release);
+        return;
+    }
+    pthread_mutex_unlock(&k->lock);
+    if (mode == ENTER_FOREIGN && g_fast)
+        atomic_fetch_sub_explicit(&k->want, 1, memory_order_release);
+}
+
+static inline void set_err(DWORD *pe, DWORD code)
+{
+    if (pe)
+        *pe = code;
+}
+
+/* ---- the Expert* memory functions ---- */
+
+static void *alloc_locked(nmx_key *k, size_t n, DWORD *code)
+{
+    if (atomic_load_explicit(&k->terminated, memory_order_relaxed)) {
+        ctr_add(&k->st.failed_terminate, 1);
+        *code = NMERR_EXPERT_TERMINATE;
+        return NULL;
+    }
+    if (k->quota && (n > k->quota || ctr(&k->st.live_bytes) > k->quota - n)) {
+        ctr_add(&k->st.failed_quota, 1);
+        *code = NMERR_OUT_OF_MEMORY;
+        return NULL;
+    }
+    void *p = n <= NMX_MAX_ALLOC ? nmx__heap_alloc(&k->heap, k, n) : NULL;
+    if (!p) {
+        ctr_add(&k->st.failed_oom, 1);
+        *code = NMERR_OUT_OF_MEMORY;
+        return NULL;
+    }
+    ctr_add(&k->st.allocs, 1);
+    ctr_add(&k->st.live_blocks, 1);
+    live_add(k, n);
+    *code = NMERR_SUCCESS;
+    return p;
+}
+
+NMX_API LPVOID WINAPI ExpertAllocMemory(HEXPERTKEY hk, SIZE_T n, DWORD *pError)
+{
+    uint64_t gen;
+    nmx_key *k = key_of(hk, &gen);
+    int mode = k ? key_enter(k, gen) : ENTER_BAD;
+    if (mode == ENTER_BAD) {
+        report_bad(NULL, NMX_BAD_KEY);
+        call_hook(NMX_BAD_KEY, hk, NULL);
+        set_err(pError, NMERR_INVALID_EXPERT_HANDLE);
+        return NULL;
+    }
+    DWORD code;
+    void *p = alloc_locked(k, n, &code);
+    key_leave(k, mode);
+    set_err(pError, code);
+    return p;
+}
+
+NMX_API SIZE_T WINAPI ExpertFreeMemory(HEXPERTKEY hk, LPVOID ptr)
+{
+    uint64_t gen;
+    nmx_key *k = key_of(hk, &gen);
+    int mode = k ? key_enter(k, gen) : ENTER_BAD;
+    if (mode == ENTER_BAD) {
+        report_bad(NULL, NMX_BAD_KEY);
+        call_hook(NMX_BAD_KEY, hk, ptr);
+        return NMERR_INVALID_EXPERT_HANDLE;
+    }
+    DWORD code = atomic_load_explicit(&k->terminated, memory_order_relaxed)
+                     ? NMERR_EXPERT_TERMINATE : NMERR_SUCCESS;
+    int bad = 0;
+    if (ptr) {
+        nmx_block b;
+        bad = nmx__heap_locate(k, ptr, &b);
+        if (bad) {
+            report_bad(k, bad);
+            code = NMERR_INVALID_PARAMETER;
+        } else {
+            nmx__heap_free(&k->heap, &b);
+            ctr_add(&k->st.frees, 1);
+            ctr_sub(&k->st.live_blocks, 1);
+            ctr_sub(&k->st.live_bytes, b.req);
+        }
+    }
+    key_leave(k, mode);
+    if (bad)
+        call_hook(bad, hk, ptr);
+    return code;
+}
+
+NMX_API SIZE_T WINAPI ExpertMemorySize(HEXPERTKEY hk, LPVOID ptr)
+{
+    uint64_t gen;
+    nmx_key *k = key_of(hk, &gen);
+    int mode = k ? key_enter(k, gen) : ENTER_BAD;
+    if (mode == ENTER_BAD) {
+        report_bad(NULL, NMX_BAD_KEY);
+        call_hook(NMX_BAD_KEY, hk, ptr);
+        return 0;
+    }
+    size_t size = 0;
+    int bad = 0;
+    if (ptr) {
+        nmx_block b;
+        bad = nmx__heap_locate(k, ptr, &b);
+        if (bad)
+            report_bad(k, bad);
+        else
+            size = b.req;
+    }
+    key_leave(k, mode);
+    if (bad)
+        call_hook(bad, hk, ptr);
+    return size;
+}
+
+NMX_API LPVOID WINAPI ExpertReallocMemory(HEXPERTKEY hk, LPVOID ptr, SIZE_T n, DWORD *pError)
+{
+    uint64_t gen;
+    nmx_key *k = key_of(hk, &gen);
+    int mode = k ? key_enter(k, gen) : ENTER_BAD;
+    if (mode == ENTER_BAD) {
+        report_bad(NULL, NMX_BAD_KEY);
+        call_hook(NMX_BAD_KEY, hk, ptr);
+        set_err(pError, NMERR_INVALID_EXPERT_HANDLE);
+        return NULL;
+    }
+    DWORD code = NMERR_SUCCESS;
+    void *q = NULL;
+    int bad = 0;
+    nmx_block b;
+    if (!ptr) {
+        q = alloc_locked(k, n, &code);
+    } else if ((bad = nmx__heap_locate(k, ptr, &b)) != 0) {
+        report_bad(k, bad);
+        code = NMERR_INVALID_PARAMETER;
+    } else if (atomic_load_explicit(&k->terminated, memory_order_relaxed)) {
+        ctr_add(&k->st.failed_terminate, 1);
+        code = NMERR_EXPERT_TERMINATE;
+    } else if (n > b.req && k->quota &&
+               (n - b.req > k->quota || ctr(&k->st.live_bytes) > k->quota - (n - b.req))) {
+        ctr_add(&k->st.failed_quota, 1);
+        code = NMERR_OUT_OF_MEMORY;
+    } else {
+        if (nmx__heap_resize_in_place(&k->heap, &b, n)) {
+            q = ptr;
+        } else if ((q = n <= NMX_MAX_ALLOC ? nmx__heap_alloc(&k->heap, k, n) : NULL) != NULL) {
+            memcpy(q, ptr, n < b.req ? n : b.req);
+            nmx__heap_free(&k->heap, &b);
+        } else {
+            ctr_add(&k->st.failed_oom, 1);
+            code = NMERR_OUT_OF_MEMORY;
+        }
+        if (q) {
+            ctr_add(&k->st.reallocs, 1);
+            if (n >= b.req)
+                live_add(k, n - b.req);
+            else
+                ctr_sub(&k->st.live_bytes, b.req - n);
+        }
+    }
+    key_leave(k, mode);
+    if (bad)
+        call_hook(bad, hk, ptr);
+    set_err(pError, code);
+    return q;
+}
+
+/* ---- the host side ---- */
+
+NMX_API DWORD nmx_key_create(const nmx_key_options *opt, HEXPERTKEY *out)
+{
+    if (!out)
+        return NMERR_INVALID_PARAMETER;
+    pthread_once(&g_once, global_init);
+    pthread_mutex_lock(&g_keys_lock);
+    nmx_key *k;
+    if (g_free_slot) {
+        uint32_t slot = g_free_slot - 1;
+        k = &g_chunks[slot >> CHUNK_BITS][slot & (CHUNK_KEYS - 1)];
+        g_free_slot = k->next_free;
+    } else {
+        uint32_t slot = atomic_load_explicit(&g_nslots, memory_order_relaxed);
+        if (slot >= MAX_SLOTS) {
+            pthread_mutex_unlock(&g_keys_lock);
+            return NMERR_NO_HANDLES;
+        }
+        nmx_key **chunk = &g_chunks[slot >> CHUNK_BITS];
+        if (!*chunk && !(*chunk = calloc(CHUNK_KEYS, sizeof(nmx_key)))) {
+            pthread_mutex_unlock(&g_keys_lock);
+            return NMERR_OUT_OF_MEMORY;
+        }
+        k = &(*chunk)[slot & (CHUNK_KEYS - 1)];
+        k->slot = slot;
+        pthread_mutex_init(&k->lock, NULL);
+        atomic_store_explicit(&g_nslots, slot + 1, memory_order_release);
+    }
+    /* The slot is unreachable by any live handle: its generation is stale. */
+    memset(&k->st, 0, sizeof k->st);
+    nmx__heap_init(&k->heap);
+    k->quota = opt ? opt->quota_bytes : 0;
+    k->name[0] = '\0';
+    if (opt && opt->name) {
+        strncpy(k->name, opt->name, sizeof k->name - 1);
+        k->name[sizeof k->name - 1] = '\0';
+    }
+    atomic_store_explicit(&k->terminated, 0, memory_order_relaxed);
+    atomic_store_explicit(&k->owner, NULL, memory_order_relaxed);
+    k->next_free = 0;
+    uint64_t gen = atomic_load_explicit(&k->gen, memory_order_relaxed) + 1;
+    atomic_store_explicit(&k->gen, gen, memory_order_release);
+    k->live = 1;
+    g_keys_live++;
+    *out = make_handle(k->slot, gen);
+    pthread_mutex_unlock(&g_keys_lock);
+    return NMERR_SUCCESS;
+}
+
+static void copy_stats(const counters *c, nmx_mem_stats *out)
+{
+#define X(f) out->f = ctr(&c->f);
+    STAT_FIELDS(X)
+#undef X
+}
+
+NMX_API DWORD nmx_key_stats(HEXPERTKEY hk, nmx_mem_stats *out)
+{
+    if (!out)
+        return NMERR_INVALID_PARAMETER;
+    if (!hk) {
+        pthread_mutex_lock(&g_keys_lock);
+        copy_stats(&g_retired, out);
+        uint32_t n = atomic_load_explicit(&g_nslots, memory_order_relaxed);
+        for (uint32_t s = 0; s < n; s++) {
+            nmx_key *k = &g_chunks[s >> CHUNK_BITS][s & (CHUNK_KEYS - 1)];
+            if (!k->live)
+                continue;
+            nmx_mem_stats one;
+            copy_stats(&k->st, &one);
+#define X(f) out->f += one.f;
+            STAT_FIELDS(X)
+#undef X
+        }
+        pthread_mutex_unlock(&g_keys_lock);
+        out->bad_key = atomic_load_explicit(&g_bad_key, memory_order_relaxed);
+        return NMERR_SUCCESS;
+    }
+    uint64_t gen;
+    nmx_key *k = key_of(hk, &gen);
+    if (!k)
+        return NMERR_INVALID_EXPERT_HANDLE;
+    copy_stats(&k->st, out);
+    if (atomic_load_explicit(&k->gen, memory_order_acquire) != gen)
+        return NMERR_INVALID_EXPERT_HANDLE;
+    return NMERR_SUCCESS;
+}
+
+NMX_API DWORD nmx_key_terminate(HEXPERTKEY hk)
+{
+    uint64_t gen;
+    nmx_key *k = key_of(hk, &gen);
+    if (!k)
+        return NMERR_INVALID_EXPERT_HANDLE;
+    atomic_store_explicit(&k->terminated, 1, memory_order_relaxed);
+    return NMERR_SUCCESS;
+}
+
+NMX_API DWORD nmx_key_name(HEXPERTKEY hk, char *buf, size_t len)
+{
+    if (!buf || !len)
+        return NMERR_INVALID_PARAMETER;
+    uint64_t gen;
+    nmx_key *k = key_of(hk, &gen);
+    if (!k)
+        return NMERR_INVALID_EXPERT_HANDLE;
+    size_t n = strnlen(k->name, sizeof k->name);
+    if (n >= len)
+        n = len - 1;
+    memcpy(buf, k->name, n);
+    buf[n] = '\0';
+    return NMERR_SUCCESS;
+}
+
+NMX_API DWORD nmx_key_destroy(HEXPERTKEY hk, nmx_mem_stats *final)
+{
+    uint64_t gen;
+    nmx_key *k = key_of(hk, &gen);
+    if (!k)
+        return NMERR_INVALID_EXPERT_HANDLE;
+    /* Enter as a foreign thread, even from the owner, so that `want` stays
+     * raised until the generation has moved on: no fast path can start. */
+    if (g_fast) {
+        atomic_fetch_add_explicit(&k->want, 1, memory_order_seq_cst);
+        nmx__os_membarrier();
+    }
+    pthread_mutex_lock(&k->lock);
+    while (atomic_load_explicit(&k->in_call, memory_order_acquire))
+        sched_yield();
+    if (atomic_load_explicit(&k->gen, memory_order_relaxed) != gen) {
+        pthread_mutex_unlock(&k->lock);
+        if (g_fast)
+            atomic_fetch_sub_explicit(&k->want, 1, memory_order_release);
+        return NMERR_INVALID_EXPERT_HANDLE;
+    }
+    atomic_store_explicit(&k->gen, gen + 1, memory_order_release);
+    nmx_mem_stats st;
+    copy_stats(&k->st, &st);
+    nmx__heap_destroy(&k->heap);
+    atomic_store_explicit(&k->owner, NULL, memory_order_relaxed);
+    pthread_mutex_unlock(&k->lock);
+    if (g_fast)
+        atomic_fetch_sub_explicit(&k->want, 1, memory_order_release);
+
+    pthread_mutex_lock(&g_keys_lock);
+#define X(f) ctr_add(&g_retired.f, st.f);
+    STAT_FIELDS(X)
+#undef X
+    k->next_free = g_free_slot;
+    g_free_slot = k->slot + 1;
+    k->live = 0;
+    g_keys_live--;
+    pthread_mutex_unlock(&g_keys_lock);
+    if (final)
+        *final = st;
+    return NMERR_SUCCESS;
+}
+
+NMX_API void nmx_set_bad_call_hook(nmx_bad_call_fn fn, void *ctx)
+{
+    atomic_store_explicit(&g_hook_ctx, ctx, memory_order_release);
+    atomic_store_explicit(&g_hook, fn, memory_order_release);
+}
+
+NMX_API const char *nmx_bad_kind_name(nmx_bad_kind kind)
+{
+    switch (kind) {
+    case NMX_BAD_DOUBLE_FREE: return "double free";
+    case NMX_BAD_FOREIGN: return "foreign pointer";
+    case NMX_BAD_WRONG_OWNER: return "block of another key";
+    case NMX_BAD_INTERIOR: return "interior pointer";
+    case NMX_BAD_KEY: return "invalid key";
+    }
+    return "?";
+}
+
+NMX_API DWORD nmx_heap_stats_get(nmx_heap_stats *out)
+{
+    if (!out)
+        return NMERR_INVALID_PARAMETER;
+    memset(out, 0, sizeof *out);
+    nmx__seg_stats(out);
+    pthread_mutex_lock(&g_keys_lock);
+    out->keys_live = g_keys_live;
+    pthread_mutex_unlock(&g_keys_lock);
+    return NMERR_SUCCESS;
+}

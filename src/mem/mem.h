@@ -1,0 +1,135 @@
+/* Internal interface of the expert heap (src/mem). Nothing here is public.
+ *
+ * Layers, top to bottom:
+ *   key.c      the Expert* entry points and nmx_key_*: validate the key and the
+ *              pointer, exclude concurrent callers, keep the statistics.
+ *   heap.c     one key's heap: size classes, pages, spans; assumes the caller
+ *              holds the key exclusively and passes valid arguments.
+ *   segment.c  4 MiB segments, the segment map, the global segment cache.
+ *   os.c       the operating system: mmap, madvise, mprotect, membarrier.
+ *
+ * Memory layout of a segment (4 MiB, 4 MiB aligned), in 64 KiB pages:
+ *   page 0..4   metadata: [guard 4 KiB][nmx_seg header][side metadata][guard 4 KiB]
+ *   page 5..63  user data
+ * A huge segment (one block too large for a segment) has the same first page,
+ * then the block from offset 64 KiB. No allocator state lives next to user data
+ * (M8): live bitmaps and requested sizes are in the side metadata, and the guard
+ * pages stop an overrun or underrun from reaching a header.
+ */
+#ifndef NMX_MEM_H
+#define NMX_MEM_H
+
+#include <nmexpert/host.h>
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define NMX_SEG_SHIFT 22
+#define NMX_SEG_SIZE ((size_t)1 << NMX_SEG_SHIFT)
+#define NMX_PAGE_SHIFT 16
+#define NMX_PAGE_SIZE ((size_t)1 << NMX_PAGE_SHIFT)
+#define NMX_PAGES_PER_SEG 64
+#define NMX_FIRST_DATA_PAGE 5
+#define NMX_DATA_PAGES (NMX_PAGES_PER_SEG - NMX_FIRST_DATA_PAGE)
+#define NMX_GUARD_SIZE ((size_t)4096)
+#define NMX_HUGE_DATA_OFFSET NMX_PAGE_SIZE
+
+/* Size classes: 16-byte steps to 256, then 8 classes per doubling to 32 KiB.
+ * Classes up to 8 KiB live in single 64 KiB pages, larger ones in 4-page spans
+ * (at least 8 blocks each). Requests above 32 KiB get whole pages (a large
+ * span); above what a segment can hold, a huge segment of their own. */
+#define NMX_NCLASSES 72
+#define NMX_SMALL_MAX ((size_t)32768)
+#define NMX_LARGE_MAX ((size_t)NMX_DATA_PAGES * NMX_PAGE_SIZE)
+#define NMX_MAX_ALLOC ((size_t)1 << 46) /* larger requests fail at once (M4) */
+#define NMX_RECIP_SHIFT 40
+
+enum { PAGE_FREE = 0, PAGE_SMALL, PAGE_LARGE, PAGE_TAIL };
+
+typedef struct nmx_page {
+    uint8_t kind;
+    uint8_t cls;      /* PAGE_SMALL: size class */
+    uint8_t touched;  /* its memory may hold non-zero bytes */
+    uint8_t listed;   /* on its class's list of pages with free blocks */
+    uint16_t npages;  /* PAGE_SMALL/LARGE: span length in pages */
+    uint16_t head;    /* PAGE_TAIL: index of the span's first page */
+    uint32_t bsize;   /* PAGE_SMALL: block size */
+    uint16_t capacity, used, bump, scan; /* blocks; bump: never handed out from here on */
+    uint32_t meta_cap;                   /* bytes of side metadata reserved */
+    uint64_t recip;                      /* ceil(2^40 / bsize) */
+    uint64_t *live;                      /* live bitmap (side metadata) */
+    void *req;                           /* per-block slack: uint8_t or uint16_t */
+    size_t large_req;                    /* PAGE_LARGE: requested size */
+    struct nmx_page *prev, *next;        /* class list */
+} nmx_page;
+
+struct nmx_key;
+
+typedef struct nmx_seg {
+    _Atomic(struct nmx_key *) owner; /* NULL while cached */
+    uint8_t huge, huge_live;
+    size_t size;       /* bytes mapped */
+    size_t huge_req;   /* huge: requested size */
+    uint64_t free_mask; /* bit i: data page i (absolute index) is free */
+    uint32_t meta_bump; /* next free byte of the side metadata area */
+    uint8_t in_free_list;
+    struct nmx_seg *next, *prev;           /* owner's segment list, or a cache list */
+    struct nmx_seg *free_next, *free_prev; /* owner's segments with free pages */
+    nmx_page pages[NMX_PAGES_PER_SEG];
+} nmx_seg;
+
+static inline uintptr_t nmx_seg_base(const nmx_seg *s)
+{
+    return (uintptr_t)s - NMX_GUARD_SIZE;
+}
+
+static inline uintptr_t nmx_page_addr(const nmx_seg *s, size_t i)
+{
+    return nmx_seg_base(s) + (i << NMX_PAGE_SHIFT);
+}
+
+/* One key's heap. Only touched while the key is held exclusively. */
+typedef struct nmx_heap {
+    nmx_page *avail[NMX_NCLASSES]; /* pages of each class with a free block */
+    nmx_seg *segs;                 /* regular segments */
+    nmx_seg *with_free;            /* those with free pages */
+    nmx_seg *huge;                 /* huge segments */
+} nmx_heap;
+
+/* ---- os.c ---- */
+void *nmx__os_map_aligned(size_t size, size_t align); /* NULL on failure */
+void nmx__os_decommit(void *p, size_t size);            /* contents become zero */
+int nmx__os_guard(void *p, size_t size);
+int nmx__os_membarrier_init(void); /* 1 if the expedited barrier works */
+void nmx__os_membarrier(void);
+
+/* ---- segment.c ---- */
+nmx_seg *nmx__seg_lookup(uintptr_t addr);  /* NULL: not ours; never touches addr */
+nmx_seg *nmx__seg_acquire(struct nmx_key *owner);
+nmx_seg *nmx__seg_acquire_huge(struct nmx_key *owner, size_t data_bytes);
+void nmx__seg_release(nmx_seg *s); /* owner's exclusion held; s no longer owned */
+void nmx__seg_stats(nmx_heap_stats *out);
+
+/* ---- heap.c (caller holds the key exclusively; arguments are valid) ---- */
+
+/* Where a pointer lies, as found by nmx__heap_locate. */
+typedef struct nmx_block {
+    nmx_seg *seg;
+    nmx_page *pg;
+    uint32_t idx;
+    size_t req; /* requested size */
+} nmx_block;
+
+void nmx__heap_init(nmx_heap *h);
+/* 0 when p is a live block of `owner` (b filled), else an nmx_bad_kind. */
+int nmx__heap_locate(struct nmx_key *owner, const void *p, nmx_block *b);
+void *nmx__heap_alloc(nmx_heap *h, struct nmx_key *owner, size_t n); /* zeroed; NULL: OOM */
+void nmx__heap_free(nmx_heap *h, const nmx_block *b);
+/* Resize in place if the block's slot allows; returns 1 if done (tail zeroed). */
+int nmx__heap_resize_in_place(nmx_heap *h, const nmx_block *b, size_t n);
+void *nmx__heap_block_addr(const nmx_block *b);
+void nmx__heap_destroy(nmx_heap *h); /* every segment back to the cache */
+
+#endif

@@ -1,0 +1,58 @@
+/* The operating system beneath the heap. */
+#define _GNU_SOURCE
+#include "mem/mem.h"
+
+#include <linux/membarrier.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+void *nmx__os_map_aligned(size_t size, size_t align)
+{
+    /* Over-map by `align` and trim both ends: the kernel gives no alignment. */
+    size_t len = size + align;
+    if (len < size)
+        return NULL;
+    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED)
+        return NULL;
+    uintptr_t a = (uintptr_t)p;
+    uintptr_t start = (a + align - 1) & ~(uintptr_t)(align - 1);
+    if (start > a)
+        munmap(p, start - a);
+    uintptr_t end = start + size;
+    if (a + len > end)
+        munmap((void *)end, a + len - end);
+    return (void *)start;
+}
+
+void nmx__os_decommit(void *p, size_t size)
+{
+    /* Private anonymous memory reads back as zero after MADV_DONTNEED. */
+    if (size)
+        (void)madvise(p, size, MADV_DONTNEED);
+}
+
+int nmx__os_guard(void *p, size_t size)
+{
+    return mprotect(p, size, PROT_NONE);
+}
+
+static long membarrier(int cmd)
+{
+    return syscall(__NR_membarrier, cmd, 0, 0);
+}
+
+int nmx__os_membarrier_init(void)
+{
+    long q = membarrier(MEMBARRIER_CMD_QUERY);
+    if (q < 0 || !(q & MEMBARRIER_CMD_PRIVATE_EXPEDITED))
+        return 0;
+    return membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) == 0;
+}
+
+void nmx__os_membarrier(void)
+{
+    (void)membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED);
+}

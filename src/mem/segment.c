@@ -1,0 +1,244 @@
+/* Segments: the unit in which keys own memory.
+ *
+ * Every segment ever mapped stays mapped (its header readable) for the life of
+ * the process, and its entry in the segment map never changes. That is what
+ * lets any thread look up any pointer without a lock and without a race
+ * against a concurrent release: a released segment's header says "no owner".
+ * What goes back to the OS is the segments' pages (MADV_DONTNEED), beyond a
+ * bounded cache of resident segments kept for reuse without page faults.
+ */
+#include "mem/mem.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Two-level map over the 47-bit user address space, indexed by addr >> 22. */
+#define MAP_L2_BITS 13
+#define MAP_L1_BITS (47 - NMX_SEG_SHIFT - MAP_L2_BITS)
+typedef _Atomic(nmx_seg *) map_leaf[1u << MAP_L2_BITS];
+static _Atomic(map_leaf *) g_map[1u << MAP_L1_BITS];
+
+static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
+static nmx_seg *g_resident;  /* released segments, pages resident (dirty) */
+static nmx_seg *g_decommitted; /* released segments, pages given back */
+static nmx_seg *g_huge_free;   /* released huge segments, pages given back */
+static size_t g_resident_count, g_decommitted_count, g_in_use;
+static size_t g_huge_in_use_bytes;
+static size_t g_cache_limit = (size_t)64 << 20;
+static int g_limit_read;
+
+nmx_seg *nmx__seg_lookup(uintptr_t addr)
+{
+    uintptr_t i = addr >> NMX_SEG_SHIFT;
+    if (i >> (MAP_L1_BITS + MAP_L2_BITS))
+        return NULL; /* kernel half or non-canonical */
+    map_leaf *leaf = atomic_load_explicit(&g_map[i >> MAP_L2_BITS], memory_order_acquire);
+    if (!leaf)
+        return NULL;
+    return atomic_load_explicit(&(*leaf)[i & ((1u << MAP_L2_BITS) - 1)],
+                                memory_order_acquire);
+}
+
+/* g_lock held. */
+static int map_set(uintptr_t base, size_t size, nmx_seg *s)
+{
+    for (uintptr_t a = base; a < base + size; a += NMX_SEG_SIZE) {
+        uintptr_t i = a >> NMX_SEG_SHIFT;
+        map_leaf *leaf = atomic_load_explicit(&g_map[i >> MAP_L2_BITS], memory_order_relaxed);
+        if (!leaf) {
+            leaf = nmx__os_map_aligned(sizeof(map_leaf), 4096);
+            if (!leaf)
+                return -1;
+            atomic_store_explicit(&g_map[i >> MAP_L2_BITS], leaf, memory_order_release);
+        }
+        atomic_store_explicit(&(*leaf)[i & ((1u << MAP_L2_BITS) - 1)], s, memory_order_release);
+    }
+    return 0;
+}
+
+static size_t meta_start(void)
+{
+    return (NMX_GUARD_SIZE + sizeof(nmx_seg) + 63) & ~(size_t)63;
+}
+
+/* The first byte after the header's own OS page(s): what may be decommitted. */
+static size_t decommit_start(void)
+{
+    return (NMX_GUARD_SIZE + sizeof(nmx_seg) + 4095) & ~(size_t)4095;
+}
+
+/* g_lock held. Maps a new segment of `size` bytes with guards and a header. */
+static nmx_seg *seg_map(size_t size, int huge)
+{
+    void *p = nmx__os_map_aligned(size, NMX_SEG_SIZE);
+    if (!p)
+        return NULL;
+    uintptr_t base = (uintptr_t)p;
+    if (nmx__os_guard(p, NMX_GUARD_SIZE) != 0 ||
+        (!huge && nmx__os_guard((void *)(base + NMX_FIRST_DATA_PAGE * NMX_PAGE_SIZE -
+                                         NMX_GUARD_SIZE), NMX_GUARD_SIZE) != 0)) {
+        nmx__os_decommit(p, size);
+        return NULL; /* leaves the range mapped but unused: rare, harmless */
+    }
+    nmx_seg *s = (nmx_seg *)(base + NMX_GUARD_SIZE);
+    s->size = size;
+    s->huge = (uint8_t)huge;
+    if (map_set(base, size, s) != 0)
+        return NULL;
+    return s;
+}
+
+static void list_push(nmx_seg **head, nmx_seg *s)
+{
+    s->prev = NULL;
+    s->next = *head;
+    if (*head)
+        (*head)->prev = s;
+    *head = s;
+}
+
+static void list_remove(nmx_seg **head, nmx_seg *s)
+{
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        *head = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    s->prev = s->next = NULL;
+}
+
+static void read_limit_once(void)
+{
+    if (g_limit_read)
+        return;
+    g_limit_read = 1;
+    const char *e = getenv("NMEXPERT_CACHE_MB");
+    if (e && *e) {
+        char *end;
+        unsigned long long mb = strtoull(e, &end, 10);
+        if (*end == '\0' && mb < ((size_t)1 << 40))
+            g_cache_limit = (size_t)mb << 20;
+    }
+}
+
+/* g_lock held: give the pages of resident cached segments back beyond the limit. */
+static void trim_locked(void)
+{
+    while (g_resident && g_resident_count * NMX_SEG_SIZE > g_cache_limit) {
+        nmx_seg *s = g_resident;
+        list_remove(&g_resident, s);
+        g_resident_count--;
+        size_t from = decommit_start();
+        nmx__os_decommit((void *)(nmx_seg_base(s) + from), NMX_SEG_SIZE - from);
+        for (size_t i = 0; i < NMX_PAGES_PER_SEG; i++)
+            s->pages[i].touched = 0;
+        list_push(&g_decommitted, s);
+        g_decommitted_count++;
+    }
+}
+
+static void seg_reset(nmx_seg *s)
+{
+    for (size_t i = 0; i < NMX_PAGES_PER_SEG; i++) {
+        nmx_page *pg = &s->pages[i];
+        uint8_t touched = pg->touched;
+        memset(pg, 0, sizeof *pg);
+        pg->touched = touched;
+    }
+    s->free_mask = ~(uint64_t)0 << NMX_FIRST_DATA_PAGE;
+    s->meta_bump = (uint32_t)meta_start();
+    s->in_free_list = 0;
+    s->free_next = s->free_prev = NULL;
+    s->huge_live = 0;
+    s->huge_req = 0;
+}
+
+nmx_seg *nmx__seg_acquire(struct nmx_key *owner)
+{
+    pthread_mutex_lock(&g_lock);
+    read_limit_once();
+    nmx_seg *s = g_resident;
+    if (s) {
+        list_remove(&g_resident, s);
+        g_resident_count--;
+    } else if ((s = g_decommitted) != NULL) {
+        list_remove(&g_decommitted, s);
+        g_decommitted_count--;
+    } else {
+        s = seg_map(NMX_SEG_SIZE, 0);
+    }
+    if (s) {
+        g_in_use++;
+        seg_reset(s);
+        atomic_store_explicit(&s->owner, owner, memory_order_release);
+    }
+    pthread_mutex_unlock(&g_lock);
+    return s;
+}
+
+nmx_seg *nmx__seg_acquire_huge(struct nmx_key *owner, size_t data_bytes)
+{
+    size_t need = NMX_HUGE_DATA_OFFSET + data_bytes;
+    need = (need + NMX_SEG_SIZE - 1) & ~(NMX_SEG_SIZE - 1);
+    pthread_mutex_lock(&g_lock);
+    nmx_seg *s;
+    for (s = g_huge_free; s; s = s->next)
+        if (s->size >= need && s->size / 2 <= need)
+            break;
+    if (s)
+        list_remove(&g_huge_free, s);
+    else
+        s = seg_map(need, 1);
+    if (s) {
+        g_huge_in_use_bytes += s->size;
+        s->huge_live = 0;
+        s->huge_req = 0;
+        atomic_store_explicit(&s->owner, owner, memory_order_release);
+    }
+    pthread_mutex_unlock(&g_lock);
+    return s;
+}
+
+void nmx__seg_release(nmx_seg *s)
+{
+    atomic_store_explicit(&s->owner, NULL, memory_order_release);
+    if (s->huge) {
+        /* Huge blocks are too big to keep resident: their pages go back now. */
+        nmx__os_decommit((void *)(nmx_seg_base(s) + NMX_HUGE_DATA_OFFSET),
+                         s->size - NMX_HUGE_DATA_OFFSET);
+        s->huge_live = 0;
+        pthread_mutex_lock(&g_lock);
+        g_huge_in_use_bytes -= s->size;
+        list_push(&g_huge_free, s);
+        pthread_mutex_unlock(&g_lock);
+        return;
+    }
+    pthread_mutex_lock(&g_lock);
+    g_in_use--;
+    list_push(&g_resident, s);
+    g_resident_count++;
+    trim_locked();
+    pthread_mutex_unlock(&g_lock);
+}
+
+void nmx__seg_stats(nmx_heap_stats *out)
+{
+    pthread_mutex_lock(&g_lock);
+    read_limit_once();
+    out->segments_in_use = g_in_use;
+    out->segments_cached = g_resident_count;
+    out->segments_released = g_decommitted_count;
+    out->huge_bytes_in_use = g_huge_in_use_bytes;
+    out->cache_limit_bytes = g_cache_limit;
+    pthread_mutex_unlock(&g_lock);
+}
+
+void nmx_heap_set_cache_limit(size_t bytes)
+{
+    pthread_mutex_lock(&g_lock);
+    g_limit_read = 1;
+    g_cache_limit = bytes;
+    trim_locked();
+    pthread_mutex_unlock(&g_lock);
+}
