@@ -53,9 +53,11 @@ NMX_API DWORD nmx_key_terminate(HEXPERTKEY key);
 /* Copy the key's current statistics into *out (M14). Cheap (no walk, no lock)
  * and safe from any thread while the key is in use; each field is exact, the
  * fields together are a snapshot only when no call is running on the key.
- * With key == NULL, *out receives the process-wide counters: the sums over
- * every key ever created plus bad_key, the calls made with a NULL, forged or
- * destroyed key (which belong to no key).
+ * With key == NULL, *out receives the process-wide figures: allocs,
+ * reallocs, frees, failures and invalid calls summed over every key ever
+ * created; live_bytes and live_blocks summed over the live keys; peak_bytes
+ * the highest peak of any key; and bad_key, the calls made with a NULL,
+ * forged or destroyed key (which belong to no key and count only here).
  * Errors: NMERR_INVALID_PARAMETER (out NULL), NMERR_INVALID_EXPERT_HANDLE. */
 NMX_API DWORD nmx_key_stats(HEXPERTKEY key, nmx_mem_stats *out);
 

@@ -11,29 +11,13 @@
  * Blocks past a page's `bump` index have never been handed out since the page
  * was formatted, so they are known to be zero.
  */
-#include "mem/mem.h"
+#include "mem/heap_inline.h"
 
 #include <assert.h>
 #include <string.h>
 
-typedef struct cls_info {
-    uint32_t bsize;
-    uint16_t capacity, npages;
-    uint32_t bitmap_bytes, meta_bytes;
-    uint64_t recip;
-} cls_info;
-
-static cls_info g_cls[NMX_NCLASSES];
+nmx_cls_info nmx__cls[NMX_NCLASSES];
 static pthread_once_t g_cls_once = PTHREAD_ONCE_INIT;
-
-static inline unsigned class_of(size_t n)
-{
-    if (n <= 256)
-        return n ? (unsigned)((n - 1) >> 4) : 0;
-    size_t m = n - 1;
-    unsigned e = 63u - (unsigned)__builtin_clzll(m);
-    return 16u + (e - 8u) * 8u + (unsigned)((m >> (e - 3u)) & 7u);
-}
 
 static void classes_init(void)
 {
@@ -45,7 +29,7 @@ static void classes_init(void)
             unsigned e = 8 + (c - 16) / 8, sub = (c - 16) % 8;
             bs = (1u << e) + ((sub + 1) << (e - 3));
         }
-        cls_info *ci = &g_cls[c];
+        nmx_cls_info *ci = &nmx__cls[c];
         ci->bsize = bs;
         ci->npages = bs <= 8192 ? 1 : 4;
         ci->capacity = (uint16_t)((ci->npages * NMX_PAGE_SIZE) / bs);
@@ -53,7 +37,7 @@ static void classes_init(void)
         uint32_t slack = bs > 4096 ? 2u : 1u;
         ci->meta_bytes = ci->bitmap_bytes + ((ci->capacity * slack + 7u) & ~7u);
         ci->recip = (((uint64_t)1 << NMX_RECIP_SHIFT) + bs - 1) / bs;
-        assert(class_of(bs) == c && (bs % 16) == 0);
+        assert(nmx__class_of(bs) == c && (bs % 16) == 0);
     }
 }
 
@@ -61,67 +45,6 @@ void nmx__heap_init(nmx_heap *h)
 {
     pthread_once(&g_cls_once, classes_init);
     memset(h, 0, sizeof *h);
-}
-
-static inline nmx_seg *seg_of_page(const nmx_page *pg)
-{
-    return (nmx_seg *)(((uintptr_t)pg & ~(NMX_SEG_SIZE - 1)) + NMX_GUARD_SIZE);
-}
-
-static inline size_t page_index(const nmx_seg *s, const nmx_page *pg)
-{
-    return (size_t)(pg - s->pages);
-}
-
-static inline unsigned char *page_start(const nmx_page *pg)
-{
-    nmx_seg *s = seg_of_page(pg);
-    return (unsigned char *)nmx_page_addr(s, page_index(s, pg));
-}
-
-static inline int slack_wide(const nmx_page *pg)
-{
-    return pg->bsize > 4096;
-}
-
-static inline size_t block_req(const nmx_page *pg, uint32_t idx)
-{
-    size_t slack = slack_wide(pg) ? ((const uint16_t *)pg->req)[idx]
-                                  : ((const uint8_t *)pg->req)[idx];
-    return pg->bsize - slack;
-}
-
-static inline void set_block_req(nmx_page *pg, uint32_t idx, size_t n)
-{
-    size_t slack = pg->bsize - n;
-    if (slack_wide(pg))
-        ((uint16_t *)pg->req)[idx] = (uint16_t)slack;
-    else
-        ((uint8_t *)pg->req)[idx] = (uint8_t)slack;
-}
-
-/* ---- lists ---- */
-
-static void page_push(nmx_page **head, nmx_page *pg)
-{
-    pg->prev = NULL;
-    pg->next = *head;
-    if (*head)
-        (*head)->prev = pg;
-    *head = pg;
-    pg->listed = 1;
-}
-
-static void page_unlist(nmx_page **head, nmx_page *pg)
-{
-    if (pg->prev)
-        pg->prev->next = pg->next;
-    else
-        *head = pg->next;
-    if (pg->next)
-        pg->next->prev = pg->prev;
-    pg->prev = pg->next = NULL;
-    pg->listed = 0;
 }
 
 static void seg_list_push(nmx_seg **head, nmx_seg *s)
@@ -252,25 +175,24 @@ static void mark_tails(nmx_seg *s, unsigned first, unsigned k)
 
 /* Side metadata for a page of class c: reuses the page's earlier reservation
  * when large enough, else takes fresh bytes from the segment's metadata area. */
-static int page_meta(nmx_seg *s, nmx_page *pg, const cls_info *ci)
+static int page_meta(nmx_seg *s, nmx_page *pg, const nmx_cls_info *ci)
 {
     if (pg->meta_cap < ci->meta_bytes) {
         size_t end = NMX_FIRST_DATA_PAGE * NMX_PAGE_SIZE - NMX_GUARD_SIZE;
         if (s->meta_bump + ci->meta_bytes > end)
             return -1;
-        unsigned char *m = (unsigned char *)nmx_seg_base(s) + s->meta_bump;
-        s->meta_bump += ci->meta_bytes;
+        pg->live_off = s->meta_bump;
         pg->meta_cap = ci->meta_bytes;
-        pg->live = (uint64_t *)m;
+        s->meta_bump += ci->meta_bytes;
     }
-    pg->req = (unsigned char *)pg->live + ci->bitmap_bytes;
-    memset(pg->live, 0, ci->bitmap_bytes);
+    pg->req_off = pg->live_off + ci->bitmap_bytes;
+    memset(nmx__page_live(pg), 0, ci->bitmap_bytes);
     return 0;
 }
 
-static nmx_page *page_new_small(nmx_heap *h, struct nmx_key *owner, unsigned c)
+nmx_page *nmx__heap_page_new(nmx_heap *h, struct nmx_key *owner, unsigned c)
 {
-    const cls_info *ci = &g_cls[c];
+    const nmx_cls_info *ci = &nmx__cls[c];
     unsigned first;
     nmx_seg *s = find_pages(h, owner, ci->npages, &first);
     if (!s)
@@ -293,37 +215,10 @@ static nmx_page *page_new_small(nmx_heap *h, struct nmx_key *owner, unsigned c)
     pg->npages = ci->npages;
     pg->bsize = ci->bsize;
     pg->capacity = ci->capacity;
-    pg->recip = ci->recip;
+    pg->u.recip = ci->recip;
     pg->used = pg->bump = pg->scan = 0;
-    page_push(&h->avail[c], pg);
+    nmx__page_push(&h->avail[c], pg);
     return pg;
-}
-
-static void *alloc_small(nmx_heap *h, struct nmx_key *owner, size_t n)
-{
-    unsigned c = class_of(n);
-    nmx_page *pg = h->avail[c];
-    if (!pg && !(pg = page_new_small(h, owner, c)))
-        return NULL;
-    uint32_t idx;
-    int dirty = pg->used < pg->bump; /* a freed block lies below bump */
-    if (dirty) {
-        unsigned w = pg->scan;
-        while (pg->live[w] == ~(uint64_t)0)
-            w++;
-        pg->scan = (uint16_t)w;
-        idx = w * 64u + (uint32_t)__builtin_ctzll(~pg->live[w]);
-    } else {
-        idx = pg->bump++;
-    }
-    pg->live[idx >> 6] |= (uint64_t)1 << (idx & 63);
-    set_block_req(pg, idx, n);
-    if (++pg->used == pg->capacity)
-        page_unlist(&h->avail[c], pg);
-    unsigned char *p = page_start(pg) + (size_t)idx * pg->bsize;
-    if (dirty)
-        memset(p, 0, n);
-    return p;
 }
 
 static void *alloc_large(nmx_heap *h, struct nmx_key *owner, size_t n)
@@ -339,7 +234,7 @@ static void *alloc_large(nmx_heap *h, struct nmx_key *owner, size_t n)
     nmx_page *pg = &s->pages[first];
     pg->kind = PAGE_LARGE;
     pg->npages = (uint16_t)k;
-    pg->large_req = n;
+    pg->u.large_req = n;
     return (void *)nmx_page_addr(s, first);
 }
 
@@ -352,108 +247,6 @@ static void *alloc_huge(nmx_heap *h, struct nmx_key *owner, size_t n)
     s->huge_req = n; /* the data pages are fresh or decommitted: zero */
     seg_list_push(&h->huge, s);
     return (void *)(nmx_seg_base(s) + NMX_HUGE_DATA_OFFSET);
-}
-
-void *nmx__heap_alloc(nmx_heap *h, struct nmx_key *owner, size_t n)
-{
-    if (n <= NMX_SMALL_MAX)
-        return alloc_small(h, owner, n);
-    if (n <= NMX_LARGE_MAX)
-        return alloc_large(h, owner, n);
-    return alloc_huge(h, owner, n);
-}
-
-int nmx__heap_locate(struct nmx_key *owner, const void *p, nmx_block *b)
-{
-    uintptr_t a = (uintptr_t)p;
-    nmx_seg *s = nmx__seg_lookup(a);
-    if (!s)
-        return NMX_BAD_FOREIGN;
-    struct nmx_key *o = atomic_load_explicit(&s->owner, memory_order_acquire);
-    if (o != owner)
-        return o ? NMX_BAD_WRONG_OWNER : NMX_BAD_FOREIGN;
-    uintptr_t base = nmx_seg_base(s);
-    b->seg = s;
-    if (s->huge) {
-        if (a != base + NMX_HUGE_DATA_OFFSET)
-            return a < base + NMX_HUGE_DATA_OFFSET ? NMX_BAD_FOREIGN : NMX_BAD_INTERIOR;
-        if (!s->huge_live)
-            return NMX_BAD_DOUBLE_FREE;
-        b->pg = NULL;
-        b->req = s->huge_req;
-        return 0;
-    }
-    size_t pi = (a - base) >> NMX_PAGE_SHIFT;
-    if (pi < NMX_FIRST_DATA_PAGE)
-        return NMX_BAD_FOREIGN; /* the segment's own metadata */
-    nmx_page *pg = &s->pages[pi];
-    size_t off = a & (NMX_PAGE_SIZE - 1);
-    if (pg->kind == PAGE_TAIL) {
-        pg = &s->pages[pg->head];
-        off = a - nmx_page_addr(s, pg->head);
-        if (pg->kind == PAGE_LARGE)
-            return NMX_BAD_INTERIOR;
-    }
-    switch (pg->kind) {
-    case PAGE_FREE:
-        return off ? NMX_BAD_INTERIOR : NMX_BAD_DOUBLE_FREE;
-    case PAGE_LARGE:
-        if (off)
-            return NMX_BAD_INTERIOR;
-        b->pg = pg;
-        b->req = pg->large_req;
-        return 0;
-    default: {
-        uint32_t idx = (uint32_t)((off * pg->recip) >> NMX_RECIP_SHIFT);
-        if ((size_t)idx * pg->bsize != off || idx >= pg->capacity)
-            return NMX_BAD_INTERIOR;
-        if (!(pg->live[idx >> 6] & ((uint64_t)1 << (idx & 63))))
-            return NMX_BAD_DOUBLE_FREE;
-        b->pg = pg;
-        b->idx = idx;
-        b->req = block_req(pg, idx);
-        return 0;
-    }
-    }
-}
-
-static void free_small(nmx_heap *h, nmx_page *pg, uint32_t idx)
-{
-    pg->live[idx >> 6] &= ~((uint64_t)1 << (idx & 63));
-    pg->used--;
-    if ((idx >> 6) < pg->scan)
-        pg->scan = (uint16_t)(idx >> 6);
-    nmx_page **list = &h->avail[pg->cls];
-    if (!pg->listed) {
-        page_push(list, pg);
-    } else if (pg->used == 0 && (pg->prev || pg->next)) {
-        /* An empty page that is not its class's only one goes back to the
-         * segment, so other classes and spans can use it. */
-        page_unlist(list, pg);
-        nmx_seg *s = seg_of_page(pg);
-        give_pages(h, s, (unsigned)page_index(s, pg), pg->npages);
-    }
-}
-
-void nmx__heap_free(nmx_heap *h, const nmx_block *b)
-{
-    nmx_seg *s = b->seg;
-    if (s->huge) {
-        seg_list_remove(&h->huge, s);
-        nmx__seg_release(s);
-    } else if (b->pg->kind == PAGE_LARGE) {
-        give_pages(h, s, (unsigned)page_index(s, b->pg), b->pg->npages);
-    } else {
-        free_small(h, b->pg, b->idx);
-    }
-}
-
-static unsigned char *block_addr(const nmx_block *b)
-{
-    if (b->seg->huge)
-        return (unsigned char *)(nmx_seg_base(b->seg) + NMX_HUGE_DATA_OFFSET);
-    unsigned char *p = page_start(b->pg);
-    return b->pg->kind == PAGE_LARGE ? p : p + (size_t)b->idx * b->pg->bsize;
 }
 
 int nmx__heap_resize_in_place(nmx_heap *h, const nmx_block *b, size_t n)
@@ -471,7 +264,7 @@ int nmx__heap_resize_in_place(nmx_heap *h, const nmx_block *b, size_t n)
         size_t cap = (size_t)pg->npages << NMX_PAGE_SHIFT;
         if (n > cap) {
             /* Grow the span over free pages that follow it, if there are. */
-            unsigned first = (unsigned)page_index(s, pg);
+            unsigned first = (unsigned)nmx__page_index(pg);
             unsigned k = (unsigned)((n + NMX_PAGE_SIZE - 1) >> NMX_PAGE_SHIFT);
             unsigned extra = k - pg->npages;
             if (first + k > NMX_PAGES_PER_SEG ||
@@ -484,20 +277,41 @@ int nmx__heap_resize_in_place(nmx_heap *h, const nmx_block *b, size_t n)
         } else if (n <= cap / 2) {
             return 0;
         }
-        pg->large_req = n;
+        pg->u.large_req = n;
     } else {
-        if (n > NMX_SMALL_MAX || class_of(n) != pg->cls)
+        if (n > NMX_SMALL_MAX || nmx__class_of(n) != pg->cls)
             return 0;
-        set_block_req(pg, b->idx, n);
+        nmx__set_block_req(pg, b->idx, n);
     }
     if (n > b->req)
-        memset(block_addr(b) + b->req, 0, n - b->req);
+        memset((unsigned char *)nmx__heap_block_addr(b) + b->req, 0, n - b->req);
     return 1;
 }
 
-void *nmx__heap_block_addr(const nmx_block *b)
+void *nmx__heap_alloc_big(nmx_heap *h, struct nmx_key *owner, size_t n)
 {
-    return block_addr(b);
+    if (n <= NMX_LARGE_MAX)
+        return alloc_large(h, owner, n);
+    return n <= NMX_MAX_ALLOC ? alloc_huge(h, owner, n) : NULL;
+}
+
+void nmx__heap_free_big(nmx_heap *h, const nmx_block *b)
+{
+    nmx_seg *s = b->seg;
+    if (s->huge) {
+        seg_list_remove(&h->huge, s);
+        nmx__seg_release(s);
+    } else {
+        give_pages(h, s, (unsigned)nmx__page_index(b->pg), b->pg->npages);
+    }
+}
+
+/* An empty page that is not its class's only one goes back to the segment,
+ * so that other classes and spans can use it. */
+void nmx__heap_page_empty(nmx_heap *h, nmx_page *pg)
+{
+    nmx__page_unlist(&h->avail[pg->cls], pg);
+    give_pages(h, nmx__seg_of_page(pg), (unsigned)nmx__page_index(pg), pg->npages);
 }
 
 void nmx__heap_destroy(nmx_heap *h)

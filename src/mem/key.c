@@ -18,7 +18,7 @@
  * see that barrier), every call takes the mutex.
  */
 #define _GNU_SOURCE
-#include "mem/mem.h"
+#include "mem/heap_inline.h"
 
 #include <errno.h>
 #include <sched.h>
@@ -34,10 +34,12 @@
 #endif
 
 #define STAT_FIELDS(X)                                                         \
-    X(live_bytes) X(live_blocks) X(peak_bytes) X(allocs) X(reallocs) X(frees)  \
+    X(live_bytes) X(peak_bytes) X(allocs) X(reallocs) X(frees)  \
     X(failed_oom) X(failed_quota) X(failed_terminate) X(bad_double_free)       \
     X(bad_foreign) X(bad_wrong_owner) X(bad_interior) X(bad_key)
 
+/* live_blocks is not kept: it is allocs - frees (a realloc neither adds nor
+ * removes a block), computed when statistics are read. */
 typedef struct counters {
 #define X(f) _Atomic uint64_t f;
     STAT_FIELDS(X)
@@ -61,11 +63,11 @@ typedef struct nmx_key {
 } nmx_key;
 
 #define SLOT_BITS 20
-#define CHUNK_BITS 8
-#define CHUNK_KEYS (1u << CHUNK_BITS)
-#define MAX_SLOTS (1u << SLOT_BITS)
+#define MAX_SLOTS (1u << 18) /* keys alive at once */
 
-static nmx_key *g_chunks[MAX_SLOTS / CHUNK_KEYS];
+/* The key table: address space for MAX_SLOTS keys reserved at first use and
+ * touched only as slots are handed out; never freed. */
+static nmx_key *g_keys;
 static _Atomic uint32_t g_nslots; /* slots handed out so far */
 static uint32_t g_free_slot;      /* +1, 0 = none */
 static uint64_t g_keys_live;
@@ -78,7 +80,8 @@ static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 static _Atomic(nmx_bad_call_fn) g_hook;
 static _Atomic(void *) g_hook_ctx;
 
-static _Thread_local char t_token; /* its address identifies the thread */
+/* Its address identifies the thread. initial-exec: one instruction, no call. */
+static _Thread_local char t_token __attribute__((tls_model("initial-exec")));
 
 static void global_init(void)
 {
@@ -108,7 +111,7 @@ static inline uint64_t ctr(const _Atomic uint64_t *c)
     return atomic_load_explicit(c, memory_order_relaxed);
 }
 
-static void live_add(nmx_key *k, size_t n)
+static inline void live_add(nmx_key *k, size_t n)
 {
     ctr_add(&k->st.live_bytes, n);
     uint64_t live = ctr(&k->st.live_bytes);
@@ -132,7 +135,7 @@ static inline nmx_key *key_of(HEXPERTKEY h, uint64_t *gen)
     uint32_t slot = (uint32_t)((v >> 1) & (MAX_SLOTS - 1));
     if (slot >= atomic_load_explicit(&g_nslots, memory_order_acquire))
         return NULL;
-    nmx_key *k = &g_chunks[slot >> CHUNK_BITS][slot & (CHUNK_KEYS - 1)];
+    nmx_key *k = &g_keys[slot];
     *gen = (uint64_t)v >> (SLOT_BITS + 1);
     if (atomic_load_explicit(&k->gen, memory_order_acquire) != *gen)
         return NULL;
@@ -164,21 +167,13 @@ static void call_hook(int kind, HEXPERTKEY h, const void *p)
 
 enum { ENTER_BAD = 0, ENTER_FAST, ENTER_LOCKED, ENTER_FOREIGN };
 
-/* Holds the key exclusively. ENTER_BAD: the key was destroyed meanwhile. */
-static inline int key_enter(nmx_key *k, uint64_t gen)
+/* The paths of key_enter other than the owner's: see the top of the file. */
+static __attribute__((noinline)) int key_enter_slow(nmx_key *k, uint64_t gen)
 {
     const void *self = &t_token;
     if (atomic_load_explicit(&k->owner, memory_order_relaxed) == self) {
-        atomic_store_explicit(&k->in_call, 1, memory_order_relaxed);
-        atomic_signal_fence(memory_order_seq_cst); /* the membarrier's partner */
-        if (atomic_load_explicit(&k->want, memory_order_acquire) == 0) {
-            /* A destroy that finished between key_of() and here left want at
-             * 0 again; its generation bump is visible through want's release. */
-            if (atomic_load_explicit(&k->gen, memory_order_relaxed) == gen)
-                return ENTER_FAST;
-            atomic_store_explicit(&k->in_call, 0, memory_order_release);
-            return ENTER_BAD;
-        }
+        /* The owner, while another thread wants the key (or after a destroy
+         * that finished between key_of() and key_enter()). */
         atomic_store_explicit(&k->in_call, 0, memory_order_release);
         pthread_mutex_lock(&k->lock);
         if (atomic_load_explicit(&k->gen, memory_order_relaxed) != gen) {
@@ -205,7 +200,23 @@ static inline int key_enter(nmx_key *k, uint64_t gen)
     return ENTER_FOREIGN;
 }
 
-static inline void key_leave(nmx_key *k, int mode)
+/* Holds the key exclusively. ENTER_BAD: the key was destroyed meanwhile.
+ * The owner's path: a plain store and two loads. A destroy raises `want`
+ * before it bumps the generation, and the generation is re-read after `want`
+ * (acquire), so a destroy that completed between key_of() and here is seen. */
+static inline __attribute__((always_inline)) int key_enter(nmx_key *k, uint64_t gen)
+{
+    if (__builtin_expect(atomic_load_explicit(&k->owner, memory_order_relaxed) == &t_token, 1)) {
+        atomic_store_explicit(&k->in_call, 1, memory_order_relaxed);
+        atomic_signal_fence(memory_order_seq_cst); /* the membarrier's partner */
+        if (__builtin_expect(atomic_load_explicit(&k->want, memory_order_acquire) == 0, 1) &&
+            __builtin_expect(atomic_load_explicit(&k->gen, memory_order_relaxed) == gen, 1))
+            return ENTER_FAST;
+    }
+    return key_enter_slow(k, gen);
+}
+
+static inline __attribute__((always_inline)) void key_leave(nmx_key *k, int mode)
 {
     if (mode == ENTER_FAST) {
         atomic_store_explicit(&k->in_call, 0, memory_order_release);
@@ -224,39 +235,52 @@ static inline void set_err(DWORD *pe, DWORD code)
 
 /* ---- the Expert* memory functions ---- */
 
-static void *alloc_locked(nmx_key *k, size_t n, DWORD *code)
+/* Why an allocation of n bytes may not even be tried, or NMERR_SUCCESS. */
+static __attribute__((noinline)) DWORD alloc_refusal(nmx_key *k, size_t n)
 {
     if (atomic_load_explicit(&k->terminated, memory_order_relaxed)) {
         ctr_add(&k->st.failed_terminate, 1);
-        *code = NMERR_EXPERT_TERMINATE;
-        return NULL;
+        return NMERR_EXPERT_TERMINATE;
     }
     if (k->quota && (n > k->quota || ctr(&k->st.live_bytes) > k->quota - n)) {
         ctr_add(&k->st.failed_quota, 1);
-        *code = NMERR_OUT_OF_MEMORY;
-        return NULL;
+        return NMERR_OUT_OF_MEMORY;
     }
-    void *p = n <= NMX_MAX_ALLOC ? nmx__heap_alloc(&k->heap, k, n) : NULL;
-    if (!p) {
+    return NMERR_SUCCESS;
+}
+
+static inline __attribute__((always_inline)) void *alloc_locked(nmx_key *k, size_t n, DWORD *code)
+{
+    if (__builtin_expect(k->quota != 0 || atomic_load_explicit(&k->terminated,
+                                                               memory_order_relaxed), 0) &&
+        (*code = alloc_refusal(k, n)) != NMERR_SUCCESS)
+        return NULL;
+    void *p = nmx__heap_alloc(&k->heap, k, n);
+    if (__builtin_expect(!p, 0)) {
         ctr_add(&k->st.failed_oom, 1);
         *code = NMERR_OUT_OF_MEMORY;
         return NULL;
     }
     ctr_add(&k->st.allocs, 1);
-    ctr_add(&k->st.live_blocks, 1);
     live_add(k, n);
     *code = NMERR_SUCCESS;
     return p;
+}
+
+/* A call with a NULL, forged or destroyed key: counted, reported, refused. */
+static __attribute__((noinline, cold)) void bad_key(HEXPERTKEY hk, const void *ptr)
+{
+    report_bad(NULL, NMX_BAD_KEY);
+    call_hook(NMX_BAD_KEY, hk, ptr);
 }
 
 NMX_API LPVOID WINAPI ExpertAllocMemory(HEXPERTKEY hk, SIZE_T n, DWORD *pError)
 {
     uint64_t gen;
     nmx_key *k = key_of(hk, &gen);
-    int mode = k ? key_enter(k, gen) : ENTER_BAD;
-    if (mode == ENTER_BAD) {
-        report_bad(NULL, NMX_BAD_KEY);
-        call_hook(NMX_BAD_KEY, hk, NULL);
+    int mode = __builtin_expect(k != NULL, 1) ? key_enter(k, gen) : ENTER_BAD;
+    if (__builtin_expect(mode == ENTER_BAD, 0)) {
+        bad_key(hk, NULL);
         set_err(pError, NMERR_INVALID_EXPERT_HANDLE);
         return NULL;
     }
@@ -271,10 +295,9 @@ NMX_API SIZE_T WINAPI ExpertFreeMemory(HEXPERTKEY hk, LPVOID ptr)
 {
     uint64_t gen;
     nmx_key *k = key_of(hk, &gen);
-    int mode = k ? key_enter(k, gen) : ENTER_BAD;
-    if (mode == ENTER_BAD) {
-        report_bad(NULL, NMX_BAD_KEY);
-        call_hook(NMX_BAD_KEY, hk, ptr);
+    int mode = __builtin_expect(k != NULL, 1) ? key_enter(k, gen) : ENTER_BAD;
+    if (__builtin_expect(mode == ENTER_BAD, 0)) {
+        bad_key(hk, ptr);
         return NMERR_INVALID_EXPERT_HANDLE;
     }
     DWORD code = atomic_load_explicit(&k->terminated, memory_order_relaxed)
@@ -289,7 +312,6 @@ NMX_API SIZE_T WINAPI ExpertFreeMemory(HEXPERTKEY hk, LPVOID ptr)
         } else {
             nmx__heap_free(&k->heap, &b);
             ctr_add(&k->st.frees, 1);
-            ctr_sub(&k->st.live_blocks, 1);
             ctr_sub(&k->st.live_bytes, b.req);
         }
     }
@@ -303,10 +325,9 @@ NMX_API SIZE_T WINAPI ExpertMemorySize(HEXPERTKEY hk, LPVOID ptr)
 {
     uint64_t gen;
     nmx_key *k = key_of(hk, &gen);
-    int mode = k ? key_enter(k, gen) : ENTER_BAD;
-    if (mode == ENTER_BAD) {
-        report_bad(NULL, NMX_BAD_KEY);
-        call_hook(NMX_BAD_KEY, hk, ptr);
+    int mode = __builtin_expect(k != NULL, 1) ? key_enter(k, gen) : ENTER_BAD;
+    if (__builtin_expect(mode == ENTER_BAD, 0)) {
+        bad_key(hk, ptr);
         return 0;
     }
     size_t size = 0;
@@ -329,10 +350,9 @@ NMX_API LPVOID WINAPI ExpertReallocMemory(HEXPERTKEY hk, LPVOID ptr, SIZE_T n, D
 {
     uint64_t gen;
     nmx_key *k = key_of(hk, &gen);
-    int mode = k ? key_enter(k, gen) : ENTER_BAD;
-    if (mode == ENTER_BAD) {
-        report_bad(NULL, NMX_BAD_KEY);
-        call_hook(NMX_BAD_KEY, hk, ptr);
+    int mode = __builtin_expect(k != NULL, 1) ? key_enter(k, gen) : ENTER_BAD;
+    if (__builtin_expect(mode == ENTER_BAD, 0)) {
+        bad_key(hk, ptr);
         set_err(pError, NMERR_INVALID_EXPERT_HANDLE);
         return NULL;
     }
@@ -355,7 +375,7 @@ NMX_API LPVOID WINAPI ExpertReallocMemory(HEXPERTKEY hk, LPVOID ptr, SIZE_T n, D
     } else {
         if (nmx__heap_resize_in_place(&k->heap, &b, n)) {
             q = ptr;
-        } else if ((q = n <= NMX_MAX_ALLOC ? nmx__heap_alloc(&k->heap, k, n) : NULL) != NULL) {
+        } else if ((q = nmx__heap_alloc(&k->heap, k, n)) != NULL) {
             memcpy(q, ptr, n < b.req ? n : b.req);
             nmx__heap_free(&k->heap, &b);
         } else {
@@ -388,7 +408,7 @@ NMX_API DWORD nmx_key_create(const nmx_key_options *opt, HEXPERTKEY *out)
     nmx_key *k;
     if (g_free_slot) {
         uint32_t slot = g_free_slot - 1;
-        k = &g_chunks[slot >> CHUNK_BITS][slot & (CHUNK_KEYS - 1)];
+        k = &g_keys[slot];
         g_free_slot = k->next_free;
     } else {
         uint32_t slot = atomic_load_explicit(&g_nslots, memory_order_relaxed);
@@ -396,12 +416,11 @@ NMX_API DWORD nmx_key_create(const nmx_key_options *opt, HEXPERTKEY *out)
             pthread_mutex_unlock(&g_keys_lock);
             return NMERR_NO_HANDLES;
         }
-        nmx_key **chunk = &g_chunks[slot >> CHUNK_BITS];
-        if (!*chunk && !(*chunk = calloc(CHUNK_KEYS, sizeof(nmx_key)))) {
+        if (!g_keys && !(g_keys = nmx__os_map_aligned(MAX_SLOTS * sizeof(nmx_key), 4096))) {
             pthread_mutex_unlock(&g_keys_lock);
             return NMERR_OUT_OF_MEMORY;
         }
-        k = &(*chunk)[slot & (CHUNK_KEYS - 1)];
+        k = &g_keys[slot];
         k->slot = slot;
         pthread_mutex_init(&k->lock, NULL);
         atomic_store_explicit(&g_nslots, slot + 1, memory_order_release);
@@ -432,6 +451,7 @@ static void copy_stats(const counters *c, nmx_mem_stats *out)
 #define X(f) out->f = ctr(&c->f);
     STAT_FIELDS(X)
 #undef X
+    out->live_blocks = out->allocs - out->frees;
 }
 
 NMX_API DWORD nmx_key_stats(HEXPERTKEY hk, nmx_mem_stats *out)
@@ -439,18 +459,24 @@ NMX_API DWORD nmx_key_stats(HEXPERTKEY hk, nmx_mem_stats *out)
     if (!out)
         return NMERR_INVALID_PARAMETER;
     if (!hk) {
+        /* Counts summed over every key ever; live figures over live keys;
+         * peak_bytes the largest of any key. */
         pthread_mutex_lock(&g_keys_lock);
         copy_stats(&g_retired, out);
+        out->live_bytes = out->live_blocks = 0;
         uint32_t n = atomic_load_explicit(&g_nslots, memory_order_relaxed);
         for (uint32_t s = 0; s < n; s++) {
-            nmx_key *k = &g_chunks[s >> CHUNK_BITS][s & (CHUNK_KEYS - 1)];
+            nmx_key *k = &g_keys[s];
             if (!k->live)
                 continue;
             nmx_mem_stats one;
             copy_stats(&k->st, &one);
+            uint64_t peak = out->peak_bytes > one.peak_bytes ? out->peak_bytes : one.peak_bytes;
 #define X(f) out->f += one.f;
             STAT_FIELDS(X)
 #undef X
+            out->live_blocks += one.live_blocks;
+            out->peak_bytes = peak;
         }
         pthread_mutex_unlock(&g_keys_lock);
         out->bad_key = atomic_load_explicit(&g_bad_key, memory_order_relaxed);
@@ -523,9 +549,12 @@ NMX_API DWORD nmx_key_destroy(HEXPERTKEY hk, nmx_mem_stats *final)
         atomic_fetch_sub_explicit(&k->want, 1, memory_order_release);
 
     pthread_mutex_lock(&g_keys_lock);
+    uint64_t peak = ctr(&g_retired.peak_bytes);
 #define X(f) ctr_add(&g_retired.f, st.f);
     STAT_FIELDS(X)
 #undef X
+    atomic_store_explicit(&g_retired.peak_bytes, peak > st.peak_bytes ? peak : st.peak_bytes,
+                          memory_order_relaxed);
     k->next_free = g_free_slot;
     g_free_slot = k->slot + 1;
     k->live = 0;

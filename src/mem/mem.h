@@ -48,22 +48,25 @@
 
 enum { PAGE_FREE = 0, PAGE_SMALL, PAGE_LARGE, PAGE_TAIL };
 
+/* A page descriptor: one cache line, hot fields first. */
 typedef struct nmx_page {
     uint8_t kind;
     uint8_t cls;      /* PAGE_SMALL: size class */
     uint8_t touched;  /* its memory may hold non-zero bytes */
     uint8_t listed;   /* on its class's list of pages with free blocks */
-    uint16_t npages;  /* PAGE_SMALL/LARGE: span length in pages */
-    uint16_t head;    /* PAGE_TAIL: index of the span's first page */
     uint32_t bsize;   /* PAGE_SMALL: block size */
     uint16_t capacity, used, bump, scan; /* blocks; bump: never handed out from here on */
-    uint32_t meta_cap;                   /* bytes of side metadata reserved */
-    uint64_t recip;                      /* ceil(2^40 / bsize) */
-    uint64_t *live;                      /* live bitmap (side metadata) */
-    void *req;                           /* per-block slack: uint8_t or uint16_t */
-    size_t large_req;                    /* PAGE_LARGE: requested size */
-    struct nmx_page *prev, *next;        /* class list */
-} nmx_page;
+    union {
+        uint64_t recip;   /* PAGE_SMALL: ceil(2^40 / bsize) */
+        size_t large_req; /* PAGE_LARGE: requested size */
+    } u;
+    uint32_t live_off; /* live bitmap, as an offset from the segment base */
+    uint32_t req_off;  /* per-block slack (uint8_t, or uint16_t above 4 KiB) */
+    uint16_t npages;   /* PAGE_SMALL/LARGE: span length in pages */
+    uint16_t head;     /* PAGE_TAIL: index of the span's first page */
+    uint32_t meta_cap; /* bytes of side metadata reserved at live_off */
+    struct nmx_page *prev, *next; /* class list */
+} __attribute__((aligned(64))) nmx_page;
 
 struct nmx_key;
 
@@ -77,7 +80,7 @@ typedef struct nmx_seg {
     uint8_t in_free_list;
     struct nmx_seg *next, *prev;           /* owner's segment list, or a cache list */
     struct nmx_seg *free_next, *free_prev; /* owner's segments with free pages */
-    nmx_page pages[NMX_PAGES_PER_SEG];
+    nmx_page pages[NMX_PAGES_PER_SEG] __attribute__((aligned(64)));
 } nmx_seg;
 
 static inline uintptr_t nmx_seg_base(const nmx_seg *s)
@@ -106,7 +109,26 @@ int nmx__os_membarrier_init(void); /* 1 if the expedited barrier works */
 void nmx__os_membarrier(void);
 
 /* ---- segment.c ---- */
-nmx_seg *nmx__seg_lookup(uintptr_t addr);  /* NULL: not ours; never touches addr */
+
+/* Two-level map over the 47-bit user address space, indexed by addr >> 22. */
+#define NMX_MAP_L2_BITS 13
+#define NMX_MAP_L1_BITS (47 - NMX_SEG_SHIFT - NMX_MAP_L2_BITS)
+typedef _Atomic(nmx_seg *) nmx_map_leaf[1u << NMX_MAP_L2_BITS];
+extern _Atomic(nmx_map_leaf *) nmx__seg_map[1u << NMX_MAP_L1_BITS];
+
+/* The segment holding addr, or NULL if it is not ours. Never touches addr. */
+static inline __attribute__((always_inline)) nmx_seg *nmx__seg_lookup(uintptr_t addr)
+{
+    uintptr_t i = addr >> NMX_SEG_SHIFT;
+    if (i >> (NMX_MAP_L1_BITS + NMX_MAP_L2_BITS))
+        return NULL; /* kernel half or non-canonical */
+    nmx_map_leaf *leaf =
+        atomic_load_explicit(&nmx__seg_map[i >> NMX_MAP_L2_BITS], memory_order_acquire);
+    if (!leaf)
+        return NULL;
+    return atomic_load_explicit(&(*leaf)[i & ((1u << NMX_MAP_L2_BITS) - 1)],
+                                memory_order_acquire);
+}
 nmx_seg *nmx__seg_acquire(struct nmx_key *owner);
 nmx_seg *nmx__seg_acquire_huge(struct nmx_key *owner, size_t data_bytes);
 void nmx__seg_release(nmx_seg *s); /* owner's exclusion held; s no longer owned */
@@ -123,13 +145,14 @@ typedef struct nmx_block {
 } nmx_block;
 
 void nmx__heap_init(nmx_heap *h);
-/* 0 when p is a live block of `owner` (b filled), else an nmx_bad_kind. */
-int nmx__heap_locate(struct nmx_key *owner, const void *p, nmx_block *b);
-void *nmx__heap_alloc(nmx_heap *h, struct nmx_key *owner, size_t n); /* zeroed; NULL: OOM */
-void nmx__heap_free(nmx_heap *h, const nmx_block *b);
+/* The per-call paths nmx__heap_alloc, nmx__heap_locate and nmx__heap_free are
+ * inline, in heap_inline.h; these are their out-of-line slow parts. */
+nmx_page *nmx__heap_page_new(nmx_heap *h, struct nmx_key *owner, unsigned cls);
+void *nmx__heap_alloc_big(nmx_heap *h, struct nmx_key *owner, size_t n);
+void nmx__heap_free_big(nmx_heap *h, const nmx_block *b);
+void nmx__heap_page_empty(nmx_heap *h, nmx_page *pg);
 /* Resize in place if the block's slot allows; returns 1 if done (tail zeroed). */
 int nmx__heap_resize_in_place(nmx_heap *h, const nmx_block *b, size_t n);
-void *nmx__heap_block_addr(const nmx_block *b);
 void nmx__heap_destroy(nmx_heap *h); /* every segment back to the cache */
 
 #endif

@@ -12,11 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Two-level map over the 47-bit user address space, indexed by addr >> 22. */
-#define MAP_L2_BITS 13
-#define MAP_L1_BITS (47 - NMX_SEG_SHIFT - MAP_L2_BITS)
-typedef _Atomic(nmx_seg *) map_leaf[1u << MAP_L2_BITS];
-static _Atomic(map_leaf *) g_map[1u << MAP_L1_BITS];
+/* The segment map (declared in mem.h): written under g_lock, read by anyone. */
+_Atomic(nmx_map_leaf *) nmx__seg_map[1u << NMX_MAP_L1_BITS];
 
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 static nmx_seg *g_resident;  /* released segments, pages resident (dirty) */
@@ -27,31 +24,19 @@ static size_t g_huge_in_use_bytes;
 static size_t g_cache_limit = (size_t)64 << 20;
 static int g_limit_read;
 
-nmx_seg *nmx__seg_lookup(uintptr_t addr)
-{
-    uintptr_t i = addr >> NMX_SEG_SHIFT;
-    if (i >> (MAP_L1_BITS + MAP_L2_BITS))
-        return NULL; /* kernel half or non-canonical */
-    map_leaf *leaf = atomic_load_explicit(&g_map[i >> MAP_L2_BITS], memory_order_acquire);
-    if (!leaf)
-        return NULL;
-    return atomic_load_explicit(&(*leaf)[i & ((1u << MAP_L2_BITS) - 1)],
-                                memory_order_acquire);
-}
-
 /* g_lock held. */
 static int map_set(uintptr_t base, size_t size, nmx_seg *s)
 {
     for (uintptr_t a = base; a < base + size; a += NMX_SEG_SIZE) {
         uintptr_t i = a >> NMX_SEG_SHIFT;
-        map_leaf *leaf = atomic_load_explicit(&g_map[i >> MAP_L2_BITS], memory_order_relaxed);
+        nmx_map_leaf *leaf = atomic_load_explicit(&nmx__seg_map[i >> NMX_MAP_L2_BITS], memory_order_relaxed);
         if (!leaf) {
-            leaf = nmx__os_map_aligned(sizeof(map_leaf), 4096);
+            leaf = nmx__os_map_aligned(sizeof(nmx_map_leaf), 4096);
             if (!leaf)
                 return -1;
-            atomic_store_explicit(&g_map[i >> MAP_L2_BITS], leaf, memory_order_release);
+            atomic_store_explicit(&nmx__seg_map[i >> NMX_MAP_L2_BITS], leaf, memory_order_release);
         }
-        atomic_store_explicit(&(*leaf)[i & ((1u << MAP_L2_BITS) - 1)], s, memory_order_release);
+        atomic_store_explicit(&(*leaf)[i & ((1u << NMX_MAP_L2_BITS) - 1)], s, memory_order_release);
     }
     return 0;
 }

@@ -1,0 +1,204 @@
+/* The heap's per-call paths, inline so that an Expert* call on a small block
+ * is one function: locate, alloc and free of small blocks never leave it.
+ * Slow parts (formatting a page, large and huge blocks) are in heap.c.
+ * Same rules as heap.c: the caller holds the key exclusively. */
+#ifndef NMX_HEAP_INLINE_H
+#define NMX_HEAP_INLINE_H
+
+#include "mem/mem.h"
+
+#include <string.h>
+
+typedef struct nmx_cls_info {
+    uint32_t bsize;
+    uint16_t capacity, npages;
+    uint32_t bitmap_bytes, meta_bytes;
+    uint64_t recip;
+} nmx_cls_info;
+
+extern nmx_cls_info nmx__cls[NMX_NCLASSES];
+
+static inline unsigned nmx__class_of(size_t n)
+{
+    if (n <= 256)
+        return n ? (unsigned)((n - 1) >> 4) : 0;
+    size_t m = n - 1;
+    unsigned e = 63u - (unsigned)__builtin_clzll(m);
+    return 16u + (e - 8u) * 8u + (unsigned)((m >> (e - 3u)) & 7u);
+}
+
+static inline uintptr_t nmx__page_seg_base(const nmx_page *pg)
+{
+    return (uintptr_t)pg & ~(uintptr_t)(NMX_SEG_SIZE - 1);
+}
+
+static inline nmx_seg *nmx__seg_of_page(const nmx_page *pg)
+{
+    return (nmx_seg *)(nmx__page_seg_base(pg) + NMX_GUARD_SIZE);
+}
+
+static inline size_t nmx__page_index(const nmx_page *pg)
+{
+    return (size_t)(pg - nmx__seg_of_page(pg)->pages);
+}
+
+static inline unsigned char *nmx__page_start(const nmx_page *pg)
+{
+    return (unsigned char *)(nmx__page_seg_base(pg) + (nmx__page_index(pg) << NMX_PAGE_SHIFT));
+}
+
+static inline uint64_t *nmx__page_live(const nmx_page *pg)
+{
+    return (uint64_t *)(nmx__page_seg_base(pg) + pg->live_off);
+}
+
+static inline size_t nmx__block_req(const nmx_page *pg, uint32_t idx)
+{
+    uintptr_t r = nmx__page_seg_base(pg) + pg->req_off;
+    size_t slack = pg->bsize > 4096 ? ((const uint16_t *)r)[idx] : ((const uint8_t *)r)[idx];
+    return pg->bsize - slack;
+}
+
+static inline void nmx__set_block_req(nmx_page *pg, uint32_t idx, size_t n)
+{
+    uintptr_t r = nmx__page_seg_base(pg) + pg->req_off;
+    size_t slack = pg->bsize - n;
+    if (pg->bsize > 4096)
+        ((uint16_t *)r)[idx] = (uint16_t)slack;
+    else
+        ((uint8_t *)r)[idx] = (uint8_t)slack;
+}
+
+static inline void nmx__page_push(nmx_page **head, nmx_page *pg)
+{
+    pg->prev = NULL;
+    pg->next = *head;
+    if (*head)
+        (*head)->prev = pg;
+    *head = pg;
+    pg->listed = 1;
+}
+
+static inline void nmx__page_unlist(nmx_page **head, nmx_page *pg)
+{
+    if (pg->prev)
+        pg->prev->next = pg->next;
+    else
+        *head = pg->next;
+    if (pg->next)
+        pg->next->prev = pg->prev;
+    pg->prev = pg->next = NULL;
+    pg->listed = 0;
+}
+
+/* A zero-filled block of n bytes, or NULL when memory is refused. */
+static inline __attribute__((always_inline)) void *nmx__heap_alloc(nmx_heap *h, struct nmx_key *owner, size_t n)
+{
+    if (n > NMX_SMALL_MAX)
+        return nmx__heap_alloc_big(h, owner, n);
+    unsigned c = nmx__class_of(n);
+    nmx_page *pg = h->avail[c];
+    if (!pg && !(pg = nmx__heap_page_new(h, owner, c)))
+        return NULL;
+    uint64_t *live = nmx__page_live(pg);
+    uint32_t idx;
+    int dirty = pg->used < pg->bump; /* a freed block lies below bump */
+    if (dirty) {
+        unsigned w = pg->scan;
+        while (live[w] == ~(uint64_t)0)
+            w++;
+        pg->scan = (uint16_t)w;
+        idx = w * 64u + (uint32_t)__builtin_ctzll(~live[w]);
+    } else {
+        idx = pg->bump++; /* never handed out since formatting: zero */
+    }
+    live[idx >> 6] |= (uint64_t)1 << (idx & 63);
+    nmx__set_block_req(pg, idx, n);
+    if (++pg->used == pg->capacity)
+        nmx__page_unlist(&h->avail[c], pg);
+    unsigned char *p = nmx__page_start(pg) + (size_t)idx * pg->bsize;
+    if (dirty)
+        memset(p, 0, n);
+    return p;
+}
+
+/* 0 when p is a live block of `owner` (b filled in), else an nmx_bad_kind.
+ * Decides from the segment map and out-of-line metadata: p is never read. */
+static inline __attribute__((always_inline)) int nmx__heap_locate(struct nmx_key *owner, const void *p, nmx_block *b)
+{
+    uintptr_t a = (uintptr_t)p;
+    nmx_seg *s = nmx__seg_lookup(a);
+    if (!s)
+        return NMX_BAD_FOREIGN;
+    struct nmx_key *o = atomic_load_explicit(&s->owner, memory_order_acquire);
+    if (o != owner)
+        return o ? NMX_BAD_WRONG_OWNER : NMX_BAD_FOREIGN;
+    uintptr_t base = nmx_seg_base(s);
+    b->seg = s;
+    b->pg = NULL;
+    if (s->huge) {
+        if (a != base + NMX_HUGE_DATA_OFFSET)
+            return a < base + NMX_HUGE_DATA_OFFSET ? NMX_BAD_FOREIGN : NMX_BAD_INTERIOR;
+        if (!s->huge_live)
+            return NMX_BAD_DOUBLE_FREE;
+        b->req = s->huge_req;
+        return 0;
+    }
+    size_t pi = (a - base) >> NMX_PAGE_SHIFT;
+    if (pi < NMX_FIRST_DATA_PAGE)
+        return NMX_BAD_FOREIGN; /* the segment's own metadata */
+    nmx_page *pg = &s->pages[pi];
+    size_t off = a & (NMX_PAGE_SIZE - 1);
+    if (pg->kind == PAGE_TAIL) {
+        pg = &s->pages[pg->head];
+        off = a - nmx_page_addr(s, pg->head);
+        if (pg->kind == PAGE_LARGE)
+            return NMX_BAD_INTERIOR;
+    }
+    b->pg = pg;
+    if (pg->kind == PAGE_SMALL) {
+        uint32_t idx = (uint32_t)((off * pg->u.recip) >> NMX_RECIP_SHIFT);
+        if ((size_t)idx * pg->bsize != off || idx >= pg->capacity)
+            return NMX_BAD_INTERIOR;
+        if (!(nmx__page_live(pg)[idx >> 6] & ((uint64_t)1 << (idx & 63))))
+            return NMX_BAD_DOUBLE_FREE;
+        b->idx = idx;
+        b->req = nmx__block_req(pg, idx);
+        return 0;
+    }
+    if (off)
+        return NMX_BAD_INTERIOR;
+    if (pg->kind == PAGE_FREE)
+        return NMX_BAD_DOUBLE_FREE;
+    b->req = pg->u.large_req;
+    return 0;
+}
+
+/* Releases the block nmx__heap_locate found. */
+static inline __attribute__((always_inline)) void nmx__heap_free(nmx_heap *h, const nmx_block *b)
+{
+    nmx_page *pg = b->pg;
+    if (!pg || pg->kind != PAGE_SMALL) {
+        nmx__heap_free_big(h, b);
+        return;
+    }
+    uint32_t idx = b->idx;
+    nmx__page_live(pg)[idx >> 6] &= ~((uint64_t)1 << (idx & 63));
+    pg->used--;
+    if ((idx >> 6) < pg->scan)
+        pg->scan = (uint16_t)(idx >> 6);
+    if (!pg->listed)
+        nmx__page_push(&h->avail[pg->cls], pg);
+    else if (pg->used == 0 && (pg->prev || pg->next))
+        nmx__heap_page_empty(h, pg);
+}
+
+static inline void *nmx__heap_block_addr(const nmx_block *b)
+{
+    if (b->seg->huge)
+        return (void *)(nmx_seg_base(b->seg) + NMX_HUGE_DATA_OFFSET);
+    unsigned char *p = nmx__page_start(b->pg);
+    return b->pg->kind == PAGE_LARGE ? p : p + (size_t)b->idx * b->pg->bsize;
+}
+
+#endif
