@@ -119,9 +119,15 @@ NMX_API DWORD nmx_heap_stats_get(nmx_heap_stats *out);
 
 /* Set how many bytes of released segments stay resident for reuse (default
  * 64 MiB, or NMEXPERT_CACHE_MB from the environment at first use). Memory
- * released beyond it goes back to the OS. Trims the cache to the new limit at
- * once. Always succeeds. */
+ * released beyond it goes back to the OS. Trims the cache to the new limit
+ * before it returns. Always succeeds. */
 NMX_API void nmx_heap_set_cache_limit(size_t bytes);
+
+/* Give back to the OS, before returning, the released memory beyond the cache
+ * limit. Without this call the same happens moments after each destroy, on a
+ * background thread the library starts the first time it is needed (all
+ * signals blocked there), so that destroy itself stays O(segments). */
+NMX_API void nmx_heap_trim(void);
 
 /* ------------------------------------------------------------------------
  * Errors

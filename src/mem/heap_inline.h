@@ -150,8 +150,9 @@ static inline __attribute__((always_inline)) int nmx__heap_locate(struct nmx_key
     nmx_page *pg = &s->pages[pi];
     size_t off = a & (NMX_PAGE_SIZE - 1);
     if (pg->kind == PAGE_TAIL) {
-        pg = &s->pages[pg->head];
-        off = a - nmx_page_addr(s, pg->head);
+        size_t head = pg->head;
+        pg = &s->pages[head];
+        off = a - nmx_page_addr(s, head);
         if (pg->kind == PAGE_LARGE)
             return NMX_BAD_INTERIOR;
     }

@@ -135,11 +135,8 @@ static inline nmx_key *key_of(HEXPERTKEY h, uint64_t *gen)
     uint32_t slot = (uint32_t)((v >> 1) & (MAX_SLOTS - 1));
     if (slot >= atomic_load_explicit(&g_nslots, memory_order_acquire))
         return NULL;
-    nmx_key *k = &g_keys[slot];
     *gen = (uint64_t)v >> (SLOT_BITS + 1);
-    if (atomic_load_explicit(&k->gen, memory_order_acquire) != *gen)
-        return NULL;
-    return k;
+    return &g_keys[slot]; /* key_enter() checks the generation */
 }
 
 static void report_bad(nmx_key *k, int kind)
@@ -425,7 +422,9 @@ NMX_API DWORD nmx_key_create(const nmx_key_options *opt, HEXPERTKEY *out)
         pthread_mutex_init(&k->lock, NULL);
         atomic_store_explicit(&g_nslots, slot + 1, memory_order_release);
     }
-    /* The slot is unreachable by any live handle: its generation is stale. */
+    /* No live handle names the slot (its generation is stale); the mutex
+     * keeps with_key_locked() callers holding stale handles out. */
+    pthread_mutex_lock(&k->lock);
     memset(&k->st, 0, sizeof k->st);
     nmx__heap_init(&k->heap);
     k->quota = opt ? opt->quota_bytes : 0;
@@ -439,6 +438,7 @@ NMX_API DWORD nmx_key_create(const nmx_key_options *opt, HEXPERTKEY *out)
     k->next_free = 0;
     uint64_t gen = atomic_load_explicit(&k->gen, memory_order_relaxed) + 1;
     atomic_store_explicit(&k->gen, gen, memory_order_release);
+    pthread_mutex_unlock(&k->lock);
     k->live = 1;
     g_keys_live++;
     *out = make_handle(k->slot, gen);
@@ -484,7 +484,7 @@ NMX_API DWORD nmx_key_stats(HEXPERTKEY hk, nmx_mem_stats *out)
     }
     uint64_t gen;
     nmx_key *k = key_of(hk, &gen);
-    if (!k)
+    if (!k || atomic_load_explicit(&k->gen, memory_order_acquire) != gen)
         return NMERR_INVALID_EXPERT_HANDLE;
     copy_stats(&k->st, out);
     if (atomic_load_explicit(&k->gen, memory_order_acquire) != gen)
@@ -492,30 +492,57 @@ NMX_API DWORD nmx_key_stats(HEXPERTKEY hk, nmx_mem_stats *out)
     return NMERR_SUCCESS;
 }
 
-NMX_API DWORD nmx_key_terminate(HEXPERTKEY hk)
+/* Runs fn on the key under its mutex if the handle is current. Destroy and
+ * create change the generation under the same mutex, so fn never reaches a
+ * destroyed key or its slot's next occupant. Not for the Expert* paths. */
+static DWORD with_key_locked(HEXPERTKEY hk, void (*fn)(nmx_key *, void *), void *arg)
 {
     uint64_t gen;
     nmx_key *k = key_of(hk, &gen);
     if (!k)
         return NMERR_INVALID_EXPERT_HANDLE;
+    pthread_mutex_lock(&k->lock);
+    DWORD rc = NMERR_INVALID_EXPERT_HANDLE;
+    if (atomic_load_explicit(&k->gen, memory_order_relaxed) == gen) {
+        fn(k, arg);
+        rc = NMERR_SUCCESS;
+    }
+    pthread_mutex_unlock(&k->lock);
+    return rc;
+}
+
+static void set_terminated(nmx_key *k, void *arg)
+{
+    (void)arg;
     atomic_store_explicit(&k->terminated, 1, memory_order_relaxed);
-    return NMERR_SUCCESS;
+}
+
+NMX_API DWORD nmx_key_terminate(HEXPERTKEY hk)
+{
+    return with_key_locked(hk, set_terminated, NULL);
+}
+
+typedef struct name_buf {
+    char *buf;
+    size_t len;
+} name_buf;
+
+static void copy_name(nmx_key *k, void *arg)
+{
+    name_buf *nb = arg;
+    size_t n = strnlen(k->name, sizeof k->name);
+    if (n >= nb->len)
+        n = nb->len - 1;
+    memcpy(nb->buf, k->name, n);
+    nb->buf[n] = '\0';
 }
 
 NMX_API DWORD nmx_key_name(HEXPERTKEY hk, char *buf, size_t len)
 {
     if (!buf || !len)
         return NMERR_INVALID_PARAMETER;
-    uint64_t gen;
-    nmx_key *k = key_of(hk, &gen);
-    if (!k)
-        return NMERR_INVALID_EXPERT_HANDLE;
-    size_t n = strnlen(k->name, sizeof k->name);
-    if (n >= len)
-        n = len - 1;
-    memcpy(buf, k->name, n);
-    buf[n] = '\0';
-    return NMERR_SUCCESS;
+    name_buf nb = {buf, len};
+    return with_key_locked(hk, copy_name, &nb);
 }
 
 NMX_API DWORD nmx_key_destroy(HEXPERTKEY hk, nmx_mem_stats *final)
