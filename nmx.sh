@@ -4,6 +4,7 @@
 #   ./nmx.sh test    install what is missing, build, run every test: plain, ASan+UBSan,
 #                    ThreadSanitizer (concurrency tests), and short libFuzzer runs
 #   ./nmx.sh bench   build optimised and run the benchmark against the peer allocators
+#                    (options after it go to nmx-bench: -q quick, -r N rounds, -n no callgrind)
 set -euo pipefail
 cd "$(dirname "$0")"
 JOBS=$(nproc 2>/dev/null || echo 2)
@@ -73,6 +74,7 @@ case "${1:-}" in
     demo)  deps; build build; ./build/examples/nmx-demo ;;
     test)  deps; run_tests ;;
     bench) deps; build build-release -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF
-           ./bench/run.sh build-release ;;
+           cmake --build build-release --target bench -j"$JOBS" >/dev/null
+           shift; ./build-release/bench/nmx-bench "$@" ;;
     *) echo "usage: $0 demo|test|bench" >&2; exit 2 ;;
 esac

@@ -17,6 +17,7 @@
 #include <string.h>
 
 nmx_cls_info nmx__cls[NMX_NCLASSES];
+uint8_t nmx__cls_small[1024 / 16 + 1];
 static pthread_once_t g_cls_once = PTHREAD_ONCE_INIT;
 
 static void classes_init(void)
@@ -37,8 +38,15 @@ static void classes_init(void)
         uint32_t slack = bs > 4096 ? 2u : 1u;
         ci->meta_bytes = ci->bitmap_bytes + ((ci->capacity * slack + 7u) & ~7u);
         ci->recip = (((uint64_t)1 << NMX_RECIP_SHIFT) + bs - 1) / bs;
-        assert(nmx__class_of(bs) == c && (bs % 16) == 0);
     }
+    for (unsigned i = 0; i <= 1024 / 16; i++) {
+        size_t n = i * 16, m = n ? n - 1 : 0;
+        unsigned e = m ? 63u - (unsigned)__builtin_clzll(m) : 0;
+        nmx__cls_small[i] = (uint8_t)(n <= 256 ? (n ? (n - 1) >> 4 : 0)
+                                             : 16u + (e - 8u) * 8u + ((m >> (e - 3u)) & 7u));
+    }
+    for (unsigned c = 0; c < NMX_NCLASSES; c++)
+        assert(nmx__class_of(nmx__cls[c].bsize) == c && (nmx__cls[c].bsize % 16) == 0);
 }
 
 void nmx__heap_init(nmx_heap *h)
@@ -216,6 +224,7 @@ nmx_page *nmx__heap_page_new(nmx_heap *h, struct nmx_key *owner, unsigned c)
     pg->bsize = ci->bsize;
     pg->capacity = ci->capacity;
     pg->u.recip = ci->recip;
+    pg->data_off = (uint32_t)((size_t)first << NMX_PAGE_SHIFT);
     pg->used = pg->bump = pg->scan = 0;
     nmx__page_push(&h->avail[c], pg);
     return pg;
@@ -233,6 +242,7 @@ static void *alloc_large(nmx_heap *h, struct nmx_key *owner, size_t n)
     mark_tails(s, first, k);
     nmx_page *pg = &s->pages[first];
     pg->kind = PAGE_LARGE;
+    pg->data_off = (uint32_t)((size_t)first << NMX_PAGE_SHIFT);
     pg->npages = (uint16_t)k;
     pg->u.large_req = n;
     return (void *)nmx_page_addr(s, first);

@@ -17,11 +17,12 @@ typedef struct nmx_cls_info {
 } nmx_cls_info;
 
 extern nmx_cls_info nmx__cls[NMX_NCLASSES];
+extern uint8_t nmx__cls_small[1024 / 16 + 1]; /* class of n <= 1 KiB by (n + 15) / 16 */
 
 static inline unsigned nmx__class_of(size_t n)
 {
-    if (n <= 256)
-        return n ? (unsigned)((n - 1) >> 4) : 0;
+    if (n <= 1024)
+        return nmx__cls_small[(n + 15) >> 4];
     size_t m = n - 1;
     unsigned e = 63u - (unsigned)__builtin_clzll(m);
     return 16u + (e - 8u) * 8u + (unsigned)((m >> (e - 3u)) & 7u);
@@ -44,7 +45,7 @@ static inline size_t nmx__page_index(const nmx_page *pg)
 
 static inline unsigned char *nmx__page_start(const nmx_page *pg)
 {
-    return (unsigned char *)(nmx__page_seg_base(pg) + (nmx__page_index(pg) << NMX_PAGE_SHIFT));
+    return (unsigned char *)(nmx__page_seg_base(pg) + pg->data_off);
 }
 
 static inline uint64_t *nmx__page_live(const nmx_page *pg)
@@ -91,15 +92,11 @@ static inline void nmx__page_unlist(nmx_page **head, nmx_page *pg)
     pg->listed = 0;
 }
 
-/* A zero-filled block of n bytes, or NULL when memory is refused. */
-static inline __attribute__((always_inline)) void *nmx__heap_alloc(nmx_heap *h, struct nmx_key *owner, size_t n)
+/* Takes a zero-filled block of n bytes from pg, a page of n's class with a
+ * free block. */
+static inline __attribute__((always_inline)) void *nmx__page_alloc(nmx_heap *h, nmx_page *pg,
+                                                                   size_t n)
 {
-    if (n > NMX_SMALL_MAX)
-        return nmx__heap_alloc_big(h, owner, n);
-    unsigned c = nmx__class_of(n);
-    nmx_page *pg = h->avail[c];
-    if (!pg && !(pg = nmx__heap_page_new(h, owner, c)))
-        return NULL;
     uint64_t *live = nmx__page_live(pg);
     uint32_t idx;
     int dirty = pg->used < pg->bump; /* a freed block lies below bump */
@@ -115,18 +112,60 @@ static inline __attribute__((always_inline)) void *nmx__heap_alloc(nmx_heap *h, 
     live[idx >> 6] |= (uint64_t)1 << (idx & 63);
     nmx__set_block_req(pg, idx, n);
     if (++pg->used == pg->capacity)
-        nmx__page_unlist(&h->avail[c], pg);
+        nmx__page_unlist(&h->avail[pg->cls], pg);
     unsigned char *p = nmx__page_start(pg) + (size_t)idx * pg->bsize;
     if (dirty)
         memset(p, 0, n);
     return p;
 }
 
+/* A zero-filled block of n bytes, or NULL when memory is refused. */
+static inline __attribute__((always_inline)) void *nmx__heap_alloc(nmx_heap *h,
+                                                                   struct nmx_key *owner, size_t n)
+{
+    if (n > NMX_SMALL_MAX)
+        return nmx__heap_alloc_big(h, owner, n);
+    unsigned c = nmx__class_of(n);
+    nmx_page *pg = h->avail[c];
+    if (!pg && !(pg = nmx__heap_page_new(h, owner, c)))
+        return NULL;
+    return nmx__page_alloc(h, pg, n);
+}
+
+/* The common case of nmx__heap_locate: a is the start of a live block of
+ * `owner` in a small-class page (not in a span's tail page). Returns the
+ * page and sets *idx, or returns NULL when anything else holds, and then
+ * nmx__heap_locate decides. a is never read. */
+static inline __attribute__((always_inline)) nmx_page *nmx__locate_small(struct nmx_key *owner,
+                                                                         uintptr_t a,
+                                                                         uint32_t *idx)
+{
+    nmx_seg *s = nmx__seg_lookup(a);
+    if (!s || atomic_load_explicit(&s->owner, memory_order_acquire) != owner || s->huge)
+        return NULL;
+    size_t pi = (a - nmx_seg_base(s)) >> NMX_PAGE_SHIFT;
+    nmx_page *pg = &s->pages[pi];
+    if (pi < NMX_FIRST_DATA_PAGE || pg->kind != PAGE_SMALL)
+        return NULL;
+    size_t off = a & (NMX_PAGE_SIZE - 1);
+    uint32_t i = (uint32_t)((off * pg->u.recip) >> NMX_RECIP_SHIFT);
+    if ((size_t)i * pg->bsize != off || i >= pg->capacity ||
+        !(nmx__page_live(pg)[i >> 6] & ((uint64_t)1 << (i & 63))))
+        return NULL;
+    *idx = i;
+    return pg;
+}
+
 /* 0 when p is a live block of `owner` (b filled in), else an nmx_bad_kind.
  * Decides from the segment map and out-of-line metadata: p is never read. */
-static inline __attribute__((always_inline)) int nmx__heap_locate(struct nmx_key *owner, const void *p, nmx_block *b)
+static inline int nmx__heap_locate(struct nmx_key *owner, const void *p, nmx_block *b)
 {
     uintptr_t a = (uintptr_t)p;
+    if ((b->pg = nmx__locate_small(owner, a, &b->idx)) != NULL) {
+        b->seg = nmx__seg_of_page(b->pg);
+        b->req = nmx__block_req(b->pg, b->idx);
+        return 0;
+    }
     nmx_seg *s = nmx__seg_lookup(a);
     if (!s)
         return NMX_BAD_FOREIGN;
@@ -135,7 +174,6 @@ static inline __attribute__((always_inline)) int nmx__heap_locate(struct nmx_key
         return o ? NMX_BAD_WRONG_OWNER : NMX_BAD_FOREIGN;
     uintptr_t base = nmx_seg_base(s);
     b->seg = s;
-    b->pg = NULL;
     if (s->huge) {
         if (a != base + NMX_HUGE_DATA_OFFSET)
             return a < base + NMX_HUGE_DATA_OFFSET ? NMX_BAD_FOREIGN : NMX_BAD_INTERIOR;
@@ -175,15 +213,10 @@ static inline __attribute__((always_inline)) int nmx__heap_locate(struct nmx_key
     return 0;
 }
 
-/* Releases the block nmx__heap_locate found. */
-static inline __attribute__((always_inline)) void nmx__heap_free(nmx_heap *h, const nmx_block *b)
+/* Releases block idx of the small-class page pg. */
+static inline __attribute__((always_inline)) void nmx__page_free(nmx_heap *h, nmx_page *pg,
+                                                                 uint32_t idx)
 {
-    nmx_page *pg = b->pg;
-    if (!pg || pg->kind != PAGE_SMALL) {
-        nmx__heap_free_big(h, b);
-        return;
-    }
-    uint32_t idx = b->idx;
     nmx__page_live(pg)[idx >> 6] &= ~((uint64_t)1 << (idx & 63));
     pg->used--;
     if ((idx >> 6) < pg->scan)
@@ -192,6 +225,15 @@ static inline __attribute__((always_inline)) void nmx__heap_free(nmx_heap *h, co
         nmx__page_push(&h->avail[pg->cls], pg);
     else if (pg->used == 0 && (pg->prev || pg->next))
         nmx__heap_page_empty(h, pg);
+}
+
+/* Releases the block nmx__heap_locate found. */
+static inline void nmx__heap_free(nmx_heap *h, const nmx_block *b)
+{
+    if (b->pg && b->pg->kind == PAGE_SMALL)
+        nmx__page_free(h, b->pg, b->idx);
+    else
+        nmx__heap_free_big(h, b);
 }
 
 static inline void *nmx__heap_block_addr(const nmx_block *b)

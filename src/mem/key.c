@@ -271,7 +271,8 @@ static __attribute__((noinline, cold)) void bad_key(HEXPERTKEY hk, const void *p
     call_hook(NMX_BAD_KEY, hk, ptr);
 }
 
-NMX_API LPVOID WINAPI ExpertAllocMemory(HEXPERTKEY hk, SIZE_T n, DWORD *pError)
+/* The general paths: every case, any thread. */
+static __attribute__((noinline)) void *alloc_general(HEXPERTKEY hk, size_t n, DWORD *pError)
 {
     uint64_t gen;
     nmx_key *k = key_of(hk, &gen);
@@ -288,7 +289,7 @@ NMX_API LPVOID WINAPI ExpertAllocMemory(HEXPERTKEY hk, SIZE_T n, DWORD *pError)
     return p;
 }
 
-NMX_API SIZE_T WINAPI ExpertFreeMemory(HEXPERTKEY hk, LPVOID ptr)
+static __attribute__((noinline)) SIZE_T free_general(HEXPERTKEY hk, void *ptr)
 {
     uint64_t gen;
     nmx_key *k = key_of(hk, &gen);
@@ -316,6 +317,68 @@ NMX_API SIZE_T WINAPI ExpertFreeMemory(HEXPERTKEY hk, LPVOID ptr)
     if (bad)
         call_hook(bad, hk, ptr);
     return code;
+}
+
+/* The owner's fast paths: the owner thread, a small block, nothing unusual
+ * (no quota, no terminate, a page at hand, a live small block). Anything else
+ * leaves the key and redoes the call on the general path, which decides. */
+static inline __attribute__((always_inline)) int enter_fast(nmx_key *k, uint64_t gen)
+{
+    if (atomic_load_explicit(&k->owner, memory_order_relaxed) != &t_token)
+        return 0;
+    atomic_store_explicit(&k->in_call, 1, memory_order_relaxed);
+    atomic_signal_fence(memory_order_seq_cst); /* the membarrier's partner */
+    if (__builtin_expect(atomic_load_explicit(&k->want, memory_order_acquire) == 0, 1) &&
+        __builtin_expect(atomic_load_explicit(&k->gen, memory_order_relaxed) == gen, 1))
+        return 1;
+    atomic_store_explicit(&k->in_call, 0, memory_order_release);
+    return 0;
+}
+
+static inline __attribute__((always_inline)) void leave_fast(nmx_key *k)
+{
+    atomic_store_explicit(&k->in_call, 0, memory_order_release);
+}
+
+NMX_API LPVOID WINAPI ExpertAllocMemory(HEXPERTKEY hk, SIZE_T n, DWORD *pError)
+{
+    uint64_t gen;
+    nmx_key *k = key_of(hk, &gen);
+    if (__builtin_expect(k != NULL && n <= 1024, 1) && enter_fast(k, gen)) {
+        nmx_page *pg = k->heap.avail[nmx__cls_small[(n + 15) >> 4]];
+        if (__builtin_expect(pg && !k->quota &&
+                             !atomic_load_explicit(&k->terminated, memory_order_relaxed), 1)) {
+            void *p = nmx__page_alloc(&k->heap, pg, n);
+            ctr_add(&k->st.allocs, 1);
+            live_add(k, n);
+            leave_fast(k);
+            set_err(pError, NMERR_SUCCESS);
+            return p;
+        }
+        leave_fast(k);
+    }
+    return alloc_general(hk, n, pError);
+}
+
+NMX_API SIZE_T WINAPI ExpertFreeMemory(HEXPERTKEY hk, LPVOID ptr)
+{
+    uint64_t gen;
+    nmx_key *k = key_of(hk, &gen);
+    if (__builtin_expect(k != NULL && ptr != NULL, 1) && enter_fast(k, gen)) {
+        uint32_t idx;
+        nmx_page *pg;
+        if (__builtin_expect(!atomic_load_explicit(&k->terminated, memory_order_relaxed), 1) &&
+            (pg = nmx__locate_small(k, (uintptr_t)ptr, &idx)) != NULL) {
+            size_t req = nmx__block_req(pg, idx);
+            nmx__page_free(&k->heap, pg, idx);
+            ctr_add(&k->st.frees, 1);
+            ctr_sub(&k->st.live_bytes, req);
+            leave_fast(k);
+            return NMERR_SUCCESS;
+        }
+        leave_fast(k);
+    }
+    return free_general(hk, ptr);
 }
 
 NMX_API SIZE_T WINAPI ExpertMemorySize(HEXPERTKEY hk, LPVOID ptr)

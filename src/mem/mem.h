@@ -65,6 +65,7 @@ typedef struct nmx_page {
     uint16_t npages;   /* PAGE_SMALL/LARGE: span length in pages */
     uint16_t head;     /* PAGE_TAIL: index of the span's first page */
     uint32_t meta_cap; /* bytes of side metadata reserved at live_off */
+    uint32_t data_off; /* the page's first byte, as an offset from the segment base */
     struct nmx_page *prev, *next; /* class list */
 } __attribute__((aligned(64))) nmx_page;
 
@@ -92,6 +93,8 @@ static inline uintptr_t nmx_page_addr(const nmx_seg *s, size_t i)
 {
     return nmx_seg_base(s) + (i << NMX_PAGE_SHIFT);
 }
+
+_Static_assert(sizeof(nmx_page) == 64, "a page descriptor is one cache line");
 
 /* One key's heap. Only touched while the key is held exclusively. */
 typedef struct nmx_heap {
