@@ -127,6 +127,9 @@ static void take_pages(nmx_heap *h, nmx_seg *s, unsigned first, unsigned k)
 static void give_pages(nmx_heap *h, nmx_seg *s, unsigned first, unsigned k)
 {
     for (unsigned i = first; i < first + k; i++) {
+        /* Keep the class and head fields: a later free of a block that was
+         * here is then told apart as a double free, not an interior pointer. */
+        s->pages[i].was = s->pages[i].kind;
         s->pages[i].kind = PAGE_FREE;
         s->pages[i].listed = 0;
     }
@@ -310,6 +313,7 @@ void nmx__heap_free_big(nmx_heap *h, const nmx_block *b)
     nmx_seg *s = b->seg;
     if (s->huge) {
         seg_list_remove(&h->huge, s);
+        s->last_owner = atomic_load_explicit(&s->owner, memory_order_relaxed);
         nmx__seg_release(s);
     } else {
         give_pages(h, s, (unsigned)nmx__page_index(b->pg), b->pg->npages);

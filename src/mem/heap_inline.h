@@ -156,6 +156,22 @@ static inline __attribute__((always_inline)) nmx_page *nmx__locate_small(struct 
     return pg;
 }
 
+/* The kind of a bad pointer into a free page of its key: a double free if it
+ * is where a block of the page's last use started, else an interior pointer. */
+static inline int nmx__freed_page_kind(nmx_seg *s, nmx_page *pg, uintptr_t a, size_t off)
+{
+    if (pg->was == PAGE_TAIL && s->pages[pg->head].kind == PAGE_FREE) {
+        off = a - nmx_page_addr(s, pg->head);
+        pg = &s->pages[pg->head];
+    }
+    if (pg->was == PAGE_SMALL) {
+        size_t idx = (off * pg->u.recip) >> NMX_RECIP_SHIFT;
+        return idx * pg->bsize == off && idx < pg->capacity ? NMX_BAD_DOUBLE_FREE
+                                                            : NMX_BAD_INTERIOR;
+    }
+    return off ? NMX_BAD_INTERIOR : NMX_BAD_DOUBLE_FREE;
+}
+
 /* 0 when p is a live block of `owner` (b filled in), else an nmx_bad_kind.
  * Decides from the segment map and out-of-line metadata: p is never read. */
 static inline int nmx__heap_locate(struct nmx_key *owner, const void *p, nmx_block *b)
@@ -170,9 +186,14 @@ static inline int nmx__heap_locate(struct nmx_key *owner, const void *p, nmx_blo
     if (!s)
         return NMX_BAD_FOREIGN;
     struct nmx_key *o = atomic_load_explicit(&s->owner, memory_order_acquire);
-    if (o != owner)
-        return o ? NMX_BAD_WRONG_OWNER : NMX_BAD_FOREIGN;
     uintptr_t base = nmx_seg_base(s);
+    if (o != owner) {
+        /* A huge block's segment is released by its free: a second free of
+         * it is told by who released it (read racily: a hint for the kind). */
+        if (!o && s->huge && a == base + NMX_HUGE_DATA_OFFSET && s->last_owner == owner)
+            return NMX_BAD_DOUBLE_FREE;
+        return o ? NMX_BAD_WRONG_OWNER : NMX_BAD_FOREIGN;
+    }
     b->seg = s;
     if (s->huge) {
         if (a != base + NMX_HUGE_DATA_OFFSET)
@@ -205,10 +226,10 @@ static inline int nmx__heap_locate(struct nmx_key *owner, const void *p, nmx_blo
         b->req = nmx__block_req(pg, idx);
         return 0;
     }
+    if (pg->kind == PAGE_FREE)
+        return nmx__freed_page_kind(s, pg, a, off);
     if (off)
         return NMX_BAD_INTERIOR;
-    if (pg->kind == PAGE_FREE)
-        return NMX_BAD_DOUBLE_FREE;
     b->req = pg->u.large_req;
     return 0;
 }

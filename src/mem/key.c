@@ -132,7 +132,7 @@ static inline nmx_key *key_of(HEXPERTKEY h, uint64_t *gen)
     uintptr_t v = (uintptr_t)h;
     if (!(v & 1u))
         return NULL;
-    uint32_t slot = (uint32_t)((v >> 1) & (MAX_SLOTS - 1));
+    uint32_t slot = (uint32_t)((v >> 1) & ((1u << SLOT_BITS) - 1)); /* < g_nslots checked */
     if (slot >= atomic_load_explicit(&g_nslots, memory_order_acquire))
         return NULL;
     *gen = (uint64_t)v >> (SLOT_BITS + 1);

@@ -11,8 +11,8 @@
  * Memory layout of a segment (4 MiB, 4 MiB aligned), in 64 KiB pages:
  *   page 0..4   metadata: [guard 4 KiB][nmx_seg header][side metadata][guard 4 KiB]
  *   page 5..63  user data
- * A huge segment (one block too large for a segment) has the same first page,
- * then the block from offset 64 KiB. No allocator state lives next to user data
+ * A huge segment (one block too large for a segment) has the same guard and
+ * header, a guard page just before 64 KiB, then the block from offset 64 KiB. No allocator state lives next to user data
  * (M8): live bitmaps and requested sizes are in the side metadata, and the guard
  * pages stop an overrun or underrun from reaching a header.
  */
@@ -66,6 +66,7 @@ typedef struct nmx_page {
     uint16_t head;     /* PAGE_TAIL: index of the span's first page */
     uint32_t meta_cap; /* bytes of side metadata reserved at live_off */
     uint32_t data_off; /* the page's first byte, as an offset from the segment base */
+    uint8_t was;       /* PAGE_FREE: what it was before (to tell a double free) */
     struct nmx_page *prev, *next; /* class list */
 } __attribute__((aligned(64))) nmx_page;
 
@@ -73,6 +74,7 @@ struct nmx_key;
 
 typedef struct nmx_seg {
     _Atomic(struct nmx_key *) owner; /* NULL while cached */
+    struct nmx_key *last_owner;      /* huge: who freed it (to tell a double free) */
     uint8_t huge, huge_live;
     size_t size;       /* bytes mapped */
     size_t huge_req;   /* huge: requested size */

@@ -69,9 +69,9 @@ static nmx_seg *seg_map(size_t size, int huge)
     if (!p)
         return NULL;
     uintptr_t base = (uintptr_t)p;
+    size_t data = huge ? NMX_HUGE_DATA_OFFSET : NMX_FIRST_DATA_PAGE * NMX_PAGE_SIZE;
     if (nmx__os_guard(p, NMX_GUARD_SIZE) != 0 ||
-        (!huge && nmx__os_guard((void *)(base + NMX_FIRST_DATA_PAGE * NMX_PAGE_SIZE -
-                                         NMX_GUARD_SIZE), NMX_GUARD_SIZE) != 0)) {
+        nmx__os_guard((void *)(base + data - NMX_GUARD_SIZE), NMX_GUARD_SIZE) != 0) {
         nmx__os_decommit(p, size);
         return NULL; /* leaves the range mapped but unused: rare, harmless */
     }
@@ -264,6 +264,10 @@ void nmx__seg_release(nmx_seg *s)
         pthread_mutex_unlock(&g_lock);
         return;
     }
+    /* The key may have written anywhere in its segment (an overrun into a
+     * page it never used, say): the next key clears each page it formats. */
+    for (size_t i = NMX_FIRST_DATA_PAGE; i < NMX_PAGES_PER_SEG; i++)
+        s->pages[i].touched = 1;
     pthread_mutex_lock(&g_lock);
     g_in_use--;
     list_push(&g_resident, s);
