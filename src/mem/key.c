@@ -34,12 +34,10 @@
 #endif
 
 #define STAT_FIELDS(X)                                                         \
-    X(live_bytes) X(peak_bytes) X(allocs) X(reallocs) X(frees)  \
+    X(live_bytes) X(live_blocks) X(peak_bytes) X(allocs) X(reallocs) X(frees)  \
     X(failed_oom) X(failed_quota) X(failed_terminate) X(bad_double_free)       \
     X(bad_foreign) X(bad_wrong_owner) X(bad_interior) X(bad_key)
 
-/* live_blocks is not kept: it is allocs - frees (a realloc neither adds nor
- * removes a block), computed when statistics are read. */
 typedef struct counters {
 #define X(f) _Atomic uint64_t f;
     STAT_FIELDS(X)
@@ -259,6 +257,7 @@ static inline __attribute__((always_inline)) void *alloc_locked(nmx_key *k, size
         return NULL;
     }
     ctr_add(&k->st.allocs, 1);
+    ctr_add(&k->st.live_blocks, 1);
     live_add(k, n);
     *code = NMERR_SUCCESS;
     return p;
@@ -310,6 +309,7 @@ static __attribute__((noinline)) SIZE_T free_general(HEXPERTKEY hk, void *ptr)
         } else {
             nmx__heap_free(&k->heap, &b);
             ctr_add(&k->st.frees, 1);
+            ctr_sub(&k->st.live_blocks, 1);
             ctr_sub(&k->st.live_bytes, b.req);
         }
     }
@@ -350,6 +350,7 @@ NMX_API LPVOID WINAPI ExpertAllocMemory(HEXPERTKEY hk, SIZE_T n, DWORD *pError)
                              !atomic_load_explicit(&k->terminated, memory_order_relaxed), 1)) {
             void *p = nmx__page_alloc(&k->heap, pg, n);
             ctr_add(&k->st.allocs, 1);
+            ctr_add(&k->st.live_blocks, 1);
             live_add(k, n);
             leave_fast(k);
             set_err(pError, NMERR_SUCCESS);
@@ -372,6 +373,7 @@ NMX_API SIZE_T WINAPI ExpertFreeMemory(HEXPERTKEY hk, LPVOID ptr)
             size_t req = nmx__block_req(pg, idx);
             nmx__page_free(&k->heap, pg, idx);
             ctr_add(&k->st.frees, 1);
+            ctr_sub(&k->st.live_blocks, 1);
             ctr_sub(&k->st.live_bytes, req);
             leave_fast(k);
             return NMERR_SUCCESS;
@@ -488,7 +490,11 @@ NMX_API DWORD nmx_key_create(const nmx_key_options *opt, HEXPERTKEY *out)
     /* No live handle names the slot (its generation is stale); the mutex
      * keeps with_key_locked() callers holding stale handles out. */
     pthread_mutex_lock(&k->lock);
-    memset(&k->st, 0, sizeof k->st);
+    /* nmx_key_stats may be reading with a stale handle (it re-checks the
+     * generation afterwards): reset the counters with atomic stores. */
+#define X(f) atomic_store_explicit(&k->st.f, 0, memory_order_relaxed);
+    STAT_FIELDS(X)
+#undef X
     nmx__heap_init(&k->heap);
     k->quota = opt ? opt->quota_bytes : 0;
     k->name[0] = '\0';
@@ -514,7 +520,6 @@ static void copy_stats(const counters *c, nmx_mem_stats *out)
 #define X(f) out->f = ctr(&c->f);
     STAT_FIELDS(X)
 #undef X
-    out->live_blocks = out->allocs - out->frees;
 }
 
 NMX_API DWORD nmx_key_stats(HEXPERTKEY hk, nmx_mem_stats *out)
@@ -538,7 +543,6 @@ NMX_API DWORD nmx_key_stats(HEXPERTKEY hk, nmx_mem_stats *out)
 #define X(f) out->f += one.f;
             STAT_FIELDS(X)
 #undef X
-            out->live_blocks += one.live_blocks;
             out->peak_bytes = peak;
         }
         pthread_mutex_unlock(&g_keys_lock);
