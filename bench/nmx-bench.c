@@ -29,20 +29,21 @@ extern char **environ;
 
 typedef struct alloc_info {
     const char *col, *what;
+    int zero; /* a zero-filling variant */
 } alloc_info;
 
 /* ours first, then the zero-filling peers (the fair comparison), then the
  * non-zeroing variants (for information). */
 static const alloc_info allocs[] = {
-    {"ours", "ExpertAllocMemory/ReallocMemory/FreeMemory on a key; W3 nmx_key_destroy"},
-    {"mi-z", "mi_heap_zalloc, mi_heap_rezalloc, mi_free on a mi_heap_new heap; W3 mi_heap_destroy"},
-    {"je-z", "mallocx/rallocx(MALLOCX_ZERO), dallocx on own arena+tcache; W3 arena.<i>.destroy"},
-    {"calloc", "glibc calloc, realloc+memset of the tail, free; W3 free each block (no owner)"},
-    {"talloc-z", "talloc_zero_size, talloc_realloc_size+memset, talloc_free; W3 talloc_free(ctx)"},
-    {"mi", "as mi-z with mi_heap_malloc, mi_heap_realloc (no zeroing)"},
-    {"je", "as je-z without MALLOCX_ZERO"},
-    {"malloc", "glibc malloc, realloc, free; W3 free each block"},
-    {"talloc", "as talloc-z with talloc_size, plain talloc_realloc_size"},
+    {"ours", "ExpertAllocMemory/ReallocMemory/FreeMemory on a key; W3 nmx_key_destroy", 1},
+    {"mi-z", "mi_heap_zalloc, mi_heap_rezalloc, mi_free on a mi_heap_new heap; W3 mi_heap_destroy", 1},
+    {"je-z", "mallocx/rallocx(MALLOCX_ZERO), dallocx on own arena+tcache; W3 arena.<i>.destroy", 1},
+    {"calloc", "glibc calloc, realloc+memset of the tail, free; W3 free each block (no owner)", 1},
+    {"talloc-z", "talloc_zero_size, talloc_realloc_size+memset, talloc_free; W3 talloc_free(ctx)", 1},
+    {"mi", "as mi-z with mi_heap_malloc, mi_heap_realloc (no zeroing)", 0},
+    {"je", "as je-z without MALLOCX_ZERO", 0},
+    {"malloc", "glibc malloc, realloc, free; W3 free each block", 0},
+    {"talloc", "as talloc-z with talloc_size, plain talloc_realloc_size", 0},
 };
 #define NALLOC (sizeof allocs / sizeof allocs[0])
 enum { OURS = 0, MIZ = 1, TALLOCZ = 4 };
@@ -65,6 +66,7 @@ static const struct {
 static double val[NROWS][NALLOC];
 static double w5_1t[NALLOC], w5_2t[NALLOC]; /* best ns per op */
 static int present[NALLOC];
+static double zero_ok[NALLOC]; /* ZERO: 1 zero-fills, 0 does not, NAN did not run */
 static char dir[4096];
 
 static void keep_min(double *slot, double v)
@@ -136,6 +138,8 @@ static void run_workload(size_t a, const char *w)
     if (strcmp(w, "W5") == 0) {
         keep_min(&w5_1t[a], field(out, "W5_1T"));
         keep_min(&w5_2t[a], field(out, "W5_2T"));
+    } else if (strcmp(w, "ZERO") == 0) {
+        zero_ok[a] = field(out, "ZERO");
     } else if (strcmp(w, "RSS") == 0) {
         keep_min(&val[RSS][a], field(out, "RSS"));
     } else {
@@ -168,7 +172,10 @@ static void run_callgrind(size_t a, const char *tmp)
             ir = atof(strchr(line, ':') + 1);
     fclose(f);
     remove(cgfile);
-    val[CG][a] = ir / pairs;
+    if (ir > 0 && pairs > 0)
+        val[CG][a] = ir / pairs;
+    else
+        fprintf(stderr, "\nnmx-bench: callgrind of %s collected nothing\n", exe);
 }
 
 static void fmt(char *b, size_t n, double v)
@@ -235,13 +242,17 @@ int main(int argc, char **argv)
         worker_path(exe, sizeof exe, a);
         present[a] = access(exe, X_OK) == 0;
         npresent += (size_t)present[a];
-        w5_1t[a] = w5_2t[a] = NAN;
+        w5_1t[a] = w5_2t[a] = zero_ok[a] = NAN;
     }
     if (npresent == 0) {
         fprintf(stderr, "nmx-bench: no worker nmx-bench-* beside %s\n", dir);
         return 1;
     }
 
+    fprintf(stderr, "zero-fill check:");
+    for (size_t a = 0; a < NALLOC; a++)
+        if (present[a] && allocs[a].zero) run_workload(a, "ZERO");
+    fprintf(stderr, "\n");
     static const char *const work[] = {"W1", "W2", "W3", "W4", "W5", "RSS"};
     for (int r = 0; r < rounds; r++)
         for (size_t w = 0; w < sizeof work / sizeof work[0]; w++) {
@@ -282,9 +293,15 @@ int main(int argc, char **argv)
     if (!have_vg) printf("(no callgrind figures: %s)\n", cg ? "valgrind not found" : "-n");
     printf("\ncolumns: zero-filling (the fair comparison) | not zeroing (information)\n");
     for (size_t a = 0; a < NALLOC; a++)
-        printf("  %-9s %s%s\n", allocs[a].col, allocs[a].what, present[a] ? "" : " [absent]");
+        printf("  %-9s %s%s\n", allocs[a].col, allocs[a].what,
+               !present[a]                           ? " [absent]"
+               : !allocs[a].zero || zero_ok[a] == 1 ? ""
+               : zero_ok[a] == 0                    ? " [DOES NOT ZERO-FILL: figures unfair]"
+                                                    : " [zero-fill check failed to run]");
 
-    printf("\nRaw figures (lower is better, except rows marked ^)\n%-36s", "workload");
+    printf("\nRaw figures (lower is better, except rows marked ^; '-': the worker failed, see "
+           "stderr)\n%-36s",
+           "workload");
     for (size_t a = 0; a < NALLOC; a++) printf(" %9s", allocs[a].col);
     printf("\n");
     for (size_t r = 0; r < NROWS; r++) {
