@@ -45,7 +45,9 @@ typedef struct counters {
 } counters;
 
 typedef struct nmx_key {
-    _Atomic uint64_t gen; /* equals the handle's generation while the key lives */
+    /* Cache-line aligned: the owners of neighbouring keys write their own
+     * keys on every call and must not share a line (W5). */
+    _Alignas(64) _Atomic uint64_t gen; /* the handle's generation while the key lives */
     _Atomic uint32_t in_call;
     _Atomic uint32_t want;
     _Atomic(const void *) owner; /* owner thread's token, or NULL */
