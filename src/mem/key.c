@@ -59,6 +59,7 @@ typedef struct nmx_key {
     uint32_t slot;
     uint32_t next_free; /* free-slot list, under g_keys_lock; +1, 0 = end */
     int live;           /* under g_keys_lock */
+    _Atomic(void *) ctx; /* the host's object for this key (src/host: its run) */
     char name[64];
 } nmx_key;
 
@@ -79,6 +80,12 @@ static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 
 static _Atomic(nmx_bad_call_fn) g_hook;
 static _Atomic(void *) g_hook_ctx;
+
+/* The key this thread holds through a slow path, for nmx__key_recover_thread. */
+static _Thread_local struct {
+    nmx_key *k;
+    int mode;
+} t_slow __attribute__((tls_model("initial-exec")));
 
 /* Its address identifies the thread. initial-exec: one instruction, no call. */
 static _Thread_local char t_token __attribute__((tls_model("initial-exec")));
@@ -177,6 +184,8 @@ static __attribute__((noinline)) int key_enter_slow(nmx_key *k, uint64_t gen)
             pthread_mutex_unlock(&k->lock);
             return ENTER_BAD;
         }
+        t_slow.k = k;
+        t_slow.mode = ENTER_LOCKED;
         return ENTER_LOCKED;
     }
     if (g_fast) {
@@ -194,6 +203,8 @@ static __attribute__((noinline)) int key_enter_slow(nmx_key *k, uint64_t gen)
     }
     if (g_fast && atomic_load_explicit(&k->owner, memory_order_relaxed) == NULL)
         atomic_store_explicit(&k->owner, self, memory_order_relaxed);
+    t_slow.k = k;
+    t_slow.mode = ENTER_FOREIGN;
     return ENTER_FOREIGN;
 }
 
@@ -219,9 +230,24 @@ static inline __attribute__((always_inline)) void key_leave(nmx_key *k, int mode
         atomic_store_explicit(&k->in_call, 0, memory_order_release);
         return;
     }
+    t_slow.k = NULL;
     pthread_mutex_unlock(&k->lock);
     if (mode == ENTER_FOREIGN && g_fast)
         atomic_fetch_sub_explicit(&k->want, 1, memory_order_release);
+}
+
+/* After a fault unwound this thread out of an Expert* call (src/host's trap),
+ * release what the call held: the owner's in_call, or a slow path's mutex.
+ * The heap may be half-updated, which destroy tolerates: it never walks
+ * blocks. Called on the thread that faulted, before the key is destroyed. */
+void nmx__key_recover_thread(HEXPERTKEY hk)
+{
+    if (t_slow.k)
+        key_leave(t_slow.k, t_slow.mode);
+    uint64_t gen;
+    nmx_key *k = key_of(hk, &gen);
+    if (k && atomic_load_explicit(&k->owner, memory_order_relaxed) == &t_token)
+        atomic_store_explicit(&k->in_call, 0, memory_order_release);
 }
 
 static inline void set_err(DWORD *pe, DWORD code)
@@ -506,6 +532,7 @@ NMX_API DWORD nmx_key_create(const nmx_key_options *opt, HEXPERTKEY *out)
     }
     atomic_store_explicit(&k->terminated, 0, memory_order_relaxed);
     atomic_store_explicit(&k->owner, NULL, memory_order_relaxed);
+    atomic_store_explicit(&k->ctx, NULL, memory_order_relaxed);
     k->next_free = 0;
     uint64_t gen = atomic_load_explicit(&k->gen, memory_order_relaxed) + 1;
     atomic_store_explicit(&k->gen, gen, memory_order_release);
@@ -689,4 +716,31 @@ NMX_API DWORD nmx_heap_stats_get(nmx_heap_stats *out)
     out->keys_live = g_keys_live;
     pthread_mutex_unlock(&g_keys_lock);
     return NMERR_SUCCESS;
+}
+
+void nmx__key_set_context(HEXPERTKEY hk, void *ctx)
+{
+    uint64_t gen;
+    nmx_key *k = key_of(hk, &gen);
+    if (k)
+        atomic_store_explicit(&k->ctx, ctx, memory_order_release);
+}
+
+void *nmx__key_context(HEXPERTKEY hk)
+{
+    uint64_t gen;
+    nmx_key *k = key_of(hk, &gen);
+    if (!k || atomic_load_explicit(&k->gen, memory_order_acquire) != gen)
+        return NULL;
+    void *ctx = atomic_load_explicit(&k->ctx, memory_order_acquire);
+    /* A destroy (and re-create) between the two reads would hand back the
+     * slot's next key's object: check the generation again. */
+    return atomic_load_explicit(&k->gen, memory_order_acquire) == gen ? ctx : NULL;
+}
+
+int nmx__key_is_terminated(HEXPERTKEY hk)
+{
+    uint64_t gen;
+    nmx_key *k = key_of(hk, &gen);
+    return k && atomic_load_explicit(&k->terminated, memory_order_relaxed);
 }

@@ -139,6 +139,13 @@ nmx_seg *nmx__seg_acquire_huge(struct nmx_key *owner, size_t data_bytes);
 void nmx__seg_release(nmx_seg *s); /* owner's exclusion held; s no longer owned */
 void nmx__seg_stats(nmx_heap_stats *out);
 
+/* ---- key.c, for src/host ---- */
+void nmx__key_recover_thread(HEXPERTKEY key);
+/* A pointer the host keeps on a key (its run), or NULL for a bad key. */
+void nmx__key_set_context(HEXPERTKEY key, void *ctx);
+void *nmx__key_context(HEXPERTKEY key);
+int nmx__key_is_terminated(HEXPERTKEY key);
+
 /* ---- heap.c (caller holds the key exclusively; arguments are valid) ---- */
 
 /* Where a pointer lies, as found by nmx__heap_locate. */
