@@ -731,7 +731,8 @@ NMX_API LPVOID WINAPI ExpertAllocMemory(HEXPERTKEY hExpertKey, SIZE_T nBytes, DW
  *                                key (never allocated, freed, interior,
  *                                another key's, arbitrary);
  *   NMERR_EXPERT_TERMINATE       the key has been told to stop (H4);
- *   NMERR_INVALID_EXPERT_HANDLE  the key is NULL, never issued or destroyed. */
+ *   NMERR_INVALID_EXPERT_HANDLE  the key is NULL, never issued or destroyed.
+ * A bad pointer is reported as NMERR_INVALID_PARAMETER even after terminate. */
 NMX_API LPVOID WINAPI ExpertReallocMemory(HEXPERTKEY hExpertKey, LPVOID pOriginalMemory, SIZE_T nBytes,
                                           DWORD *pError);
 
@@ -739,7 +740,8 @@ NMX_API LPVOID WINAPI ExpertReallocMemory(HEXPERTKEY hExpertKey, LPVOID pOrigina
  * documentation gives it (SPEC T4), so `ExpertFreeMemory(k, p) ==
  * NMERR_SUCCESS` reads as with the header's DWORD prototype.
  *   NMERR_SUCCESS                a live block of this key was released, or
- *                                pOriginalMemory was NULL (a no-op);
+ *                                pOriginalMemory was NULL (a no-op, even
+ *                                after terminate);
  *   NMERR_EXPERT_TERMINATE       the key has been told to stop (H4): a live
  *                                block IS released all the same, so an
  *                                expert's cleanup path still works;

@@ -7,15 +7,24 @@
  * Exclusion (M10, M12). Each key's heap is changed by one thread at a time.
  * The key's owner thread (the first thread whose call on the key took the
  * slow path, in practice the expert's own thread) enters without any atomic
- * read-modify-write: it publishes `in_call`, then reads `want`. Any other
- * thread raises `want`, forces a barrier on every thread of the process with
- * membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED), takes the key's mutex and waits
- * for `in_call` to drop. The membarrier turns the owner's plain store/load
- * pair into a full Dekker handshake (the scheme userspace RCU uses), so either
- * the owner sees `want` and takes the mutex too, or the other thread sees
- * `in_call` and waits. Owner calls cost no fence; the rare foreign call costs a
- * system call. Without membarrier, and under ThreadSanitizer (which cannot
- * see that barrier), every call takes the mutex.
+ * read-modify-write: it stores the key in its own per-thread `in` word, then
+ * reads the key's `want`. Any other thread raises `want`, forces a barrier on
+ * every thread of the process with membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED),
+ * takes the key's mutex and waits until the owner's `in` word no longer names
+ * the key. The membarrier turns the owner's plain store/load pair into a full
+ * Dekker handshake (the scheme userspace RCU uses), so either the owner sees
+ * `want` and takes the mutex too, or the other thread sees it inside and
+ * waits. Owner calls cost no fence; the rare foreign call costs a system call.
+ *
+ * The `in` word is the thread's, not the key's: a thread that still believes
+ * it owns a key that was destroyed (and whose slot may already serve a new
+ * key with a new owner) writes only its own word, which nobody consults for
+ * the new key. Per-thread states are never freed (a key's `owner` may point
+ * at one after its thread exited); an exited thread's state is reused by the
+ * next new thread, which thereby inherits the dead thread's keys harmlessly.
+ *
+ * Without membarrier, and under ThreadSanitizer (which cannot see that
+ * barrier), every call takes the mutex.
  */
 #define _GNU_SOURCE
 #include "mem/heap_inline.h"
@@ -44,13 +53,14 @@ typedef struct counters {
 #undef X
 } counters;
 
+struct tstate;
+
 typedef struct nmx_key {
     /* Cache-line aligned: the owners of neighbouring keys write their own
      * keys on every call and must not share a line (W5). */
     _Alignas(64) _Atomic uint64_t gen; /* the handle's generation while the key lives */
-    _Atomic uint32_t in_call;
     _Atomic uint32_t want;
-    _Atomic(const void *) owner; /* owner thread's token, or NULL */
+    _Atomic(struct tstate *) owner; /* the owner thread's state, or NULL */
     _Atomic int terminated;
     pthread_mutex_t lock;
     size_t quota;
@@ -84,14 +94,51 @@ static _Atomic(void *) g_hook_ctx;
 /* The key this thread holds through a slow path, for nmx__key_recover_thread. */
 static _Thread_local struct {
     nmx_key *k;
-    int mode;
 } t_slow __attribute__((tls_model("initial-exec")));
 
-/* Its address identifies the thread. initial-exec: one instruction, no call. */
-static _Thread_local char t_token __attribute__((tls_model("initial-exec")));
+/* A thread's state: which key it is inside on the owner's path. */
+typedef struct tstate {
+    _Alignas(64) _Atomic(nmx_key *) in;
+    struct tstate *next_free;
+} tstate;
+
+/* initial-exec: reading it is one instruction, no call. */
+static _Thread_local tstate *t_state __attribute__((tls_model("initial-exec")));
+static pthread_key_t g_tstate_key;
+static tstate *g_tstate_free; /* under g_keys_lock */
+
+static void tstate_release(void *p)
+{
+    tstate *st = p;
+    atomic_store_explicit(&st->in, NULL, memory_order_release);
+    pthread_mutex_lock(&g_keys_lock);
+    st->next_free = g_tstate_free;
+    g_tstate_free = st;
+    pthread_mutex_unlock(&g_keys_lock);
+}
+
+/* The calling thread's state, made on its first slow-path call; NULL only if
+ * memory is refused (the thread then never becomes an owner). */
+static tstate *tstate_self(void)
+{
+    if (t_state)
+        return t_state;
+    pthread_mutex_lock(&g_keys_lock);
+    tstate *st = g_tstate_free;
+    if (st)
+        g_tstate_free = st->next_free;
+    pthread_mutex_unlock(&g_keys_lock);
+    if (!st && !(st = aligned_alloc(64, sizeof *st)))
+        return NULL;
+    atomic_store_explicit(&st->in, NULL, memory_order_relaxed);
+    st->next_free = NULL;
+    pthread_setspecific(g_tstate_key, st);
+    return t_state = st;
+}
 
 static void global_init(void)
 {
+    pthread_key_create(&g_tstate_key, tstate_release);
 #ifdef NMX_TSAN
     g_fast = 0;
 #else
@@ -169,85 +216,102 @@ static void call_hook(int kind, HEXPERTKEY h, const void *p)
 
 /* ---- exclusion ---- */
 
-enum { ENTER_BAD = 0, ENTER_FAST, ENTER_LOCKED, ENTER_FOREIGN };
-
-/* The paths of key_enter other than the owner's: see the top of the file. */
-static __attribute__((noinline)) int key_enter_slow(nmx_key *k, uint64_t gen)
+/* The owner's path: store, barrier for the compiler, two loads. A destroy
+ * raises `want` before it bumps the generation, and the generation is read
+ * after `want` (acquire), so a destroy that completed between key_of() and
+ * here is seen. Returns 1 holding the key, else 0 holding nothing. */
+static inline __attribute__((always_inline)) int enter_fast(nmx_key *k, uint64_t gen)
 {
-    const void *self = &t_token;
-    if (atomic_load_explicit(&k->owner, memory_order_relaxed) == self) {
-        /* The owner, while another thread wants the key (or after a destroy
-         * that finished between key_of() and key_enter()). */
-        atomic_store_explicit(&k->in_call, 0, memory_order_release);
-        pthread_mutex_lock(&k->lock);
-        if (atomic_load_explicit(&k->gen, memory_order_relaxed) != gen) {
-            pthread_mutex_unlock(&k->lock);
-            return ENTER_BAD;
-        }
-        t_slow.k = k;
-        t_slow.mode = ENTER_LOCKED;
-        return ENTER_LOCKED;
-    }
+    tstate *st = t_state;
+    if (__builtin_expect(!st || atomic_load_explicit(&k->owner, memory_order_relaxed) != st, 0))
+        return 0;
+    atomic_store_explicit(&st->in, k, memory_order_relaxed);
+    atomic_signal_fence(memory_order_seq_cst); /* the membarrier's partner */
+    if (__builtin_expect(atomic_load_explicit(&k->want, memory_order_acquire) == 0, 1) &&
+        __builtin_expect(atomic_load_explicit(&k->gen, memory_order_relaxed) == gen, 1))
+        return 1;
+    atomic_store_explicit(&st->in, NULL, memory_order_release);
+    return 0;
+}
+
+static inline __attribute__((always_inline)) void leave_fast(void)
+{
+    atomic_store_explicit(&t_state->in, NULL, memory_order_release);
+}
+
+/* Takes the key as a non-owner (or as an owner whose fast path was refused):
+ * raise want, barrier, mutex, wait for the owner to leave. want stays raised
+ * until key_leave. Returns 0 (holding nothing) if the generation moved on. */
+static int enter_excl(nmx_key *k, uint64_t gen)
+{
     if (g_fast) {
         atomic_fetch_add_explicit(&k->want, 1, memory_order_seq_cst);
         nmx__os_membarrier();
     }
     pthread_mutex_lock(&k->lock);
-    while (atomic_load_explicit(&k->in_call, memory_order_acquire))
-        sched_yield();
+    tstate *o = atomic_load_explicit(&k->owner, memory_order_acquire);
+    if (o)
+        while (atomic_load_explicit(&o->in, memory_order_acquire) == k)
+            sched_yield();
     if (atomic_load_explicit(&k->gen, memory_order_relaxed) != gen) {
         pthread_mutex_unlock(&k->lock);
         if (g_fast)
             atomic_fetch_sub_explicit(&k->want, 1, memory_order_release);
-        return ENTER_BAD;
+        return 0;
     }
-    if (g_fast && atomic_load_explicit(&k->owner, memory_order_relaxed) == NULL)
-        atomic_store_explicit(&k->owner, self, memory_order_relaxed);
-    t_slow.k = k;
-    t_slow.mode = ENTER_FOREIGN;
-    return ENTER_FOREIGN;
+    return 1;
 }
 
-/* Holds the key exclusively. ENTER_BAD: the key was destroyed meanwhile.
- * The owner's path: a plain store and two loads. A destroy raises `want`
- * before it bumps the generation, and the generation is re-read after `want`
- * (acquire), so a destroy that completed between key_of() and here is seen. */
+static void leave_excl(nmx_key *k)
+{
+    pthread_mutex_unlock(&k->lock);
+    if (g_fast)
+        atomic_fetch_sub_explicit(&k->want, 1, memory_order_release);
+}
+
+enum { ENTER_BAD = 0, ENTER_FAST, ENTER_SLOW };
+
+static __attribute__((noinline)) int key_enter_slow(nmx_key *k, uint64_t gen)
+{
+    if (!enter_excl(k, gen))
+        return ENTER_BAD;
+    /* The first thread to take the slow path on a key becomes its owner. */
+    if (g_fast && !atomic_load_explicit(&k->owner, memory_order_relaxed)) {
+        tstate *st = tstate_self();
+        if (st)
+            atomic_store_explicit(&k->owner, st, memory_order_release);
+    }
+    t_slow.k = k;
+    return ENTER_SLOW;
+}
+
+/* Holds the key exclusively; ENTER_BAD: the key was destroyed meanwhile. */
 static inline __attribute__((always_inline)) int key_enter(nmx_key *k, uint64_t gen)
 {
-    if (__builtin_expect(atomic_load_explicit(&k->owner, memory_order_relaxed) == &t_token, 1)) {
-        atomic_store_explicit(&k->in_call, 1, memory_order_relaxed);
-        atomic_signal_fence(memory_order_seq_cst); /* the membarrier's partner */
-        if (__builtin_expect(atomic_load_explicit(&k->want, memory_order_acquire) == 0, 1) &&
-            __builtin_expect(atomic_load_explicit(&k->gen, memory_order_relaxed) == gen, 1))
-            return ENTER_FAST;
-    }
-    return key_enter_slow(k, gen);
+    return enter_fast(k, gen) ? ENTER_FAST : key_enter_slow(k, gen);
 }
 
 static inline __attribute__((always_inline)) void key_leave(nmx_key *k, int mode)
 {
     if (mode == ENTER_FAST) {
-        atomic_store_explicit(&k->in_call, 0, memory_order_release);
+        leave_fast();
         return;
     }
     t_slow.k = NULL;
-    pthread_mutex_unlock(&k->lock);
-    if (mode == ENTER_FOREIGN && g_fast)
-        atomic_fetch_sub_explicit(&k->want, 1, memory_order_release);
+    leave_excl(k);
 }
 
 /* After a fault unwound this thread out of an Expert* call (src/host's trap),
- * release what the call held: the owner's in_call, or a slow path's mutex.
+ * release what the call held: the owner's `in` word, or a slow path's mutex.
  * The heap may be half-updated, which destroy tolerates: it never walks
  * blocks. Called on the thread that faulted, before the key is destroyed. */
 void nmx__key_recover_thread(HEXPERTKEY hk)
 {
+    (void)hk;
     if (t_slow.k)
-        key_leave(t_slow.k, t_slow.mode);
-    uint64_t gen;
-    nmx_key *k = key_of(hk, &gen);
-    if (k && atomic_load_explicit(&k->owner, memory_order_relaxed) == &t_token)
-        atomic_store_explicit(&k->in_call, 0, memory_order_release);
+        key_leave(t_slow.k, ENTER_SLOW);
+    if (t_state)
+        atomic_store_explicit(&t_state->in, NULL, memory_order_release);
 }
 
 static inline void set_err(DWORD *pe, DWORD code)
@@ -325,10 +389,11 @@ static __attribute__((noinline)) SIZE_T free_general(HEXPERTKEY hk, void *ptr)
         bad_key(hk, ptr);
         return NMERR_INVALID_EXPERT_HANDLE;
     }
-    DWORD code = atomic_load_explicit(&k->terminated, memory_order_relaxed)
-                     ? NMERR_EXPERT_TERMINATE : NMERR_SUCCESS;
+    DWORD code = NMERR_SUCCESS; /* NULL is a no-op, terminated or not (M6) */
     int bad = 0;
     if (ptr) {
+        if (atomic_load_explicit(&k->terminated, memory_order_relaxed))
+            code = NMERR_EXPERT_TERMINATE;
         nmx_block b;
         bad = nmx__heap_locate(k, ptr, &b);
         if (bad) {
@@ -350,24 +415,6 @@ static __attribute__((noinline)) SIZE_T free_general(HEXPERTKEY hk, void *ptr)
 /* The owner's fast paths: the owner thread, a small block, nothing unusual
  * (no quota, no terminate, a page at hand, a live small block). Anything else
  * leaves the key and redoes the call on the general path, which decides. */
-static inline __attribute__((always_inline)) int enter_fast(nmx_key *k, uint64_t gen)
-{
-    if (atomic_load_explicit(&k->owner, memory_order_relaxed) != &t_token)
-        return 0;
-    atomic_store_explicit(&k->in_call, 1, memory_order_relaxed);
-    atomic_signal_fence(memory_order_seq_cst); /* the membarrier's partner */
-    if (__builtin_expect(atomic_load_explicit(&k->want, memory_order_acquire) == 0, 1) &&
-        __builtin_expect(atomic_load_explicit(&k->gen, memory_order_relaxed) == gen, 1))
-        return 1;
-    atomic_store_explicit(&k->in_call, 0, memory_order_release);
-    return 0;
-}
-
-static inline __attribute__((always_inline)) void leave_fast(nmx_key *k)
-{
-    atomic_store_explicit(&k->in_call, 0, memory_order_release);
-}
-
 NMX_API LPVOID WINAPI ExpertAllocMemory(HEXPERTKEY hk, SIZE_T n, DWORD *pError)
 {
     uint64_t gen;
@@ -380,11 +427,11 @@ NMX_API LPVOID WINAPI ExpertAllocMemory(HEXPERTKEY hk, SIZE_T n, DWORD *pError)
             ctr_add(&k->st.allocs, 1);
             ctr_add(&k->st.live_blocks, 1);
             live_add(k, n);
-            leave_fast(k);
+            leave_fast();
             set_err(pError, NMERR_SUCCESS);
             return p;
         }
-        leave_fast(k);
+        leave_fast();
     }
     return alloc_general(hk, n, pError);
 }
@@ -403,10 +450,10 @@ NMX_API SIZE_T WINAPI ExpertFreeMemory(HEXPERTKEY hk, LPVOID ptr)
             ctr_add(&k->st.frees, 1);
             ctr_sub(&k->st.live_blocks, 1);
             ctr_sub(&k->st.live_bytes, req);
-            leave_fast(k);
+            leave_fast();
             return NMERR_SUCCESS;
         }
-        leave_fast(k);
+        leave_fast();
     }
     return free_general(hk, ptr);
 }
@@ -647,29 +694,16 @@ NMX_API DWORD nmx_key_destroy(HEXPERTKEY hk, nmx_mem_stats *final)
     nmx_key *k = key_of(hk, &gen);
     if (!k)
         return NMERR_INVALID_EXPERT_HANDLE;
-    /* Enter as a foreign thread, even from the owner, so that `want` stays
-     * raised until the generation has moved on: no fast path can start. */
-    if (g_fast) {
-        atomic_fetch_add_explicit(&k->want, 1, memory_order_seq_cst);
-        nmx__os_membarrier();
-    }
-    pthread_mutex_lock(&k->lock);
-    while (atomic_load_explicit(&k->in_call, memory_order_acquire))
-        sched_yield();
-    if (atomic_load_explicit(&k->gen, memory_order_relaxed) != gen) {
-        pthread_mutex_unlock(&k->lock);
-        if (g_fast)
-            atomic_fetch_sub_explicit(&k->want, 1, memory_order_release);
+    /* Enter exclusively, even from the owner, so that `want` stays raised
+     * until the generation has moved on: no fast path can start. */
+    if (!enter_excl(k, gen))
         return NMERR_INVALID_EXPERT_HANDLE;
-    }
     atomic_store_explicit(&k->gen, gen + 1, memory_order_release);
     nmx_mem_stats st;
     copy_stats(&k->st, &st);
     nmx__heap_destroy(&k->heap);
     atomic_store_explicit(&k->owner, NULL, memory_order_relaxed);
-    pthread_mutex_unlock(&k->lock);
-    if (g_fast)
-        atomic_fetch_sub_explicit(&k->want, 1, memory_order_release);
+    leave_excl(k);
 
     pthread_mutex_lock(&g_keys_lock);
     uint64_t peak = ctr(&g_retired.peak_bytes);
