@@ -130,6 +130,141 @@ NMX_API void nmx_heap_set_cache_limit(size_t bytes);
 NMX_API void nmx_heap_trim(void);
 
 /* ------------------------------------------------------------------------
+ * Expert modules (SPEC H1)
+ * ------------------------------------------------------------------------ */
+
+/* A loaded expert module: a shared object exporting Register and Run, and
+ * Configure if it is configurable, with C linkage. Its Expert* calls resolve
+ * to this library, so a host links libnmexpert dynamically (pkg-config's
+ * default) or exports the symbols (-rdynamic). */
+typedef struct nmx_expert nmx_expert;
+
+/* Load the module at `path`: dlopen it, resolve Register, Run and Configure,
+ * and call Register with a zeroed EXPERTENUMINFO; the host then fills the
+ * private members (szDllName, hExpert, hModule, the three procs). Register
+ * runs on a thread of its own under the fault trap, as Run does.
+ * On failure *out is NULL and errbuf (if given) holds "<path>: <reason>":
+ * not found, not a shared object, unresolved symbol, missing Run or
+ * Register, Register returned FALSE, Register crashed.
+ * Errors: NMERR_INVALID_PARAMETER (path or out NULL), NMERR_FILE_NOT_FOUND,
+ * NMERR_LOAD_EXPERT_FAILED (dlopen refused it or a symbol is missing),
+ * NMERR_EXPERT_REPORT_FAILED (Register returned FALSE or crashed). */
+NMX_API DWORD nmx_expert_load(const char *path, nmx_expert **out, char *errbuf, size_t errlen);
+
+/* The EXPERTENUMINFO Register filled (strings always NUL-terminated), valid
+ * until nmx_expert_unload; NULL for NULL. */
+NMX_API const EXPERTENUMINFO *nmx_expert_info(const nmx_expert *expert);
+
+/* The path the expert was loaded from; NULL for NULL. */
+NMX_API const char *nmx_expert_path(const nmx_expert *expert);
+
+/* Unload the module. Every run of it must have been freed (nmx_run_free);
+ * a module with a hung run is never unloaded (its code may still run).
+ * NULL is a no-op. */
+NMX_API void nmx_expert_unload(nmx_expert *expert);
+
+/* Load every regular file in `dir` whose name ends in ".so", in name order.
+ * on_loaded is called for each module loaded (it then owns the expert and
+ * must unload it), on_rejected for each file that failed with its reason;
+ * either may be NULL (a loaded expert nobody takes is unloaded).
+ * Returns NMERR_SUCCESS even when some files are rejected;
+ * NMERR_PATH_NOT_FOUND if dir cannot be read; NMERR_INVALID_PARAMETER. */
+typedef void (*nmx_expert_loaded_fn)(nmx_expert *expert, void *ctx);
+typedef void (*nmx_expert_rejected_fn)(const char *path, const char *reason, void *ctx);
+NMX_API DWORD nmx_expert_scan(const char *dir, nmx_expert_loaded_fn on_loaded,
+                              nmx_expert_rejected_fn on_rejected, void *ctx);
+
+/* ------------------------------------------------------------------------
+ * Runs (SPEC H2-H10)
+ * ------------------------------------------------------------------------ */
+
+typedef struct nmx_run nmx_run;
+
+/* Called on the expert's thread each time it reports status (H7); must be
+ * quick and must not call nmx_run_wait or nmx_run_free on this run. */
+typedef void (*nmx_progress_fn)(nmx_run *run, const EXPERTSTATUS *status, void *ctx);
+
+typedef struct nmx_run_options {
+    HCAPTURE capture;          /* may be NULL: the expert sees an empty capture */
+    HFILTER filter;            /* the host's ("UI") filter, for FLAGS_DEFER_TO_UI_FILTER */
+    const EXPERTCONFIG *config; /* copied into the run's key; NULL: none */
+    DWORD startup_flags;       /* EXPERT_STARTUP_FLAG_* passed to Run */
+    size_t quota_bytes;        /* memory quota of the run's key; 0: none (M11) */
+    unsigned time_limit_ms;    /* 0: none; then the run is terminated (H4) */
+    unsigned grace_ms;         /* after a terminate, before hung (H6); 0: 2000 */
+    nmx_progress_fn progress;  /* may be NULL */
+    void *progress_ctx;
+} nmx_run_options;
+
+typedef struct nmx_run_result {
+    BOOL returned;             /* Run returned (no fault, not hung) */
+    BOOL run_value;            /* what Run returned, if it did */
+    EXPERTSTATUS status;       /* final: DONE (100 %), PROBLEM, or ABORTED */
+    BOOL terminated;           /* the host asked it to stop (user or time limit) */
+    BOOL timed_out;            /* ... because of the time limit */
+    int fault_signal;          /* 0, or SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT (H5) */
+    void *fault_address;       /* si_addr of the fault */
+    BOOL hung;                 /* did not return within the grace period (H6) */
+    nmx_mem_stats mem;         /* the key's final statistics: the leak ledger (H3);
+                                  zero for a hung run, whose key cannot be reclaimed */
+    size_t events;             /* events submitted (H8) */
+    double wall_seconds;
+} nmx_run_result;
+
+/* Start a run of `expert` on a thread of its own with a fresh key (H2, H10).
+ * opt may be NULL (defaults). The expert always gets a non-NULL
+ * EXPERTSTARTUPINFO whose hCapture and szCaptureFile describe the capture.
+ * Errors: NMERR_INVALID_PARAMETER, NMERR_OUT_OF_MEMORY, NMERR_NO_HANDLES. */
+NMX_API DWORD nmx_run_start(nmx_expert *expert, const nmx_run_options *opt, nmx_run **out);
+
+/* Ask the run to stop (H4): from now on its Expert* calls return
+ * NMERR_EXPERT_TERMINATE (ExpertFreeMemory still frees). Idempotent.
+ * Errors: NMERR_INVALID_PARAMETER (NULL). */
+NMX_API DWORD nmx_run_terminate(nmx_run *run);
+
+/* Wait up to timeout_ms (UINT32_MAX: forever) for the run to end: Run
+ * returned, faulted, or was declared hung. Then fills *result (may be NULL).
+ * Errors: NMERR_TIMEOUT (still running), NMERR_INVALID_PARAMETER. */
+NMX_API DWORD nmx_run_wait(nmx_run *run, unsigned timeout_ms, nmx_run_result *result);
+
+/* The run's current status (H7), at any time, from any thread.
+ * Errors: NMERR_INVALID_PARAMETER. */
+NMX_API DWORD nmx_run_status(nmx_run *run, EXPERTSTATUS *out);
+
+/* The events the run submitted, deep copies in host memory (H8), valid until
+ * nmx_run_free. The array is handed out once the run has ended; before that
+ * (the array still grows) it returns NULL and *count 0: use the two calls
+ * below, which are safe while the run goes on. count may be NULL. */
+NMX_API const NMEVENTDATA *const *nmx_run_events(nmx_run *run, size_t *count);
+
+/* Event i of the run (each event, once submitted, stays where it is until
+ * nmx_run_free), or NULL if there is none yet; and how many there are so far. */
+NMX_API const NMEVENTDATA *nmx_run_event(nmx_run *run, size_t i);
+NMX_API size_t nmx_run_event_count(nmx_run *run);
+
+/* Free a run that has ended (nmx_run_wait returned NMERR_SUCCESS). A hung
+ * run is never freed: its thread may still use it (documented leak).
+ * Errors: NMERR_INVALID_PARAMETER; NMERR_PENDING if it has not ended. */
+NMX_API DWORD nmx_run_free(nmx_run *run);
+
+/* ------------------------------------------------------------------------
+ * Configure (SPEC M15)
+ * ------------------------------------------------------------------------ */
+
+/* Call the expert's Configure without a user interface: the stored blob `in`
+ * (may be NULL) is copied into memory of a fresh Configure key, so the expert
+ * may grow it with ExpertReallocMemory; after Configure returns the resulting
+ * blob (RawConfigLength bytes, checked against the block) is copied into
+ * malloc'd memory at *out (NULL if the expert left none) and the key is
+ * destroyed. *returned gets Configure's BOOL (may be NULL).
+ * Errors: NMERR_INVALID_PARAMETER, NMERR_NOT_SUPPORTED (no Configure),
+ * NMERR_INVALID_DATA (the blob handed back is not a block of the key or
+ * claims more bytes than it has), NMERR_INTERNAL_EXCEPTION (Configure
+ * crashed), NMERR_OUT_OF_MEMORY. */
+NMX_API DWORD nmx_expert_configure(nmx_expert *expert, const EXPERTCONFIG *in,
+                                   HCAPTURE capture, EXPERTCONFIG **out, BOOL *returned);
+
+/* ------------------------------------------------------------------------
  * Errors
  * ------------------------------------------------------------------------ */
 

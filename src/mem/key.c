@@ -778,3 +778,31 @@ int nmx__key_is_terminated(HEXPERTKEY hk)
     nmx_key *k = key_of(hk, &gen);
     return k && atomic_load_explicit(&k->terminated, memory_order_relaxed);
 }
+
+/* The host's own look at a key's block, neither counted nor reported as an
+ * invalid call: the size of a live block of the key, else 0; with `release`,
+ * the block is also freed (and counted as a free). For src/host's checks of
+ * an event's size and for taking back the configuration copy it put there. */
+size_t nmx__key_block_quiet(HEXPERTKEY hk, void *ptr, int release)
+{
+    uint64_t gen;
+    nmx_key *k = key_of(hk, &gen);
+    if (!k || !ptr)
+        return 0;
+    int mode = key_enter(k, gen);
+    if (mode == ENTER_BAD)
+        return 0;
+    nmx_block b;
+    size_t size = 0;
+    if (nmx__heap_locate(k, ptr, &b) == 0) {
+        size = b.req;
+        if (release) {
+            nmx__heap_free(&k->heap, &b);
+            ctr_add(&k->st.frees, 1);
+            ctr_sub(&k->st.live_blocks, 1);
+            ctr_sub(&k->st.live_bytes, b.req);
+        }
+    }
+    key_leave(k, mode);
+    return size;
+}

@@ -145,6 +145,7 @@ void nmx__key_recover_thread(HEXPERTKEY key);
 void nmx__key_set_context(HEXPERTKEY key, void *ctx);
 void *nmx__key_context(HEXPERTKEY key);
 int nmx__key_is_terminated(HEXPERTKEY key);
+size_t nmx__key_block_quiet(HEXPERTKEY key, void *ptr, int release);
 
 /* ---- heap.c (caller holds the key exclusively; arguments are valid) ---- */
 

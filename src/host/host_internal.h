@@ -1,0 +1,38 @@
+/* Internal interface of the host runtime (src/host). */
+#ifndef NMX_HOST_INTERNAL_H
+#define NMX_HOST_INTERNAL_H
+
+#include <nmexpert/host.h>
+
+#include <stddef.h>
+
+/* ---- fault.c: the trap for synchronous fatal signals on expert threads (H5) ---- */
+
+typedef struct nmx_fault {
+    int signo;  /* 0 when the call returned */
+    void *addr; /* si_addr */
+} nmx_fault;
+
+/* An alternate signal stack for the calling thread, so that a stack overflow
+ * can still be caught. Call once at the start of an expert thread and
+ * nmx__trap_thread_leave(ss) before it ends. */
+typedef struct nmx_altstack {
+    void *mem;
+    size_t size;
+} nmx_altstack;
+int nmx__trap_thread_enter(nmx_altstack *ss);
+void nmx__trap_thread_leave(nmx_altstack *ss);
+
+/* Runs fn(arg) on the calling thread. If a synchronous SIGSEGV, SIGBUS,
+ * SIGFPE, SIGILL or SIGABRT is raised on this thread meanwhile, unwinds back
+ * here and returns the signal (*f filled); else returns 0. Signals on other
+ * threads reach the handlers installed before ours. */
+int nmx__trap_call(void (*fn)(void *), void *arg, nmx_fault *f);
+
+/* Runs fn(arg) under the trap on a new thread (with its own alternate stack)
+ * and waits for it. For expert code the host calls from its own thread:
+ * Register and Configure. After a fault, what that thread held of `key`
+ * (may be NULL) is released. Returns as nmx__trap_call; -1 if no thread. */
+int nmx__trap_call_on_thread(void (*fn)(void *), void *arg, HEXPERTKEY key, nmx_fault *f);
+
+#endif

@@ -1,0 +1,718 @@
+/* The capture layer against real captures (SPEC C1, C5, C6): the tcpdump and
+ * zeek test captures under $NMX_SHARED_DIR/captures, checked against tshark.
+ *
+ * - every file opens (or fails with a clear error) and iterates in both
+ *   directions, filtered and not, without a crash or sanitizer error;
+ * - frame counts and the sums of wire and captured lengths equal tshark's
+ *   (`tshark -r FILE -T fields -e frame.len -e frame.cap_len`). tshark costs
+ *   0.3-0.5 s per file (its dissectors' start-up), so it runs on a
+ *   deterministic subset: every 32nd file in name order, every other pcapng,
+ *   every file we report as damaged or cannot open and every listed exception
+ *   (about 80 of 1225 files, two tshark processes at a time, 15-40 s on a
+ *   2-core machine shared with other builds).
+ *   NMX_CORPUS_FULL=1 runs it on every file; NMX_TSHARK_JOBS sets the
+ *   parallelism (default 2). Every file's frame count and wire bytes are
+ *   also compared with capinfos, Wireshark's reader without the dissectors,
+ *   which takes all files in one process in well under a second;
+ * - the layers we decode agree with tshark's frame.protocols on every frame
+ *   of the zeek corpus: the frames we read are written into one pcapng with a
+ *   section per file and tshark dissects it in one run;
+ * - copies of real captures cut every few bytes give the frames before the
+ *   cut and an error, never a crash.
+ * Nothing is cached: tshark's output goes to a temporary directory removed
+ * at the end. Without the corpus or tshark the tests skip.
+ */
+#define _DEFAULT_SOURCE /* mkdtemp, strdup */
+#include "capture/capture_internal.h"
+#include "check.h"
+#include "test_capture_util.h"
+
+#include <nmexpert/capture.h>
+#include <nmexpert/netmon.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static char tmpdir[256];
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+static char corpus[8192];
+
+/* ---- the file list ---- */
+
+typedef struct cfile {
+    char *path;
+    int zeek;
+    /* our reading */
+    DWORD rc;
+    uint32_t frames;
+    uint64_t wire, capt;
+    int damaged, pcapng, snaplen;
+} cfile;
+
+static cfile *files;
+static size_t nfiles, files_cap;
+
+static int ends_with(const char *s, const char *suf) {
+    size_t a = strlen(s), b = strlen(suf);
+    return a >= b && strcmp(s + a - b, suf) == 0;
+}
+
+static void scan(const char *dir, int zeek) {
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        char p[4096];
+        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+        struct stat st;
+        if (stat(p, &st) != 0)
+            continue;
+        if (S_ISDIR(st.st_mode)) {
+            scan(p, zeek);
+        } else if (ends_with(p, ".pcap") || ends_with(p, ".pcapng")) {
+            if (nfiles == files_cap) {
+                files_cap = files_cap ? files_cap * 2 : 1024;
+                files = realloc(files, files_cap * sizeof *files);
+            }
+            memset(&files[nfiles], 0, sizeof files[nfiles]);
+            files[nfiles].path = strdup(p);
+            files[nfiles].zeek = zeek;
+            nfiles++;
+        }
+    }
+    closedir(d);
+}
+
+static int by_path(const void *a, const void *b) {
+    return strcmp(((const cfile *)a)->path, ((const cfile *)b)->path);
+}
+
+static const char *base(const char *p) {
+    size_t n = strlen(corpus);
+    return strncmp(p, corpus, n) == 0 ? p + n + 1 : p;
+}
+
+static int have_tshark(void) {
+    return system("tshark -v >/dev/null 2>&1") == 0;
+}
+
+/* ---- running tshark, a few at a time ---- */
+
+typedef struct job {
+    const char *const *argv;
+    const char *out;
+    pid_t pid;
+    int status;
+} job;
+
+static pid_t spawn(const char *const *argv, const char *out) {
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600), nul = open("/dev/null", O_WRONLY);
+        if (fd < 0 || nul < 0)
+            _exit(127);
+        dup2(fd, 1);
+        dup2(nul, 2);
+        execvp(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+/* Run every job, at most `par` at once; each job's exit status in status. */
+static void run_jobs(job *jobs, size_t n, int par) {
+    size_t next = 0, running = 0;
+    while (next < n || running) {
+        while (running < (size_t)par && next < n) {
+            jobs[next].pid = spawn(jobs[next].argv, jobs[next].out);
+            jobs[next].status = -1;
+            next++;
+            running++;
+        }
+        int st;
+        pid_t pid = wait(&st);
+        if (pid < 0)
+            break;
+        for (size_t i = 0; i < next; i++)
+            if (jobs[i].pid == pid) {
+                jobs[i].status = WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+                jobs[i].pid = 0;
+            }
+        running--;
+    }
+}
+
+static int jobs_par(void) {
+    const char *e = getenv("NMX_TSHARK_JOBS");
+    int n = e ? atoi(e) : 2;
+    return n > 0 && n < 64 ? n : 2;
+}
+
+/* ---- 1. everything opens and iterates ---- */
+
+static int walk_all(nmx_capture *cap, nmx_filter *f, DWORD dir) {
+    EXPERTFRAMEDESCRIPTOR d;
+    DWORD n = INVALID_FRAME_NUMBER, prev = INVALID_FRAME_NUMBER;
+    int k = 0;
+    while (nmx__capture_get_frame(cap, NULL, f, dir, 0, n, &d) == NMERR_SUCCESS) {
+        if (prev != INVALID_FRAME_NUMBER)
+            CHECK(dir == GET_FRAME_NEXT_FORWARD ? d.FrameNumber > prev : d.FrameNumber < prev);
+        CHECK(d.pFrame && d.lpRecognizeDataTable && !d.lpPropertyTable);
+        const RECOGNIZEDATATABLE *t = d.lpRecognizeDataTable;
+        for (unsigned i = 0; i < t->nRecognizeDatas; i++)
+            CHECK(t->RecognizeData[i].nProtocolOffset < d.pFrame->nBytesAvail);
+        prev = n = d.FrameNumber;
+        k++;
+    }
+    return k;
+}
+
+/* C1, C6 */
+TEST(test_c6_every_corpus_file_opens_or_fails_cleanly_and_iterates) {
+    double t0 = now_s();
+    unsigned opened = 0, refused = 0, damaged = 0, filtered = 0;
+    uint64_t frames = 0;
+    for (size_t i = 0; i < nfiles; i++) {
+        cfile *cf = &files[i];
+        nmx_capture *cap = NULL;
+        char err[1024];
+        cf->rc = nmx_capture_open(cf->path, &cap, err, sizeof err);
+        if (cf->rc != NMERR_SUCCESS) {
+            CHECK(cap == NULL);
+            CHECK(strstr(err, cf->path) == err && strlen(err) > strlen(cf->path) + 2);
+            CHECK(cf->rc == NMERR_INVALID_FILE_FORMAT);
+            refused++;
+            continue;
+        }
+        opened++;
+        nmx_capture_info in;
+        CHECK_EQ(nmx_capture_get_info(cap, &in), NMERR_SUCCESS);
+        cf->frames = in.frames;
+        cf->wire = in.wire_bytes;
+        cf->capt = in.captured_bytes;
+        cf->pcapng = in.format == NMX_FORMAT_PCAPNG;
+        cf->snaplen = in.snaplen;
+        if (in.error) {
+            cf->damaged = 1;
+            damaged++;
+            CHECK(strstr(in.error, cf->path) == in.error);
+        }
+        frames += in.frames;
+        CHECK_EQ(walk_all(cap, NULL, GET_FRAME_NEXT_FORWARD), in.frames);
+        CHECK_EQ(walk_all(cap, NULL, GET_FRAME_NEXT_BACKWARD), in.frames);
+        nmx_filter *f = NULL;
+        if (nmx_filter_create(cap, "tcp or udp or arp", &f, NULL, 0) == NMERR_SUCCESS) {
+            int a = walk_all(cap, f, GET_FRAME_NEXT_FORWARD), b = walk_all(cap, f, GET_FRAME_NEXT_BACKWARD);
+            CHECK_EQ(a, b);
+            CHECK(a <= (int)in.frames);
+            nmx_filter_destroy(f);
+            filtered++;
+        }
+        for (uint32_t k = 0; k < in.frames; k++) {
+            nmx_frame fr;
+            CHECK_EQ(nmx_capture_frame(cap, k, &fr), NMERR_SUCCESS);
+            CHECK_EQ(GetFrameLength(fr.hframe), fr.wire_len);
+            CHECK_EQ(GetFrameNumber(fr.hframe), k);
+        }
+        CHECK_EQ(nmx_capture_close(cap), NMERR_SUCCESS);
+    }
+    printf("     %zu files: %u opened (%u damaged, %u filtered), %u refused; %llu frames (%.1f s)\n", nfiles, opened,
+           damaged, filtered, refused, (unsigned long long)frames, now_s() - t0);
+}
+
+/* ---- 2. counts and lengths against tshark ---- */
+
+/* Files where libpcap and tshark legitimately disagree, and why. A file
+ * listed here must still differ (so the list does not rot). */
+static const struct {
+    const char *file, *why;
+} length_exceptions[] = {
+    {"zeek/ldap/gap-data-missing.pcapng",
+     "its second pcapng interface has another snapshot length: libpcap stops there, tshark reads on"},
+    {"zeek/ldap/modify-request.pcapng",
+     "its second pcapng interface has another snapshot length: libpcap stops there, tshark reads on"},
+    {"tcpdump/atm-heapoverflow.pcap", "SunATM: Wireshark moves the 4-byte pseudo-header out of the frame, libpcap keeps it"},
+    {"tcpdump/atm-oam-heapoverflow.pcap",
+     "SunATM: Wireshark moves the 4-byte pseudo-header out of the frame, libpcap keeps it"},
+    {"tcpdump/atm-oam-loopback-print-overrun.pcap",
+     "SunATM: Wireshark moves the 4-byte pseudo-header out of the frame, libpcap keeps it"},
+    {NULL, NULL},
+};
+
+static const char *length_exception(const char *path) {
+    for (size_t i = 0; length_exceptions[i].file; i++)
+        if (strcmp(base(path), length_exceptions[i].file) == 0)
+            return length_exceptions[i].why;
+    return NULL;
+}
+
+/* C1, C6 */
+TEST(test_c1_frame_counts_and_lengths_equal_tsharks) {
+    double t0 = now_s();
+    int full = getenv("NMX_CORPUS_FULL") && atoi(getenv("NMX_CORPUS_FULL"));
+    size_t njobs = 0;
+    job *jobs = calloc(nfiles, sizeof *jobs);
+    const char **argvs = calloc(nfiles * 12, sizeof *argvs);
+    char **outs = calloc(nfiles, sizeof *outs);
+    size_t *which = calloc(nfiles, sizeof *which);
+    for (size_t i = 0; i < nfiles; i++) {
+        cfile *cf = &files[i];
+        if (!(full || i % 32 == 0 || (cf->pcapng && i % 2 == 0) || cf->damaged || cf->rc != NMERR_SUCCESS ||
+              length_exception(cf->path)))
+            continue;
+        const char *v[] = {"tshark", "-n", "-r", cf->path, "-T", "fields", "-e", "frame.len", "-e",
+                           "frame.cap_len", NULL};
+        memcpy(argvs + njobs * 12, v, sizeof v);
+        char out[512];
+        snprintf(out, sizeof out, "%s/len-%zu.txt", tmpdir, i);
+        outs[njobs] = strdup(out);
+        jobs[njobs].argv = argvs + njobs * 12;
+        jobs[njobs].out = outs[njobs];
+        which[njobs] = i;
+        njobs++;
+    }
+    run_jobs(jobs, njobs, jobs_par());
+
+    unsigned compared = 0, same = 0, clamped = 0, tshark_unreadable = 0, excused = 0, differ = 0;
+    for (size_t j = 0; j < njobs; j++) {
+        cfile *cf = &files[which[j]];
+        FILE *f = fopen(jobs[j].out, "r");
+        uint32_t n = 0;
+        uint64_t w = 0, c = 0, cc = 0;
+        unsigned long a, b;
+        while (f && fscanf(f, "%lu %lu", &a, &b) == 2) {
+            n++, w += a, c += b;
+            /* libpcap (like tcpdump) cuts a record longer than the file's
+             * snapshot length to that length; Wireshark keeps all of it */
+            cc += cf->snaplen > 0 && b > (unsigned long)cf->snaplen ? (unsigned long)cf->snaplen : b;
+        }
+        if (f)
+            fclose(f);
+        remove(jobs[j].out);
+        if (jobs[j].status != 0 && n == 0) { /* tshark cannot read it either */
+            tshark_unreadable++;
+            if (cf->rc == NMERR_SUCCESS && cf->frames > 0)
+                printf("     note: tshark reads nothing of %s (status %d), we read %u frames%s\n", base(cf->path),
+                       jobs[j].status, cf->frames, cf->damaged ? " and report damage" : "");
+            continue;
+        }
+        compared++;
+        int eq = cf->rc == NMERR_SUCCESS && n == cf->frames && w == cf->wire;
+        const char *why = length_exception(cf->path);
+        if (eq && c == cf->capt) {
+            same++;
+            CHECK(why == NULL); /* an exception that no longer differs */
+            if (why)
+                fprintf(stderr, "     exception no longer needed: %s\n", base(cf->path));
+            continue;
+        }
+        if (eq && cc == cf->capt && !why) {
+            clamped++;
+            printf("     differs as expected: %s: captured bytes %llu, tshark %llu: records longer than the "
+                   "snapshot length %d are cut to it by libpcap, not by Wireshark\n",
+                   base(cf->path), (unsigned long long)cf->capt, (unsigned long long)c, cf->snaplen);
+            continue;
+        }
+        if (why) {
+            excused++;
+            printf("     differs as expected: %s: ours %u frames, tshark %u: %s\n", base(cf->path), cf->frames, n,
+                   why);
+            continue;
+        }
+        differ++;
+        fprintf(stderr,
+                "     DIFFERS: %s: ours rc %u %u frames %llu wire %llu captured%s; tshark (status %d) %u %llu %llu\n",
+                base(cf->path), cf->rc, cf->frames, (unsigned long long)cf->wire, (unsigned long long)cf->capt,
+                cf->damaged ? " (damaged)" : "", jobs[j].status, n, (unsigned long long)w, (unsigned long long)c);
+    }
+    CHECK_EQ(differ, 0);
+    printf("     tshark on %zu of %zu files%s: %u compared: %u equal, %u differ by libpcap's snapshot-length cut, "
+           "%u listed exceptions; %u unreadable by tshark (%.1f s)\n",
+           njobs, nfiles, full ? " (all)" : " (subset; NMX_CORPUS_FULL=1 for all)", compared, same, clamped, excused,
+           tshark_unreadable, now_s() - t0);
+    for (size_t j = 0; j < njobs; j++)
+        free(outs[j]);
+    free(outs);
+    free(which);
+    free(argvs);
+    free(jobs);
+}
+
+/* C1, C6: frame counts and wire bytes of every file against capinfos (the
+ * same reader as tshark, wiretap, without the dissectors: all files in one
+ * process). Its "data size" is the sum of the wire lengths. */
+TEST(test_c1_frame_counts_and_wire_bytes_equal_capinfos_on_every_file) {
+    double t0 = now_s();
+    const char **argv = calloc(nfiles + 8, sizeof *argv);
+    size_t k = 0;
+    argv[k++] = "capinfos", argv[k++] = "-T", argv[k++] = "-M", argv[k++] = "-r", argv[k++] = "-c",
+    argv[k++] = "-d";
+    for (size_t i = 0; i < nfiles; i++)
+        argv[k++] = files[i].path;
+    argv[k] = NULL;
+    char out[512];
+    snprintf(out, sizeof out, "%s/capinfos.txt", tmpdir);
+    job j = {argv, out, 0, 0};
+    run_jobs(&j, 1, 1);
+    FILE *f = fopen(out, "r");
+    CHECK(f != NULL);
+    char line[8192];
+    unsigned compared = 0, same = 0, excused = 0, differ = 0;
+    while (f && fgets(line, sizeof line, f)) {
+        char *tab1 = strchr(line, '\t');
+        if (!tab1)
+            continue;
+        *tab1 = 0;
+        unsigned long n = 0;
+        unsigned long long w = 0;
+        if (sscanf(tab1 + 1, "%lu\t%llu", &n, &w) != 2)
+            continue;
+        cfile key = {.path = line}, *cf = bsearch(&key, files, nfiles, sizeof *files, by_path);
+        if (!cf)
+            continue;
+        compared++;
+        const char *why = length_exception(cf->path);
+        if (cf->rc == NMERR_SUCCESS && n == cf->frames && w == cf->wire) {
+            same++;
+            if (why)
+                fprintf(stderr, "     exception no longer needed: %s\n", base(cf->path));
+            CHECK(why == NULL);
+        } else if (why) {
+            excused++;
+        } else {
+            differ++;
+            fprintf(stderr, "     DIFFERS from capinfos: %s: ours rc %u, %u frames, %llu wire bytes; capinfos %lu, %llu\n",
+                    base(cf->path), cf->rc, cf->frames, (unsigned long long)cf->wire, n, w);
+        }
+    }
+    if (f)
+        fclose(f);
+    remove(out);
+    free(argv);
+    CHECK_EQ(differ, 0);
+    CHECK(compared > nfiles * 9 / 10);
+    printf("     capinfos read %u of %zu files: %u equal, %u listed exceptions (%.1f s)\n", compared, nfiles, same,
+           excused, now_s() - t0);
+}
+
+/* ---- 3. decoded layers against tshark's frame.protocols ---- */
+
+enum { L_ETH = 1, L_VLAN, L_SLL, L_NULL, L_ARP, L_IP, L_IP6, L_TCP, L_UDP, L_ICMP, L_ICMP6 };
+
+static int our_kind(unsigned proto) {
+    switch (proto) {
+    case NMX_PROTO_ETHERNET: return L_ETH;
+    case NMX_PROTO_VLAN: return L_VLAN;
+    case NMX_PROTO_SLL:
+    case NMX_PROTO_SLL2: return L_SLL;
+    case NMX_PROTO_NULL: return L_NULL;
+    case NMX_PROTO_ARP: return L_ARP;
+    case NMX_PROTO_IPV4: return L_IP;
+    case NMX_PROTO_IPV6: return L_IP6;
+    case NMX_PROTO_TCP: return L_TCP;
+    case NMX_PROTO_UDP: return L_UDP;
+    case NMX_PROTO_ICMP: return L_ICMP;
+    case NMX_PROTO_ICMPV6: return L_ICMP6;
+    default: return 0;
+    }
+}
+
+static int terminal(int k) { return k == L_ARP || k == L_TCP || k == L_UDP || k == L_ICMP || k == L_ICMP6; }
+
+/* tshark's name: >0 a layer of ours, 0 transparent (skipped), -1 something
+ * we do not decode (the comparison stops there). */
+static int tshark_kind(const char *t) {
+    static const struct { const char *n; int k; } map[] = {
+        {"eth", L_ETH},   {"vlan", L_VLAN},  {"ieee8021ad", L_VLAN}, {"sll", L_SLL},   {"null", L_NULL},
+        {"arp", L_ARP},    {"ip", L_IP},           {"ipv6", L_IP6},  {"tcp", L_TCP},
+        {"udp", L_UDP},   {"icmp", L_ICMP},  {"icmpv6", L_ICMP6},    {"frame", 0},     {"ethertype", 0},
+        {"raw", 0},       {"ipv6.hopopts", 0}, {"ipv6.routing", 0},  {"ipv6.fraghdr", 0}, {"ipv6.dstopts", 0},
+        {"ah", 0},        {"vlan.etype", 0},
+    };
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+        if (strcmp(t, map[i].n) == 0)
+            return map[i].k;
+    return -1;
+}
+
+/* tshark's layers up to its first transport layer, or up to the first
+ * protocol we do not decode, or up to a second network layer (tunnels). */
+static int tshark_layers(char *line, int *out, int max) {
+    int n = 0, net = 0;
+    for (char *tok = strtok(line, ":\n"); tok && n < max; tok = strtok(NULL, ":\n")) {
+        int k = tshark_kind(tok);
+        if (k == 0)
+            continue;
+        if (k < 0)
+            break;
+        if (k == L_IP || k == L_IP6) {
+            if (net++)
+                break; /* IP in IP: a tunnel */
+        } else if (net && k != L_TCP && k != L_UDP && k != L_ICMP && k != L_ICMP6) {
+            break; /* a link layer after IP: a tunnel */
+        }
+        out[n++] = k;
+        if (terminal(k))
+            break;
+    }
+    return n;
+}
+
+static int our_layers(const RECOGNIZEDATATABLE *t, int *out, int max) {
+    int n = 0;
+    for (unsigned i = 0; i < t->nRecognizeDatas && n < max; i++) {
+        int k = our_kind(t->RecognizeData[i].ProtocolID);
+        if (!k)
+            break;
+        out[n++] = k;
+        if (terminal(k))
+            break;
+    }
+    return n;
+}
+
+static uint32_t dlt_to_linktype(int dlt) { return dlt == 12 ? 101u : (uint32_t)dlt; }
+
+static const char *kind_name(int k) {
+    static const char *n[] = {"?", "eth", "vlan", "sll", "null", "arp", "ip", "ipv6", "tcp", "udp", "icmp", "icmpv6"};
+    return k >= 0 && k <= L_ICMP6 ? n[k] : "?";
+}
+
+static void fmt_layers(char *buf, size_t len, const int *k, int n) {
+    buf[0] = 0;
+    for (int i = 0; i < n; i++) {
+        size_t u = strlen(buf);
+        snprintf(buf + u, len - u, "%s%s", i ? ":" : "", kind_name(k[i]));
+    }
+}
+
+/* C1, C5 */
+TEST(test_c1_decoded_layers_agree_with_tshark_on_the_zeek_corpus) {
+    double t0 = now_s();
+    char all[512];
+    snprintf(all, sizeof all, "%s/zeek-all.pcapng", tmpdir);
+    FILE *w = fopen(all, "wb");
+    CHECK(w != NULL);
+    if (!w)
+        return;
+    /* which file each written frame came from */
+    size_t nmap = 0, map_cap = 1 << 16;
+    uint32_t *map_file = malloc(map_cap * sizeof *map_file), *map_frame = malloc(map_cap * sizeof *map_frame);
+    for (size_t i = 0; i < nfiles; i++) {
+        if (!files[i].zeek)
+            continue;
+        nmx_capture *cap = NULL;
+        if (nmx_capture_open(files[i].path, &cap, NULL, 0) != NMERR_SUCCESS)
+            continue;
+        pcapng_shb(w);
+        pcapng_idb(w, dlt_to_linktype(nmx_capture_link_type(cap)));
+        for (uint32_t k = 0; k < nmx_capture_frames(cap); k++) {
+            nmx_frame fr;
+            nmx_capture_frame(cap, k, &fr);
+            tframe t = {fr.bytes, fr.cap_len, fr.wire_len, fr.ts_ns, 0};
+            pcapng_epb(w, &t);
+            if (nmap == map_cap) {
+                map_cap *= 2;
+                map_file = realloc(map_file, map_cap * sizeof *map_file);
+                map_frame = realloc(map_frame, map_cap * sizeof *map_frame);
+            }
+            map_file[nmap] = (uint32_t)i, map_frame[nmap] = k, nmap++;
+        }
+        nmx_capture_close(cap);
+    }
+    fclose(w);
+    char out[512];
+    snprintf(out, sizeof out, "%s/zeek-protocols.txt", tmpdir);
+    const char *argv[] = {"tshark", "-n", "-o", "ip.defragment:FALSE", "-o", "ipv6.defragment:FALSE", "-r", all,
+                          "-T", "fields", "-e", "frame.protocols", NULL};
+    job j = {argv, out, 0, 0};
+    run_jobs(&j, 1, 1);
+    FILE *f = fopen(out, "r");
+    CHECK(f != NULL);
+    char line[4096];
+    size_t row = 0, agree = 0, disagree = 0;
+    size_t cur_file = SIZE_MAX;
+    nmx_capture *cap = NULL;
+    while (f && fgets(line, sizeof line, f)) {
+        if (row >= nmap) {
+            row++;
+            continue;
+        }
+        if (map_file[row] != cur_file) {
+            if (cap)
+                nmx_capture_close(cap);
+            cur_file = map_file[row];
+            cap = NULL;
+            nmx_capture_open(files[cur_file].path, &cap, NULL, 0);
+        }
+        nmx_frame fr;
+        int ours[NMX_DECODE_MAX_LAYERS], theirs[NMX_DECODE_MAX_LAYERS];
+        int no = 0, nt;
+        if (cap && nmx_capture_frame(cap, map_frame[row], &fr) == NMERR_SUCCESS)
+            no = our_layers(fr.recognized, ours, NMX_DECODE_MAX_LAYERS);
+        char copy[4096];
+        snprintf(copy, sizeof copy, "%s", line);
+        nt = tshark_layers(line, theirs, NMX_DECODE_MAX_LAYERS);
+        /* tshark stopped at something we do not decode: compare what both have */
+        int n = no < nt ? no : nt;
+        int eq = memcmp(ours, theirs, (size_t)n * sizeof(int)) == 0 && (no == nt || no > nt);
+        if (no > nt) {
+            /* we went deeper: only acceptable where tshark stopped at a protocol we treat as ours */
+            eq = 0;
+        }
+        if (eq) {
+            agree++;
+        } else {
+            disagree++;
+            if (disagree <= 40) {
+                char a[256], b[256];
+                fmt_layers(a, sizeof a, ours, no);
+                fmt_layers(b, sizeof b, theirs, nt);
+                copy[strcspn(copy, "\n")] = 0;
+                fprintf(stderr, "     layers differ: %s frame %u: ours %s, tshark %s (%s)\n",
+                        base(files[cur_file].path), map_frame[row], a, b, copy);
+            }
+        }
+        row++;
+    }
+    if (cap)
+        nmx_capture_close(cap);
+    if (f)
+        fclose(f);
+    CHECK_EQ(row, nmap);
+    CHECK_EQ(disagree, 0);
+    printf("     zeek corpus: %zu frames, %zu agree with tshark, %zu differ (%.1f s)\n", nmap, agree, disagree,
+           now_s() - t0);
+    remove(all);
+    remove(out);
+    free(map_file);
+    free(map_frame);
+}
+
+/* ---- 4. truncated copies ---- */
+
+/* C6 */
+TEST(test_c6_truncated_copies_give_the_frames_before_and_an_error) {
+    double t0 = now_s();
+    const char *names[] = {"tcpdump/802.1ad_QinQ.pcap", "zeek/arp-who-has.pcap", "tcpdump/icmpv6-length-zero.pcapng",
+                           "tcpdump/ipv6-routing-header.pcap"};
+    unsigned cuts = 0, tested = 0;
+    for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
+        char src[4096];
+        snprintf(src, sizeof src, "%s/%s", corpus, names[k]);
+        FILE *f = fopen(src, "rb");
+        if (!f)
+            continue;
+        uint8_t *buf = malloc(1 << 20);
+        size_t len = fread(buf, 1, 1 << 20, f);
+        fclose(f);
+        nmx_capture *whole = NULL;
+        if (nmx_capture_open(src, &whole, NULL, 0) != NMERR_SUCCESS || len > 200000) {
+            free(buf);
+            nmx_capture_close(whole);
+            continue;
+        }
+        tested++;
+        char dst[512];
+        snprintf(dst, sizeof dst, "%s/cut.%s", tmpdir, ends_with(src, "ng") ? "pcapng" : "pcap");
+        size_t step = len / 400 + 1;
+        for (size_t cut = 0; cut < len; cut += step) {
+            FILE *o = fopen(dst, "wb");
+            fwrite(buf, 1, cut, o);
+            fclose(o);
+            nmx_capture *cap = NULL;
+            char err[1024];
+            DWORD rc = nmx_capture_open(dst, &cap, err, sizeof err);
+            cuts++;
+            if (rc != NMERR_SUCCESS) {
+                CHECK_EQ(rc, NMERR_INVALID_FILE_FORMAT); /* cut inside the file header */
+                CHECK(strstr(err, dst) == err);
+                continue;
+            }
+            uint32_t n = nmx_capture_frames(cap);
+            CHECK(n <= nmx_capture_frames(whole));
+            /* the frames read are the whole file's first frames, byte for byte */
+            for (uint32_t i = 0; i < n; i++) {
+                nmx_frame a, b;
+                nmx_capture_frame(cap, i, &a);
+                nmx_capture_frame(whole, i, &b);
+                CHECK(a.cap_len == b.cap_len && a.wire_len == b.wire_len && a.ts_ns == b.ts_ns &&
+                      memcmp(a.bytes, b.bytes, a.cap_len) == 0);
+            }
+            if (n < nmx_capture_frames(whole)) {
+                /* short: either an error, or the cut fell exactly between records */
+                const char *e = nmx_capture_error(cap);
+                if (e)
+                    CHECK(strstr(e, dst) == e);
+            }
+            DWORD got[1];
+            (void)got;
+            CHECK_EQ(walk_all(cap, NULL, GET_FRAME_NEXT_FORWARD), n);
+            nmx_capture_close(cap);
+        }
+        remove(dst);
+        nmx_capture_close(whole);
+        free(buf);
+    }
+    CHECK(tested >= 2);
+    printf("     %u files cut at %u places (%.1f s)\n", tested, cuts, now_s() - t0);
+}
+
+int main(void) {
+    snprintf(corpus, sizeof corpus, "%s/captures", shared_dir());
+    scan(corpus, 0);
+    if (nfiles == 0) {
+        SKIP_TEST(test_capture_corpus, "no captures under $NMX_SHARED_DIR/captures");
+        return CHECK_DONE();
+    }
+    /* zeek files are those under captures/zeek */
+    char zeek[8300];
+    snprintf(zeek, sizeof zeek, "%s/zeek/", corpus);
+    for (size_t i = 0; i < nfiles; i++)
+        files[i].zeek = strncmp(files[i].path, zeek, strlen(zeek)) == 0;
+    qsort(files, nfiles, sizeof *files, by_path);
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/nmx_test_corpus_XXXXXX");
+    if (!mkdtemp(tmpdir)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    RUN(test_c6_every_corpus_file_opens_or_fails_cleanly_and_iterates);
+    if (have_tshark()) {
+        RUN(test_c1_frame_counts_and_lengths_equal_tsharks);
+        if (system("capinfos -v >/dev/null 2>&1") == 0)
+            RUN(test_c1_frame_counts_and_wire_bytes_equal_capinfos_on_every_file);
+        else
+            SKIP_TEST(test_c1_frame_counts_and_wire_bytes_equal_capinfos_on_every_file, "capinfos not installed");
+        RUN(test_c1_decoded_layers_agree_with_tshark_on_the_zeek_corpus);
+    } else {
+        SKIP_TEST(test_c1_frame_counts_and_lengths_equal_tsharks, "tshark not installed");
+        SKIP_TEST(test_c1_frame_counts_and_wire_bytes_equal_capinfos_on_every_file, "tshark not installed");
+        SKIP_TEST(test_c1_decoded_layers_agree_with_tshark_on_the_zeek_corpus, "tshark not installed");
+    }
+    RUN(test_c6_truncated_copies_give_the_frames_before_and_an_error);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", tmpdir);
+    for (size_t i = 0; i < nfiles; i++)
+        free(files[i].path);
+    free(files);
+    return CHECK_DONE();
+}
