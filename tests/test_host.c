@@ -1503,6 +1503,68 @@ out:
         nmx_expert_unload(ex[i]);
 }
 
+/* ---- C4: an expert's own filters (nmx_ExpertCreateFilter) ---- */
+
+#include "test_capture_util.h"
+
+/* C4, H4: an expert compiles BPF filters for its run's capture, walks with
+ * them, gets libpcap's message for a bad expression, NMERR_INVALID_HFILTER for
+ * a second destroy and for a forged filter; what it leaves the host destroys
+ * with the run. */
+TEST(test_c4_expert_filters_count_frames_and_are_released_with_the_run)
+{
+    uint8_t fr[5][128];
+    tframe t[5];
+    static const uint8_t a[4] = {10, 0, 0, 1}, b[4] = {10, 0, 0, 2};
+    for (int i = 0; i < 5; i++) {
+        uint8_t *p = fr[i];
+        size_t n = eth_hdr(p, 0x0800);
+        int udp = i >= 3;
+        n += ipv4_hdr(p + n, udp ? 17 : 6, 0, udp ? 8 : 20, 0, a, b);
+        n += udp ? udp_hdr(p + n, 5000, 53, 0) : tcp_hdr(p + n, 5000, 80, (uint32_t)i, 0x18, 0);
+        t[i] = (tframe){p, (uint32_t)n, (uint32_t)n, (int64_t)i * 1000, 0};
+    }
+    char path[] = "/tmp/nmx-filtering-XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    if (fd < 0)
+        return;
+    close(fd);
+    CHECK(write_pcap(path, 1, 0, 0, t, 5));
+    nmx_capture *cap = NULL;
+    char err[512];
+    CHECK_EQ(nmx_capture_open(path, &cap, err, sizeof err), NMERR_SUCCESS);
+    nmx_expert *ex = load("filtering");
+    CHECK(ex != NULL);
+    if (cap && ex) {
+        nmx_run_options o;
+        memset(&o, 0, sizeof o);
+        o.capture = cap;
+        nmx_run *run = NULL;
+        CHECK_EQ(nmx_run_start(ex, &o, &run), NMERR_SUCCESS);
+        nmx_run_result res;
+        CHECK_EQ(nmx_run_wait(run, WAIT_MS, &res), NMERR_SUCCESS);
+        CHECK(res.returned && res.run_value);
+        CHECK_EQ(res.mem.live_blocks, 0);
+        CHECK_EQ(res.mem.bad_foreign + res.mem.bad_interior, 0);
+        size_t n = 0;
+        const NMEVENTDATA *const *ev = nmx_run_events(run, &n);
+        CHECK_EQ(n, 1);
+        if (ev && n == 1 && ev[0]->NumColumns == 5) {
+            CHECK_EQ(ev[0]->Column[0].VariantData.Value.Uint32Val, 3);
+            CHECK_EQ(ev[0]->Column[1].VariantData.Value.Uint32Val, 2);
+            CHECK_EQ(ev[0]->Column[2].VariantData.Value.Uint32Val, NMERR_FILTER_INVALID_EXPRESSION);
+            CHECK_EQ(ev[0]->Column[3].VariantData.Value.Uint32Val, NMERR_INVALID_HFILTER);
+            CHECK_EQ(ev[0]->Column[4].VariantData.Value.Uint32Val, NMERR_INVALID_HFILTER);
+        }
+        CHECK_EQ(nmx_run_free(run), NMERR_SUCCESS);
+    }
+    /* the expert's filters were destroyed with its run: none is live */
+    CHECK_EQ(nmx_capture_close(cap), NMERR_SUCCESS);
+    nmx_expert_unload(ex);
+    unlink(path);
+}
+
 int main(void)
 {
     install_chained_handlers(); /* before the host's trap exists */
@@ -1544,5 +1606,6 @@ int main(void)
     RUN(test_host_functions_refuse_null_arguments);
     RUN(test_run_wait_times_out_and_free_is_pending_while_running);
     RUN(test_h5_m12_memory_returns_after_repeated_leaks_and_faults);
+    RUN(test_c4_expert_filters_count_frames_and_are_released_with_the_run);
     return CHECK_DONE();
 }

@@ -159,26 +159,7 @@ NMX_API const char *nmx_filter_expression(const nmx_filter *filter);
  * or capture. */
 NMX_API int nmx_filter_match(const nmx_filter *filter, const nmx_capture *cap, DWORD number);
 
-/* ---- Proposed expert-side filter functions (for netmon.h; NOT declared) ----
- *
- * The lead moves these into netmon.h's nmexpert-extensions section and the
- * host implements them over nmx_filter_create() with the run's capture:
- *
- *   Compile a tcpdump/BPF expression for the run's capture (C4). The filter
- *   belongs to the key: destroying the key destroys it. On failure *phFilter
- *   is NULL and, if szError is not NULL, libpcap's message is copied there
- *   (cut to ErrorLength, NUL-terminated).
- *   Returns NMERR_SUCCESS, NMERR_FILTER_INVALID_EXPRESSION,
- *   NMERR_INVALID_PARAMETER (expression or phFilter NULL),
- *   NMERR_OUT_OF_MEMORY, NMERR_EXPERT_TERMINATE, NMERR_INVALID_EXPERT_HANDLE.
- *     DWORD WINAPI nmx_ExpertCreateFilter(HEXPERTKEY hExpertKey, const char *szExpression,
- *                                         HFILTER *phFilter, char *szError, DWORD ErrorLength);
- *
- *   Destroy a filter made by nmx_ExpertCreateFilter with this key. Returns
- *   NMERR_SUCCESS (NULL: no-op), NMERR_INVALID_HFILTER (not a live filter of
- *   this key), NMERR_INVALID_EXPERT_HANDLE. Works after terminate.
- *     DWORD WINAPI nmx_ExpertDestroyFilter(HEXPERTKEY hExpertKey, HFILTER hFilter);
- * ------------------------------------------------------------------------- */
+/* An expert makes its own filters with nmx_ExpertCreateFilter (netmon.h). */
 
 /* ------------------------------------------------------------------------
  * Decoding (C1, C5, C6)

@@ -900,6 +900,29 @@ NMX_STATIC_ASSERT(offsetof(PROPERTYINST, IFlags) == 28 && sizeof(PROPERTYINST) =
 
 #undef NMX_STATIC_ASSERT
 
+/* ==========================================================================
+ * nmexpert extensions: not in Network Monitor. Network Monitor's experts
+ * built display filters from property objects (CreateFilter,
+ * FilterAddObject), which need its parser database; nmexpert has none (C4).
+ * An expert filters with a tcpdump/BPF expression instead.
+ * ========================================================================== */
+
+/* Compile a tcpdump/BPF expression for the run's capture (C4), for use as the
+ * hFilter of ExpertGetFrame. The filter belongs to the key: it is destroyed
+ * with it at the end of the run. On failure *phFilter is NULL and, if szError
+ * is not NULL, libpcap's message is copied there (cut to ErrorLength,
+ * NUL-terminated).
+ * Returns NMERR_SUCCESS, NMERR_FILTER_INVALID_EXPRESSION,
+ * NMERR_INVALID_PARAMETER (szExpression or phFilter NULL),
+ * NMERR_OUT_OF_MEMORY, NMERR_EXPERT_TERMINATE, NMERR_INVALID_EXPERT_HANDLE. */
+NMX_API DWORD WINAPI nmx_ExpertCreateFilter(HEXPERTKEY hExpertKey, const char *szExpression,
+                                            HFILTER *phFilter, char *szError, DWORD ErrorLength);
+
+/* Destroy a filter made by nmx_ExpertCreateFilter with this key.
+ * Returns NMERR_SUCCESS (NULL: a no-op), NMERR_INVALID_HFILTER (not a live
+ * filter of this key), NMERR_INVALID_EXPERT_HANDLE. Works after terminate. */
+NMX_API DWORD WINAPI nmx_ExpertDestroyFilter(HEXPERTKEY hExpertKey, HFILTER hFilter);
+
 #ifdef __cplusplus
 }
 #endif

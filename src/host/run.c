@@ -41,6 +41,8 @@ struct nmx_run {
     NMEVENTDATA **events;
     size_t nevents, cap_events;
     _Atomic DWORD last_frame; /* EXPERTSTATUS.Frame: the last frame handed out */
+    nmx_filter **filters;     /* made by the expert (nmx_ExpertCreateFilter) */
+    size_t nfilters, cap_filters;
 };
 
 static double seconds_since(const struct timespec *t0)
@@ -84,8 +86,19 @@ static nmx_run *run_alloc(nmx_expert *ex, const nmx_run_options *opt)
     return r;
 }
 
+/* Destroys the filters the expert made and left (under r->mu or alone). */
+static void filters_release(nmx_run *r)
+{
+    for (size_t i = 0; i < r->nfilters; i++)
+        nmx_filter_destroy(r->filters[i]);
+    free(r->filters);
+    r->filters = NULL;
+    r->nfilters = r->cap_filters = 0;
+}
+
 static void run_release(nmx_run *r)
 {
+    filters_release(r);
     for (size_t i = 0; i < r->nevents; i++)
         free(r->events[i]);
     free(r->events);
@@ -175,6 +188,7 @@ static void *run_thread(void *arg)
     nmx_key_destroy(r->key, &mem);
 
     pthread_mutex_lock(&r->mu);
+    filters_release(r); /* they belonged to the key */
     nmx_run_result *res = &r->result;
     res->returned = sig == 0;
     res->run_value = sig == 0 ? c.value : FALSE;
@@ -431,6 +445,63 @@ NMX_API DWORD WINAPI ExpertGetFrame(HEXPERTKEY key, DWORD direction, DWORD flags
     if (rc == NMERR_SUCCESS)
         atomic_store_explicit(&r->last_frame, out->FrameNumber, memory_order_relaxed);
     return rc;
+}
+
+NMX_API DWORD WINAPI nmx_ExpertCreateFilter(HEXPERTKEY key, const char *expr, HFILTER *out,
+                                            char *err, DWORD errlen)
+{
+    if (out)
+        *out = NULL;
+    if (err && errlen)
+        err[0] = '\0';
+    nmx_run *r = run_of(key);
+    if (!r)
+        return NMERR_INVALID_EXPERT_HANDLE;
+    if (nmx__key_is_terminated(key))
+        return NMERR_EXPERT_TERMINATE;
+    if (!expr || !out)
+        return NMERR_INVALID_PARAMETER;
+    nmx_filter *f;
+    DWORD rc = nmx_filter_create(r->opt.capture, expr, &f, err, err ? errlen : 0);
+    if (rc != NMERR_SUCCESS)
+        return rc;
+    pthread_mutex_lock(&r->mu);
+    if (r->nfilters == r->cap_filters) {
+        size_t ncap = r->cap_filters ? r->cap_filters * 2 : 4;
+        nmx_filter **n = realloc(r->filters, ncap * sizeof *n);
+        if (!n) {
+            pthread_mutex_unlock(&r->mu);
+            nmx_filter_destroy(f);
+            return NMERR_OUT_OF_MEMORY;
+        }
+        r->filters = n;
+        r->cap_filters = ncap;
+    }
+    r->filters[r->nfilters++] = f;
+    pthread_mutex_unlock(&r->mu);
+    *out = f;
+    return NMERR_SUCCESS;
+}
+
+NMX_API DWORD WINAPI nmx_ExpertDestroyFilter(HEXPERTKEY key, HFILTER filter)
+{
+    nmx_run *r = run_of(key);
+    if (!r)
+        return NMERR_INVALID_EXPERT_HANDLE;
+    if (!filter)
+        return NMERR_SUCCESS;
+    pthread_mutex_lock(&r->mu);
+    size_t i = 0;
+    while (i < r->nfilters && r->filters[i] != filter)
+        i++;
+    int found = i < r->nfilters;
+    if (found)
+        r->filters[i] = r->filters[--r->nfilters];
+    pthread_mutex_unlock(&r->mu);
+    if (!found)
+        return NMERR_INVALID_HFILTER;
+    nmx_filter_destroy(filter);
+    return NMERR_SUCCESS;
 }
 
 /* The bytes a string needs in the copy, 0 for NULL. */
