@@ -567,7 +567,7 @@ TEST(test_null_and_garbage_handles_are_refused_everywhere) {
         CHECK_EQ(GetFrameStoredLength(hf), 0);
         CHECK_EQ(GetFrameTimeStamp(hf), 0);
         CHECK_EQ(GetFrameMacType(hf), MAC_TYPE_UNKNOWN);
-        CHECK_EQ(GetFrameNumber(hf), 0);
+        CHECK_EQ(GetFrameNumber(hf), INVALID_FRAME_NUMBER);
         CHECK(GetFrameFromFrameHandle(hf) == NULL);
         nmx_capture *gc = (nmx_capture *)g;
         CHECK_EQ(nmx_capture_frames(gc), 0);

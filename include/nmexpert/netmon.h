@@ -452,7 +452,7 @@ enum _NMEVENT_SEVERITIES {
  * ======================================================================== */
 
 typedef struct _FRAME {
-    int64_t TimeStamp; /* __int64 in the original */
+    int64_t TimeStamp; /* ns since the Unix epoch (UTC); __int64 in the original */
     DWORD FrameLength; /* length on the wire */
     DWORD nBytesAvail; /* bytes captured, in MacFrame */
     BYTE MacFrame[1];  /* first of nBytesAvail bytes (the original's [1] idiom) */
@@ -807,8 +807,10 @@ NMX_API DWORD WINAPI ExpertGetFrame(HEXPERTKEY hExpertKey, DWORD Direction, DWOR
 /* ------------------------------------------------------------------------
  * Capture and frame helpers the sample experts call (reference 2.3).
  * Provided by the host runtime. Each reads a capture or frame the host handed
- * out (EXPERTSTARTUPINFO.hCapture, EXPERTFRAMEDESCRIPTOR.hFrame); a NULL
- * handle gives 0 (NULL for the pointer results).
+ * out (EXPERTSTARTUPINFO.hCapture, EXPERTFRAMEDESCRIPTOR.hFrame); a NULL,
+ * forged or stale handle gives 0 (NULL for the pointer results,
+ * MAC_TYPE_UNKNOWN for GetFrameMacType, INVALID_FRAME_NUMBER for
+ * GetFrameNumber, since 0 is a frame number).
  * ------------------------------------------------------------------------ */
 
 /* Number of frames in the capture. */
@@ -819,11 +821,12 @@ NMX_API HCAPTURE WINAPI GetFrameCaptureHandle(HFRAME hFrame);
 NMX_API DWORD WINAPI GetFrameLength(HFRAME hFrame);
 /* The number of bytes captured (FRAME.nBytesAvail). */
 NMX_API DWORD WINAPI GetFrameStoredLength(HFRAME hFrame);
-/* The frame's time stamp (FRAME.TimeStamp); `__int64` in the original. */
+/* The frame's time stamp (FRAME.TimeStamp): nanoseconds since the Unix
+ * epoch (UTC), as libpcap reads it; `__int64` in the original. */
 NMX_API int64_t WINAPI GetFrameTimeStamp(HFRAME hFrame);
 /* The frame's link type as a MAC_TYPE_* value. */
 NMX_API DWORD WINAPI GetFrameMacType(HFRAME hFrame);
-/* The frame's number, 0-based (C2). */
+/* The frame's number, 0-based (C2); INVALID_FRAME_NUMBER for a bad handle. */
 NMX_API DWORD WINAPI GetFrameNumber(HFRAME hFrame);
 /* The frame's FRAME record; valid until the run ends (C5). */
 NMX_API ULPFRAME WINAPI GetFrameFromFrameHandle(HFRAME hFrame);

@@ -686,7 +686,7 @@ DWORD WINAPI GetFrameMacType(HFRAME hFrame) {
 
 DWORD WINAPI GetFrameNumber(HFRAME hFrame) {
     DWORD n;
-    return nmx__hframe_resolve(hFrame, &n) ? n : 0;
+    return nmx__hframe_resolve(hFrame, &n) ? n : INVALID_FRAME_NUMBER; /* 0 is a frame */
 }
 
 ULPFRAME WINAPI GetFrameFromFrameHandle(HFRAME hFrame) {
