@@ -710,6 +710,16 @@ TEST(test_h5_division_by_zero_ends_only_that_run)
     run_fault("divzero", SIGFPE);
 }
 
+TEST(test_h5_illegal_instruction_ends_only_that_run)
+{
+    run_fault("illegal", SIGILL);
+}
+
+TEST(test_h5_bus_error_ends_only_that_run)
+{
+    run_fault("buserror", SIGBUS);
+}
+
 TEST(test_h5_abort_ends_only_that_run_and_can_happen_again)
 {
     /* glibc's abort() resets its own state before raising, so an expert
@@ -1586,6 +1596,8 @@ int main(void)
     RUN(test_h5_null_dereference_ends_only_that_run);
     RUN(test_h5_stack_overflow_is_caught_on_the_alternate_stack);
     RUN(test_h5_division_by_zero_ends_only_that_run);
+    RUN(test_h5_illegal_instruction_ends_only_that_run);
+    RUN(test_h5_bus_error_ends_only_that_run);
     RUN(test_h5_abort_ends_only_that_run_and_can_happen_again);
     RUN(test_h5_signals_outside_expert_threads_reach_earlier_handlers);
     RUN(test_h8_events_are_deep_copies_that_outlive_the_expert_buffers);
