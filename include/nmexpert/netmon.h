@@ -910,6 +910,34 @@ NMX_STATIC_ASSERT(offsetof(PROPERTYINST, IFlags) == 28 && sizeof(PROPERTYINST) =
  * An expert filters with a tcpdump/BPF expression instead.
  * ========================================================================== */
 
+/* Protocol ids in RECOGNIZEDATA.ProtocolID and nmx_layer.proto. Stable:
+ * never renumbered, new ones get new numbers. Each layer's offset is where its
+ * header starts in the frame (VLAN: the 4-byte tag after the type field that
+ * announced it, i.e. TCI and the next type; NULL: the 4-byte family). Raw-IP
+ * link types have no link layer: IPv4/IPv6 starts at 0. PAYLOAD is the first
+ * byte after the deepest header decoded: a transport's payload (only when the
+ * IP lengths say there is one, so Ethernet padding is not payload), or
+ * whatever follows a header whose content is not decoded (LLC, MPLS, GRE,
+ * ESP, a non-first fragment ...). Only layers with at least one captured byte
+ * are listed. A header announced as IPv6 whose version is not 6 is not IPv6
+ * (Wireshark agrees): its bytes are PAYLOAD. nProtocolOffset is a WORD: a
+ * layer starting beyond byte 65535 of a frame (only possible with jumbo
+ * frames and long IPv6 extension chains) ends the RECOGNIZEDATA table;
+ * nmx_decode's uint32 offsets still list it. */
+#define NMX_PROTO_ETHERNET 1
+#define NMX_PROTO_VLAN 2     /* 802.1Q, 802.1ad and 0x9100 tags, one layer per tag */
+#define NMX_PROTO_SLL 3      /* Linux cooked capture v1 */
+#define NMX_PROTO_SLL2 4     /* Linux cooked capture v2 */
+#define NMX_PROTO_NULL 5     /* BSD loopback, DLT_NULL (either byte order) and DLT_LOOP */
+#define NMX_PROTO_ARP 6      /* ARP and RARP */
+#define NMX_PROTO_IPV4 7
+#define NMX_PROTO_IPV6 8
+#define NMX_PROTO_TCP 9
+#define NMX_PROTO_UDP 10
+#define NMX_PROTO_ICMP 11
+#define NMX_PROTO_ICMPV6 12
+#define NMX_PROTO_PAYLOAD 13
+
 /* Compile a tcpdump/BPF expression for the run's capture (C4), for use as the
  * hFilter of ExpertGetFrame. The filter belongs to the key: it is destroyed
  * with it at the end of the run. On failure *phFilter is NULL and, if szError
