@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # nmexpert's one entry point for people and CI.
-#   ./nmx.sh demo    install what is missing, build, run the demo on the bundled default
+#   ./nmx.sh demo    install what is missing, build, run every bundled expert over the sample capture
 #   ./nmx.sh test    install what is missing, build, run every test: plain, ASan+UBSan,
 #                    ThreadSanitizer (concurrency tests), and short libFuzzer runs
 #   ./nmx.sh bench   build optimised and run the benchmark against the peer allocators
@@ -71,7 +71,7 @@ run_tests() {
 }
 
 case "${1:-}" in
-    demo)  deps; build build; ./build/examples/nmx-demo ;;
+    demo)  deps; build build; ./build/nmexpert run samples/loopback-http.pcapng ;;
     test)  deps; run_tests ;;
     bench) deps; build build-release -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF
            cmake --build build-release --target bench -j"$JOBS" >/dev/null

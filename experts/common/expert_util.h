@@ -104,10 +104,12 @@ static inline DWORD xu_progress(HEXPERTKEY key, DWORD frame, DWORD total, LONG *
 #define XU_MAX_COLS 16
 
 /* A row being built: the event plus room for its columns, on the stack. The
- * host deep-copies it on submit, so strings may point at local buffers. */
-typedef struct xu_row {
+ * host deep-copies it on submit, so strings may point at local buffers. A
+ * union, because C forbids a structure that ends in a flexible array member
+ * (NMEVENTDATA.Column) inside another structure. */
+typedef union xu_row {
     NMEVENTDATA ev;
-    NMCOLUMNINFO col[XU_MAX_COLS];
+    unsigned char room[sizeof(NMEVENTDATA) + XU_MAX_COLS * sizeof(NMCOLUMNINFO)];
 } xu_row;
 
 static inline void xu_row_begin(xu_row *r, const char *source, DWORD table, const char *title)

@@ -1,0 +1,55 @@
+#!/bin/sh
+# The nmexpert command end to end on the bundled sample (E3):
+# exit statuses, formats, and live progress only on a terminal.
+# Usage: cli_check.sh NMEXPERT SOURCE_DIR
+set -u
+nmx=$1 sample=$2/samples/loopback-http.pcapng
+pass=0 fail=0
+ok() { pass=$((pass + 1)); echo "ok   $1"; }
+no() { fail=$((fail + 1)); echo "FAIL $1"; }
+check() { name=$1; shift; if "$@"; then ok "$name"; else no "$name"; fi; }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+"$nmx" info "$sample" >"$tmp/info" 2>&1
+check info_counts_frames grep -q "^Frames: *283$" "$tmp/info"
+check info_names_link_type grep -q "EN10MB" "$tmp/info"
+
+"$nmx" list >"$tmp/list" 2>&1
+check list_names_bundled_experts grep -q "TCP Retransmit" "$tmp/list"
+
+"$nmx" run "$sample" >"$tmp/text" 2>"$tmp/err"; rc=$?
+check run_all_finishes_with_0 test "$rc" -eq 0
+check run_prints_a_ledger_per_expert grep -q "memory: peak" "$tmp/text"
+check no_progress_when_not_a_terminal test ! -s "$tmp/err"
+
+"$nmx" run -o json "$sample" >"$tmp/json"; rc=$?
+check json_exits_0 test "$rc" -eq 0
+check json_is_one_object sh -c 'head -c 12 "$1" | grep -q "^{\"capture\"" && tail -c 3 "$1" | grep -q "]}"' _ "$tmp/json"
+"$nmx" run -o csv "$sample" >"$tmp/csv"
+check csv_has_headers grep -q '^expert,table,' "$tmp/csv"
+
+"$nmx" run -e no-such-expert "$sample" >/dev/null 2>&1; rc=$?
+check unknown_expert_is_bad_input_2 test "$rc" -eq 2
+"$nmx" run --filter "tcp and and" "$sample" >/dev/null 2>&1; rc=$?
+check bad_filter_is_bad_input_2 test "$rc" -eq 2
+"$nmx" run "$tmp/none.pcap" >/dev/null 2>&1; rc=$?
+check missing_capture_is_bad_input_2 test "$rc" -eq 2
+"$nmx" run -t 0 "$sample" >/dev/null 2>&1; rc=$?
+check bad_timeout_is_bad_input_2 test "$rc" -eq 2
+"$nmx" bogus >/dev/null 2>&1; rc=$?
+check unknown_command_is_2 test "$rc" -eq 2
+"$nmx" run --help >"$tmp/help"; rc=$?
+check help_exits_0 test "$rc" -eq 0
+check help_lists_options grep -q -- "--mem-limit" "$tmp/help"
+
+# On a terminal (script(1) gives the command a pseudo-terminal), progress
+# lines with percentages are drawn on stderr.
+if command -v script >/dev/null 2>&1; then
+    script -qec "$nmx run $sample" "$tmp/tty" >/dev/null 2>&1
+    check progress_on_a_terminal grep -q "100%  done" "$tmp/tty"
+else
+    echo "skip progress_on_a_terminal: script(1) not installed"
+fi
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
