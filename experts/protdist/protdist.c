@@ -1,0 +1,300 @@
+/* Protocol Distribution: frames and wire bytes per protocol, as a hierarchy
+ * in the manner of Wireshark's `-z io,phs` (eth > ip > tcp ...).
+ *
+ * Each frame's path is the list of the layers the host recognised, in frame
+ * order (payload excluded); the frame counts once in every node of its path.
+ * Percentages are of all frames (bytes) walked. Config: "depth=N" (rows
+ * deeper than N levels are not reported; 0 = all, the default). README.md.
+ */
+#include <nmexpert/netmon.h>
+
+#include "expert_util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define NAME "Protocol Distribution"
+#define MAX_PATH_LAYERS 32
+
+BOOL WINAPI Register(PEXPERTENUMINFO info)
+{
+    strcpy(info->szName, NAME);
+    strcpy(info->szVendor, "nmexpert");
+    strcpy(info->szDescription,
+           "Frames and bytes per protocol as a hierarchy (eth > ip > tcp ...), with percentages of "
+           "the capture (config: depth=N)");
+    info->Version = 1;
+    info->Flags = EXPERT_ENUM_FLAG_CONFIGURABLE;
+    return TRUE;
+}
+
+/* ---- configuration ---- */
+
+typedef struct pd_config {
+    unsigned long depth;
+    char error[200];
+} pd_config;
+
+static int cfg_line(const char *k, const char *v, void *ctx)
+{
+    pd_config *c = ctx;
+    if (strcmp(k, "depth") == 0) {
+        unsigned long n = 0;
+        const char *p = v;
+        for (; *p >= '0' && *p <= '9' && n < 1000; p++)
+            n = n * 10 + (unsigned long)(*p - '0');
+        if (!*v || *p || n > 64) {
+            snprintf(c->error, sizeof c->error, "depth=%.60s: not a depth (0..64)", v);
+            return 1;
+        }
+        c->depth = n;
+        return 0;
+    }
+    snprintf(c->error, sizeof c->error, "unknown configuration key \"%.60s\" (known: depth)", k);
+    return 1;
+}
+
+static int cfg_parse(const EXPERTCONFIG *cfg, pd_config *c)
+{
+    memset(c, 0, sizeof *c);
+    int rc = xu_config_each(cfg, cfg_line, c);
+    if (rc == -1)
+        snprintf(c->error, sizeof c->error, "a configuration line without '='");
+    return rc == 0;
+}
+
+BOOL WINAPI Configure(HEXPERTKEY key, PEXPERTCONFIG *ppConfig, PEXPERTSTARTUPINFO startup,
+                      DWORD flags, HWND parent)
+{
+    (void)startup;
+    (void)flags;
+    (void)parent;
+    if (!ppConfig)
+        return FALSE;
+    pd_config c;
+    if (!cfg_parse(*ppConfig, &c)) {
+        ExpertIndicateStatus(key, EXPERTSTATUS_PROBLEM, 0, c.error, 0);
+        return FALSE;
+    }
+    char text[64];
+    int n = snprintf(text, sizeof text, "depth=%lu\n", c.depth);
+    SIZE_T size = sizeof(DWORD) + (SIZE_T)n + 1;
+    DWORD err;
+    PEXPERTCONFIG b = *ppConfig ? ExpertReallocMemory(key, *ppConfig, size, &err)
+                                : ExpertAllocMemory(key, size, &err);
+    if (!b)
+        return FALSE;
+    memcpy(b->RawConfigData, text, (size_t)n + 1);
+    b->RawConfigLength = (DWORD)size;
+    *ppConfig = b;
+    return TRUE;
+}
+
+/* ---- the tree ---- */
+
+enum { N_ETH, N_VLAN, N_8021AD, N_SLL, N_NULL, N_ARP, N_IP, N_IPV6, N_TCP, N_UDP, N_ICMP, N_ICMPV6 };
+static const char *const node_names[] = {"eth", "vlan", "ieee8021ad", "sll", "null", "arp",
+                                         "ip", "ipv6", "tcp", "udp", "icmp", "icmpv6"};
+
+typedef struct node {
+    int32_t parent, child, sibling, last_child; /* -1: none; node 0 is the root */
+    uint32_t name;
+    uint64_t frames, bytes;
+} node;
+
+typedef struct tree {
+    node *n;
+    size_t len, cap;
+} tree;
+
+/* The child of `parent` named `name`, created if needed; -1 with *err set. */
+static int32_t child_of(HEXPERTKEY key, tree *t, int32_t parent, uint32_t name, DWORD *err)
+{
+    for (int32_t c = t->n[parent].child; c >= 0; c = t->n[c].sibling)
+        if (t->n[c].name == name)
+            return c;
+    if (t->len == t->cap) {
+        size_t ncap = t->cap * 2;
+        node *nn = ExpertReallocMemory(key, t->n, ncap * sizeof *nn, err);
+        if (!nn)
+            return -1;
+        t->n = nn;
+        t->cap = ncap;
+    }
+    int32_t id = (int32_t)t->len++;
+    node *x = &t->n[id];
+    memset(x, 0, sizeof *x);
+    x->parent = parent;
+    x->child = x->sibling = x->last_child = -1;
+    x->name = name;
+    if (t->n[parent].last_child >= 0)
+        t->n[t->n[parent].last_child].sibling = id;
+    else
+        t->n[parent].child = id;
+    t->n[parent].last_child = id;
+    return id;
+}
+
+static int node_name_of(unsigned proto)
+{
+    switch (proto) {
+    case NMX_PROTO_ETHERNET: return N_ETH;
+    case NMX_PROTO_SLL:
+    case NMX_PROTO_SLL2: return N_SLL; /* Wireshark's "sll" dissects both versions */
+    case NMX_PROTO_NULL: return N_NULL;
+    case NMX_PROTO_ARP: return N_ARP;
+    case NMX_PROTO_IPV4: return N_IP;
+    case NMX_PROTO_IPV6: return N_IPV6;
+    case NMX_PROTO_TCP: return N_TCP;
+    case NMX_PROTO_UDP: return N_UDP;
+    case NMX_PROTO_ICMP: return N_ICMP;
+    case NMX_PROTO_ICMPV6: return N_ICMPV6;
+    default: return -1;
+    }
+}
+
+/* The frame's path: its layers ordered by offset; VLAN tags one node each,
+ * named after the TPID that announced them (0x88a8: "ieee8021ad"). */
+static unsigned frame_path(const xu_frame *f, uint32_t *path)
+{
+    /* An Ethernet header cut short by the snapshot length: Wireshark's tree
+     * has no "eth" (only its _ws.short), so the frame has no path here. */
+    if (xu_has(f, NMX_PROTO_ETHERNET) && xu_avail(f, f->off[NMX_PROTO_ETHERNET]) < 14)
+        return 0;
+    struct { DWORD off; int name; } l[NMX_PROTO_PAYLOAD + MAX_PATH_LAYERS];
+    unsigned n = 0;
+    for (unsigned p = 1; p < NMX_PROTO_PAYLOAD; p++) {
+        if (!xu_has(f, p))
+            continue;
+        if (p == NMX_PROTO_VLAN) {
+            for (unsigned i = 0; i < f->nvlan && i < 16; i++) {
+                DWORD o = f->off[p] + 4u * i;
+                /* the type field announcing tag i is the 2 bytes before it */
+                int name = N_VLAN;
+                if (o >= 2 && xu_avail(f, o - 2) >= 2 && xu_be16(f->bytes + o - 2) == 0x88a8)
+                    name = N_8021AD;
+                l[n].off = o;
+                l[n++].name = name;
+            }
+            continue;
+        }
+        int name = node_name_of(p);
+        if (name >= 0) {
+            l[n].off = f->off[p];
+            l[n++].name = name;
+        }
+    }
+    /* insertion sort by offset (stable: a link layer at 0 before IP at 0 cannot happen) */
+    for (unsigned i = 1; i < n; i++)
+        for (unsigned j = i; j > 0 && l[j].off < l[j - 1].off; j--) {
+            DWORD to = l[j].off;
+            int tn = l[j].name;
+            l[j] = l[j - 1];
+            l[j - 1].off = to;
+            l[j - 1].name = tn;
+        }
+    if (n > MAX_PATH_LAYERS)
+        n = MAX_PATH_LAYERS;
+    for (unsigned i = 0; i < n; i++)
+        path[i] = (uint32_t)l[i].name;
+    return n;
+}
+
+static double pct(uint64_t a, uint64_t b)
+{
+    return b ? 100.0 * (double)a / (double)b : 0.0;
+}
+
+/* Submits the rows depth-first; returns an Expert error code. */
+static DWORD report(HEXPERTKEY key, const tree *t, unsigned long maxdepth)
+{
+    uint64_t fr = t->n[0].frames, by = t->n[0].bytes;
+    int32_t cur = t->n[0].child;
+    unsigned depth = 0;
+    while (cur >= 0) {
+        const node *x = &t->n[cur];
+        if (!maxdepth || depth < maxdepth) {
+            char label[2 * 64 + 32];
+            unsigned ind = depth < 64 ? depth : 64;
+            memset(label, ' ', 2 * ind);
+            snprintf(label + 2 * ind, sizeof label - 2 * ind, "%s", node_names[x->name]);
+            xu_row r;
+            xu_row_begin(&r, NAME, 1, "Protocol Hierarchy");
+            xu_col_str(&r, "Protocol", label);
+            xu_col_f64(&r, "Frames", (double)x->frames);
+            xu_col_f64(&r, "Bytes", (double)x->bytes);
+            xu_col_f64(&r, "% Frames", pct(x->frames, fr));
+            xu_col_f64(&r, "% Bytes", pct(x->bytes, by));
+            DWORD rc = xu_row_submit(key, &r);
+            if (rc != NMERR_SUCCESS)
+                return rc;
+        }
+        if (x->child >= 0) {
+            cur = x->child;
+            depth++;
+            continue;
+        }
+        while (cur > 0 && t->n[cur].sibling < 0) {
+            cur = t->n[cur].parent;
+            depth--;
+        }
+        cur = cur > 0 ? t->n[cur].sibling : -1;
+    }
+    return NMERR_SUCCESS;
+}
+
+BOOL WINAPI Run(HEXPERTKEY key, PEXPERTCONFIG config, PEXPERTSTARTUPINFO startup, DWORD flags,
+                HWND parent)
+{
+    (void)flags;
+    (void)parent;
+    pd_config c;
+    if (!cfg_parse(config, &c)) {
+        ExpertIndicateStatus(key, EXPERTSTATUS_PROBLEM, 0, c.error, 0);
+        return FALSE;
+    }
+    DWORD total = startup ? GetCaptureTotalFrames(startup->hCapture) : 0;
+    DWORD err = NMERR_SUCCESS;
+    tree t = {0};
+    t.cap = 64;
+    t.n = ExpertAllocMemory(key, t.cap * sizeof *t.n, &err);
+    if (!t.n) {
+        if (err != NMERR_EXPERT_TERMINATE)
+            ExpertIndicateStatus(key, EXPERTSTATUS_PROBLEM, err, "Protocol Distribution: out of memory", 0);
+        return FALSE;
+    }
+    t.len = 1;
+    t.n[0].parent = t.n[0].child = t.n[0].sibling = t.n[0].last_child = -1;
+
+    DWORD number = INVALID_FRAME_NUMBER, rc;
+    LONG last = -1;
+    xu_frame f;
+    BOOL ok = TRUE;
+    while ((rc = xu_next(key, &number, NULL, &f)) == NMERR_SUCCESS) {
+        if ((rc = xu_progress(key, f.number, total, &last, "Counting protocols")) != NMERR_SUCCESS)
+            break;
+        uint32_t path[MAX_PATH_LAYERS];
+        unsigned n = frame_path(&f, path);
+        int32_t cur = 0;
+        t.n[0].frames++;
+        t.n[0].bytes += f.wirelen;
+        for (unsigned i = 0; i < n; i++) {
+            cur = child_of(key, &t, cur, path[i], &rc);
+            if (cur < 0)
+                break;
+            t.n[cur].frames++;
+            t.n[cur].bytes += f.wirelen;
+        }
+        if (cur < 0)
+            break;
+    }
+    if (rc != NMERR_NO_MORE_FRAMES) {
+        ok = FALSE;
+        if (rc != NMERR_EXPERT_TERMINATE)
+            ExpertIndicateStatus(key, EXPERTSTATUS_PROBLEM, rc, "Protocol Distribution: cannot read the capture", 0);
+    } else if (report(key, &t, c.depth) != NMERR_SUCCESS) {
+        ok = FALSE;
+    }
+    ExpertFreeMemory(key, t.n);
+    return ok;
+}

@@ -1,0 +1,1058 @@
+/* Protocol Distribution (SPEC E1, E2): unit tests on a capture the test
+ * writes, and agreement with tshark's `-z io,phs` on the zeek corpus.
+ *
+ * Comparison with tshark: its hierarchy is read with the names "frame",
+ * "ethertype", "vlan.etype" and the IPv6 extension headers (ipv6.hopopts,
+ * ipv6.routing, ipv6.dstopts, ipv6.fraghdr) made transparent (their children
+ * move up one level and add up), as nmexpert does not list them as layers.
+ * Compared are the nodes whose path is made of the listed protocols (eth,
+ * vlan, ieee8021ad, sll, null, ip, ipv6, arp, tcp, udp, icmp, icmpv6) in
+ * the shape nmexpert decodes: link layers, then one network layer, then one
+ * transport. Deeper listed protocols in tshark's tree (a packet quoted in an
+ * ICMP error, IP in IP, Ethernet in GRE/VXLAN) are not compared: nmexpert
+ * does not decode them (its decoder stops at the first transport or at a
+ * tunnel), a definition that legitimately differs. Every node of ours must be
+ * such a node of tshark's with the same frames and bytes, and vice versa.
+ * Captures with IP fragments are excluded (tshark counts the reassembled
+ * datagram's protocols on the last fragment only), as the issue says.
+ * tshark runs once per file with -T fields (frame.protocols, ip.flags.mf,
+ * ip.frag_offset: to find fragments) and -z io,phs together; in that mode
+ * phs shows the "frame" root, which is made transparent.
+ * Files whose frames the capture layer does not all read (libpcap stops at a
+ * pcapng interface with another snapshot length; see test_capture_corpus.c)
+ * are excluded: a library matter, not the expert's. Listed exceptions below
+ * say why their definition differs.
+ * Time: every 4th zeek file by name (NMX_EXPERT_CORPUS_FULL=1: all).
+ */
+/* ---- shared by the three expert tests (copied in each: one program each) ---- */
+#define _DEFAULT_SOURCE /* mkdtemp, strdup */
+#include <nmexpert/capture.h>
+#include <nmexpert/host.h>
+#include <nmexpert/netmon.h>
+
+#include "check.h"
+#include "test_capture_util.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef NMX_BUNDLED_EXPERTS_DIR
+#error "NMX_BUNDLED_EXPERTS_DIR must name the folder of the built experts"
+#endif
+
+#define WAIT_MS 60000u
+
+static char tmpdir[256];
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static nmx_expert *load_bundled(const char *name)
+{
+    char path[4096], err[4096];
+    snprintf(path, sizeof path, "%s/%s.so", NMX_BUNDLED_EXPERTS_DIR, name);
+    nmx_expert *ex = NULL;
+    DWORD rc = nmx_expert_load(path, &ex, err, sizeof err);
+    if (rc != NMERR_SUCCESS)
+        fprintf(stderr, "cannot load %s: %s (%s)\n", path, err, nmx_strerror(rc));
+    return ex;
+}
+
+/* A config blob for `text` (malloc'd), or NULL for NULL. */
+static EXPERTCONFIG *make_config(const char *text)
+{
+    if (!text)
+        return NULL;
+    size_t n = strlen(text) + 1;
+    EXPERTCONFIG *c = calloc(1, sizeof(DWORD) + n);
+    if (!c)
+        return NULL;
+    c->RawConfigLength = (DWORD)(sizeof(DWORD) + n);
+    memcpy(c->RawConfigData, text, n);
+    return c;
+}
+
+/* Runs `ex` over `cap` with `config` (text, may be NULL); returns the ended
+ * run (free it with nmx_run_free) or NULL; *res filled. */
+static nmx_run *run_over(nmx_expert *ex, nmx_capture *cap, const char *config, nmx_run_result *res,
+                         nmx_progress_fn progress)
+{
+    memset(res, 0, sizeof *res);
+    nmx_run_options o;
+    memset(&o, 0, sizeof o);
+    o.capture = (HCAPTURE)cap;
+    EXPERTCONFIG *c = make_config(config);
+    o.config = c;
+    o.progress = progress;
+    nmx_run *run = NULL;
+    DWORD rc = nmx_run_start(ex, &o, &run);
+    free(c);
+    if (rc != NMERR_SUCCESS) {
+        fprintf(stderr, "nmx_run_start: %s\n", nmx_strerror(rc));
+        return NULL;
+    }
+    rc = nmx_run_wait(run, WAIT_MS, res);
+    if (rc != NMERR_SUCCESS) {
+        fprintf(stderr, "nmx_run_wait: %s\n", nmx_strerror(rc));
+        return NULL;
+    }
+    return run;
+}
+
+/* The well-behaved end every run over a readable capture must have. */
+static void check_clean_end(const nmx_run_result *r)
+{
+    CHECK(r->returned);
+    CHECK(r->run_value);
+    CHECK_EQ(r->fault_signal, 0);
+    CHECK_EQ(r->status.Status, EXPERTSTATUS_DONE);
+    CHECK_EQ(r->mem.live_blocks, 0);
+    CHECK_EQ(r->mem.bad_double_free + r->mem.bad_foreign + r->mem.bad_interior + r->mem.bad_wrong_owner, 0);
+}
+
+static const NMCOLUMNINFO *col(const NMEVENTDATA *ev, const char *name)
+{
+    for (DWORD i = 0; i < ev->NumColumns; i++)
+        if (ev->Column[i].szColumnName && strcmp(ev->Column[i].szColumnName, name) == 0)
+            return &ev->Column[i];
+    return NULL;
+}
+
+static const char *col_str(const NMEVENTDATA *ev, const char *name)
+{
+    const NMCOLUMNINFO *c = col(ev, name);
+    return c && c->VariantData.Type == NMCOLUMNTYPE_STRING && c->VariantData.Value.pStringVal
+               ? c->VariantData.Value.pStringVal
+               : "";
+}
+
+static double col_num(const NMEVENTDATA *ev, const char *name)
+{
+    const NMCOLUMNINFO *c = col(ev, name);
+    if (!c)
+        return -1;
+    if (c->VariantData.Type == NMCOLUMNTYPE_FLOAT64)
+        return c->VariantData.Value.Float64Val;
+    if (c->VariantData.Type == NMCOLUMNTYPE_UINT32)
+        return c->VariantData.Value.Uint32Val;
+    return -1;
+}
+
+static nmx_capture *open_capture(const char *path)
+{
+    nmx_capture *cap = NULL;
+    char err[1024];
+    if (nmx_capture_open(path, &cap, err, sizeof err) != NMERR_SUCCESS)
+        return NULL;
+    return cap;
+}
+
+/* Terminates the run at its first progress report. */
+static volatile int terminate_calls;
+static void terminate_at_progress(nmx_run *run, const EXPERTSTATUS *st, void *ctx)
+{
+    (void)st;
+    (void)ctx;
+    if (st->Status == EXPERTSTATUS_RUNNING && st->PercentDone >= 1) {
+        terminate_calls++;
+        nmx_run_terminate(run);
+    }
+}
+
+/* ---- a small capture written by the test ---- */
+
+static size_t ipv6_hdr(uint8_t *p, uint8_t next, size_t paylen, const uint8_t src[16], const uint8_t dst[16])
+{
+    memset(p, 0, 40);
+    p[0] = 0x60;
+    p[4] = (uint8_t)(paylen >> 8);
+    p[5] = (uint8_t)paylen;
+    p[6] = next;
+    p[7] = 64;
+    memcpy(p + 8, src, 16);
+    memcpy(p + 24, dst, 16);
+    return 40;
+}
+
+/* Builds the unit-test frames into fr (storage) and t; returns the count.
+ *  0-2  eth/ip 10.0.0.1 > 10.0.0.2 /tcp 1000>80, 20 payload bytes (74 wire)
+ *  3-4  eth/ip 10.0.0.2 > 10.0.0.1 /udp 53>5353, 12 payload (54 wire, 60 with padding)
+ *  5    eth/arp (42 captured, 60 wire)
+ *  6    eth/vlan/ip 10.0.0.3 > 10.0.0.1 /udp (4 bytes more)
+ *  7    eth/ipv6 2001:db8::1 > 2001:db8::2 /icmpv6 (8 bytes)
+ *  8    eth/ip/tcp truncated: 40 captured of 1514
+ * then `extra` copies of frame 0 (for progress and terminate). */
+#define UNIT_FRAMES 9
+static size_t unit_frames(uint8_t (*fr)[128], tframe *t, size_t extra)
+{
+    static const uint8_t a[4] = {10, 0, 0, 1}, b[4] = {10, 0, 0, 2}, c3[4] = {10, 0, 0, 3};
+    static const uint8_t s6[16] = {0x20, 0x01, 0x0d, 0xb8, [15] = 1}, d6[16] = {0x20, 0x01, 0x0d, 0xb8, [15] = 2};
+    size_t k = 0;
+    for (int i = 0; i < 3; i++, k++) {
+        uint8_t *p = fr[k];
+        size_t n = eth_hdr(p, 0x0800);
+        n += ipv4_hdr(p + n, 6, 0, 40, 0, a, b);
+        n += tcp_hdr(p + n, 1000, 80, (uint32_t)i, 0x18, 0);
+        memset(p + n, 'x', 20);
+        n += 20;
+        t[k] = (tframe){p, (uint32_t)n, (uint32_t)n, (int64_t)k * 1000000, 0};
+    }
+    for (int i = 0; i < 2; i++, k++) {
+        uint8_t *p = fr[k];
+        size_t n = eth_hdr(p, 0x0800);
+        n += ipv4_hdr(p + n, 17, 0, 20, 0, b, a);
+        n += udp_hdr(p + n, 53, 5353, 12);
+        memset(p + n, 'y', 12);
+        n += 12;
+        size_t wire = i ? 60 : n; /* the second one padded on the wire, not captured */
+        t[k] = (tframe){p, (uint32_t)n, (uint32_t)wire, (int64_t)k * 1000000, 0};
+    }
+    {
+        uint8_t *p = fr[k];
+        size_t n = eth_hdr(p, 0x0806);
+        static const uint8_t arp[28] = {0, 1, 8, 0, 6, 4, 0, 1};
+        memcpy(p + n, arp, 28);
+        n += 28;
+        t[k] = (tframe){p, (uint32_t)n, 60, (int64_t)k * 1000000, 0};
+        k++;
+    }
+    {
+        uint8_t *p = fr[k];
+        size_t n = eth_hdr(p, 0x8100);
+        p[n] = 0;
+        p[n + 1] = 7;
+        p[n + 2] = 0x08;
+        p[n + 3] = 0x00;
+        n += 4;
+        n += ipv4_hdr(p + n, 17, 0, 12, 0, c3, a);
+        n += udp_hdr(p + n, 4000, 4001, 4);
+        memset(p + n, 'z', 4);
+        n += 4;
+        t[k] = (tframe){p, (uint32_t)n, (uint32_t)n, (int64_t)k * 1000000, 0};
+        k++;
+    }
+    {
+        uint8_t *p = fr[k];
+        size_t n = eth_hdr(p, 0x86dd);
+        n += ipv6_hdr(p + n, 58, 8, s6, d6);
+        static const uint8_t echo[8] = {128, 0, 0, 0, 0, 1, 0, 1};
+        memcpy(p + n, echo, 8);
+        n += 8;
+        t[k] = (tframe){p, (uint32_t)n, (uint32_t)n, (int64_t)k * 1000000, 0};
+        k++;
+    }
+    {
+        uint8_t *p = fr[k];
+        size_t n = eth_hdr(p, 0x0800);
+        n += ipv4_hdr(p + n, 6, 0, 1480, 0, a, b);
+        tcp_hdr(p + n, 1000, 80, 9, 0x10, 0);
+        t[k] = (tframe){p, 40, 1514, (int64_t)k * 1000000, 0};
+        k++;
+    }
+    for (size_t i = 0; i < extra; i++, k++) {
+        t[k] = t[0];
+        t[k].ts_ns = (int64_t)k * 1000000;
+    }
+    return k;
+}
+
+/* Writes the unit capture with `extra` repeats; returns its path (static). */
+static const char *write_unit_capture(size_t extra)
+{
+    static char path[512];
+    static uint8_t fr[UNIT_FRAMES][128];
+    tframe *t = calloc(UNIT_FRAMES + extra, sizeof *t);
+    if (!t)
+        return NULL;
+    size_t n = unit_frames(fr, t, extra);
+    snprintf(path, sizeof path, "%s/unit-%zu.pcap", tmpdir, extra);
+    int ok = write_pcap(path, 1, 0, 0, t, n);
+    free(t);
+    return ok ? path : NULL;
+}
+
+/* Writes 2000 damaged frames: Ethernet headers announcing IPv4, IPv6, VLAN,
+ * QinQ or ARP followed by pseudo-random bytes, cut at every length from 0 to
+ * 119 bytes; returns the path (static) or NULL. */
+static const char *write_fuzz_capture(void)
+{
+    static char path[512];
+    enum { N = 2000 };
+    static uint8_t fr[N][120];
+    tframe *t = calloc(N, sizeof *t);
+    if (!t)
+        return NULL;
+    static const uint16_t types[] = {0x0800, 0x86dd, 0x8100, 0x88a8, 0x0806, 0x9100};
+    uint32_t x = 12345;
+    for (int i = 0; i < N; i++) {
+        uint8_t *p = fr[i];
+        for (int k = 0; k < 120; k++) {
+            x = x * 1103515245u + 12345u;
+            p[k] = (uint8_t)(x >> 16);
+        }
+        eth_hdr(p, types[i % 6]);
+        if (i % 3 == 0)
+            p[14] = (uint8_t)(i % 2 ? 0x45 : 0x60); /* a plausible version nibble */
+        if (i % 6 == 2 && i % 4 == 0) {
+            p[16] = 0x08; /* VLAN then IPv4 */
+            p[17] = 0x00;
+            p[18] = 0x4f;
+        }
+        uint32_t cap = (uint32_t)(i % 120);
+        t[i] = (tframe){p, cap, cap + (uint32_t)(i % 7) * 100, (int64_t)i * 1000, 0};
+    }
+    snprintf(path, sizeof path, "%s/fuzz.pcap", tmpdir);
+    int ok = write_pcap(path, 1, 0, 0, t, N);
+    free(t);
+    return ok ? path : NULL;
+}
+
+/* Runs the expert over the damaged capture with each config: a clean end. */
+static void check_survives_damage(nmx_expert *e, const char *const *configs, size_t n)
+{
+    const char *path = write_fuzz_capture();
+    nmx_capture *cap = path ? open_capture(path) : NULL;
+    CHECK(cap != NULL);
+    if (!cap || !e)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        nmx_run_result r;
+        nmx_run *run = run_over(e, cap, configs[i], &r, NULL);
+        CHECK(run != NULL);
+        if (run) {
+            check_clean_end(&r);
+            CHECK(r.events > 0);
+            nmx_run_free(run);
+        }
+    }
+    nmx_capture_close(cap);
+}
+
+/* ---- the zeek corpus and tshark ---- */
+
+typedef struct strv {
+    char **v;
+    size_t n, cap;
+} strv;
+
+static void strv_push(strv *s, const char *x)
+{
+    if (s->n == s->cap) {
+        s->cap = s->cap ? 2 * s->cap : 64;
+        s->v = realloc(s->v, s->cap * sizeof *s->v);
+    }
+    s->v[s->n++] = strdup(x);
+}
+
+static void strv_free(strv *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        free(s->v[i]);
+    free(s->v);
+    memset(s, 0, sizeof *s);
+}
+
+static int ends_with(const char *s, const char *suf)
+{
+    size_t a = strlen(s), b = strlen(suf);
+    return a >= b && strcmp(s + a - b, suf) == 0;
+}
+
+static void scan_dir(const char *dir, strv *out)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        char p[8192];
+        snprintf(p, sizeof p, "%.4096s/%.1024s", dir, e->d_name);
+        struct stat st;
+        if (stat(p, &st) != 0)
+            continue;
+        if (S_ISDIR(st.st_mode))
+            scan_dir(p, out);
+        else if (ends_with(p, ".pcap") || ends_with(p, ".pcapng") || ends_with(p, ".trace"))
+            strv_push(out, p);
+    }
+    closedir(d);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The zeek corpus, sorted; empty when absent. */
+static void zeek_files(strv *out)
+{
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%.4096s/captures/zeek", shared_dir());
+    scan_dir(dir, out);
+    if (out->n)
+        qsort(out->v, out->n, sizeof *out->v, cmp_str);
+}
+
+static int have_tshark(void)
+{
+    return system("tshark -v >/dev/null 2>&1") == 0;
+}
+
+static const char *short_name(const char *p)
+{
+    const char *z = strstr(p, "/zeek/");
+    return z ? z + 6 : p;
+}
+
+typedef struct job {
+    char **argv;
+    char out[600];
+    pid_t pid;
+    int status;
+} job;
+
+static pid_t spawn(char *const *argv, const char *out)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600), nul = open("/dev/null", O_WRONLY);
+        if (fd < 0 || nul < 0)
+            _exit(127);
+        dup2(fd, 1);
+        dup2(nul, 2);
+        execvp(argv[0], argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+static int jobs_par(void)
+{
+    const char *e = getenv("NMX_TSHARK_JOBS");
+    int n = e ? atoi(e) : 2;
+    return n > 0 && n < 64 ? n : 2;
+}
+
+/* Runs every job, `par` at a time. */
+static void run_jobs(job *jobs, size_t n, int par)
+{
+    size_t next = 0, running = 0;
+    while (next < n || running) {
+        while (running < (size_t)par && next < n) {
+            jobs[next].pid = spawn(jobs[next].argv, jobs[next].out);
+            jobs[next].status = -1;
+            next++;
+            running++;
+        }
+        int st;
+        pid_t pid = wait(&st);
+        if (pid < 0)
+            break;
+        for (size_t i = 0; i < next; i++)
+            if (jobs[i].pid == pid) {
+                jobs[i].status = WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+                jobs[i].pid = 0;
+            }
+        running--;
+    }
+}
+
+/* A file's whole content (malloc'd, NUL-terminated) or NULL. */
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    size_t cap = 1 << 16, n = 0;
+    char *b = malloc(cap);
+    size_t k;
+    while (b && (k = fread(b + n, 1, cap - n - 1, f)) > 0) {
+        n += k;
+        if (cap - n < 2) {
+            cap *= 2;
+            b = realloc(b, cap);
+        }
+    }
+    fclose(f);
+    if (b)
+        b[n] = 0;
+    return b;
+}
+
+/* What the per-frame frame.protocols lines (first column of the -T fields
+ * output, up to the statistics) say about a file. */
+typedef struct file_traits {
+    unsigned frames;
+    int fragments;  /* IPv4 MF/offset or an IPv6 fragment header */
+    int tunnels;    /* a second eth, ip or ipv6 layer, not inside ICMP */
+    int icmp_quote; /* ip/ipv6 inside icmp/icmpv6 (an error's quoted packet) */
+    int undecoded;  /* ip/ipv6 reached through a layer nmexpert does not decode (PPP, PPPoE, VN-Tag ...) */
+} file_traits;
+
+/* 1 if tshark reaches IP through a protocol nmexpert's decoder does not know. */
+static int ip_behind_unknown(const char *protos)
+{
+    static const char *const link[] = {"eth", "ethertype", "vlan", "vlan.etype", "ieee8021ad", "sll", "null",
+                                       "raw"};
+    int unknown = 0;
+    for (const char *p = protos; p && *p;) {
+        const char *e = strchr(p, ':');
+        size_t tl = e ? (size_t)(e - p) : strlen(p);
+        char tok[64];
+        snprintf(tok, sizeof tok, "%.*s", (int)(tl < 63 ? tl : 63), p);
+        if (!strcmp(tok, "ip") || !strcmp(tok, "ipv6") || !strcmp(tok, "arp"))
+            return unknown;
+        int known = 0;
+        for (size_t i = 0; i < sizeof link / sizeof *link; i++)
+            known |= !strcmp(tok, link[i]);
+        if (!known)
+            unknown = 1;
+        p = e ? e + 1 : NULL;
+    }
+    return 0;
+}
+
+static int count_tok(const char *protos, const char *name)
+{
+    int n = 0;
+    size_t l = strlen(name);
+    for (const char *p = protos; p && *p;) {
+        const char *e = strchr(p, ':');
+        size_t tl = e ? (size_t)(e - p) : strlen(p);
+        if (tl == l && strncmp(p, name, l) == 0)
+            n++;
+        p = e ? e + 1 : NULL;
+    }
+    return n;
+}
+
+/* Reads the per-frame lines at the start of `text` (columns: frame.protocols,
+ * ip.flags.mf, ip.frag_offset, ...) and returns where the statistics begin. */
+static char *read_traits(char *text, file_traits *tr)
+{
+    memset(tr, 0, sizeof *tr);
+    char *p = text;
+    while (p && *p) {
+        char *nl = strchr(p, '\n');
+        if (strncmp(p, "====", 4) == 0 || (*p == '\n' && nl && strncmp(nl + 1, "====", 4) == 0))
+            return p;
+        if (nl)
+            *nl = 0;
+        char line[8192];
+        snprintf(line, sizeof line, "%s", p);
+        char *cols[4] = {line, "", "", ""};
+        for (int i = 1; i < 4; i++) {
+            char *tab = strchr(cols[i - 1], '\t');
+            if (!tab)
+                break;
+            *tab = 0;
+            cols[i] = tab + 1;
+        }
+        tr->frames++;
+        if (strstr(cols[1], "1") || (cols[2][0] && strspn(cols[2], "0,") != strlen(cols[2])) ||
+            strstr(cols[0], "ipv6.fraghdr"))
+            tr->fragments = 1;
+        const char *ic = strstr(cols[0], ":icmp");
+        char head[8192];
+        snprintf(head, sizeof head, "%s", cols[0]);
+        if (ic)
+            head[ic - cols[0]] = 0; /* what is inside ICMP is a quote, not a tunnel */
+        if (ic && (strstr(ic + 1, ":ip:") || strstr(ic + 1, ":ipv6:") || ends_with(ic, ":ip") ||
+                   ends_with(ic, ":ipv6")))
+            tr->icmp_quote = 1;
+        if (ip_behind_unknown(head))
+            tr->undecoded = 1;
+        if (count_tok(head, "eth") > 1 || count_tok(head, "ip") + count_tok(head, "ipv6") > 1)
+            tr->tunnels = 1;
+        if (nl)
+            *nl = '\n';
+        p = nl ? nl + 1 : NULL;
+    }
+    return p;
+}
+
+/* Frames the capture layer reads of a file (it stops where libpcap does). */
+static unsigned our_frames(nmx_capture *cap)
+{
+    nmx_capture_info in;
+    return nmx_capture_get_info(cap, &in) == NMERR_SUCCESS ? in.frames : 0;
+}
+
+/* A deterministic subset of n files: every k-th (NMX_EXPERT_CORPUS_FULL=1: all). */
+static int in_subset(size_t i, size_t step)
+{
+    const char *e = getenv("NMX_EXPERT_CORPUS_FULL");
+    if (e && *e == '1')
+        return 1;
+    return i % step == 0;
+}
+
+static nmx_expert *ex;
+
+/* ---- unit tests ---- */
+
+static const NMEVENTDATA *row_named(nmx_run *run, const char *label)
+{
+    size_t n = 0;
+    const NMEVENTDATA *const *ev = nmx_run_events(run, &n);
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(col_str(ev[i], "Protocol"), label) == 0)
+            return ev[i];
+    return NULL;
+}
+
+static void check_row(nmx_run *run, const char *label, double frames, double bytes, double total_f,
+                      double total_b)
+{
+    const NMEVENTDATA *ev = row_named(run, label);
+    if (!ev) {
+        fprintf(stderr, "  no row \"%s\"\n", label);
+        CHECK(ev != NULL);
+        return;
+    }
+    CHECK_EQ(col_num(ev, "Frames"), frames);
+    CHECK_EQ(col_num(ev, "Bytes"), bytes);
+    CHECK(fabs(col_num(ev, "% Frames") - 100.0 * frames / total_f) < 1e-9);
+    CHECK(fabs(col_num(ev, "% Bytes") - 100.0 * bytes / total_b) < 1e-9);
+    CHECK_EQ(ev->EventIdent, 1);
+    CHECK(strcmp(ev->szSourceName, "Protocol Distribution") == 0);
+    CHECK(ev->szEventName != NULL);
+}
+
+TEST(test_protdist_counts_a_known_capture)
+{
+    const char *path = write_unit_capture(0);
+    nmx_capture *cap = path ? open_capture(path) : NULL;
+    CHECK(cap != NULL);
+    if (!cap || !ex)
+        return;
+    nmx_run_result r;
+    nmx_run *run = run_over(ex, cap, NULL, &r, NULL);
+    CHECK(run != NULL);
+    if (run) {
+        check_clean_end(&r);
+        /* wire: tcp 74 x3, udp 54 + 60, arp 60, vlan udp 50, ipv6 icmpv6 62, truncated 1514 */
+        double tf = 9, tb = 74 * 3 + 54 + 60 + 60 + 50 + 62 + 1514;
+        check_row(run, "eth", 9, tb, tf, tb);
+        check_row(run, "  ip", 6, 74 * 3 + 54 + 60 + 1514, tf, tb);
+        check_row(run, "    tcp", 4, 74 * 3 + 1514, tf, tb);
+        check_row(run, "    udp", 2, 54 + 60, tf, tb);
+        check_row(run, "  arp", 1, 60, tf, tb);
+        check_row(run, "  vlan", 1, 50, tf, tb);
+        check_row(run, "    ip", 1, 50, tf, tb);
+        check_row(run, "      udp", 1, 50, tf, tb);
+        check_row(run, "  ipv6", 1, 62, tf, tb);
+        check_row(run, "    icmpv6", 1, 62, tf, tb);
+        CHECK_EQ(r.events, 10);
+        /* the first row is the root, and children follow their parent */
+        const NMEVENTDATA *first = nmx_run_event(run, 0), *second = nmx_run_event(run, 1);
+        CHECK(first && strcmp(col_str(first, "Protocol"), "eth") == 0);
+        CHECK(second && strcmp(col_str(second, "Protocol"), "  ip") == 0);
+        nmx_run_free(run);
+    }
+    /* depth=1: the roots only */
+    run = run_over(ex, cap, "depth=1\n", &r, NULL);
+    CHECK(run != NULL);
+    if (run) {
+        check_clean_end(&r);
+        CHECK_EQ(r.events, 1);
+        nmx_run_free(run);
+    }
+    nmx_capture_close(cap);
+}
+
+TEST(test_protdist_configuration)
+{
+    if (!ex)
+        return;
+    const EXPERTENUMINFO *info = nmx_expert_info(ex);
+    CHECK(strcmp(info->szName, "Protocol Distribution") == 0);
+    CHECK(strcmp(info->szVendor, "nmexpert") == 0);
+    CHECK_EQ(info->Version, 1);
+    CHECK_EQ(info->Flags, EXPERT_ENUM_FLAG_CONFIGURABLE);
+    CHECK(info->pConfigProc != NULL);
+    EXPERTCONFIG *out = NULL;
+    BOOL ret = FALSE;
+    CHECK_EQ(nmx_expert_configure(ex, NULL, NULL, &out, &ret), NMERR_SUCCESS);
+    CHECK(ret);
+    CHECK(out != NULL);
+    if (out) {
+        CHECK_EQ(out->RawConfigLength, sizeof(DWORD) + strlen("depth=0\n") + 1);
+        CHECK(strcmp((const char *)out->RawConfigData, "depth=0\n") == 0);
+        free(out);
+    }
+    EXPERTCONFIG *in = make_config("  depth = 3 \n# comment\n");
+    out = NULL;
+    CHECK_EQ(nmx_expert_configure(ex, in, NULL, &out, &ret), NMERR_SUCCESS);
+    CHECK(ret);
+    if (out) {
+        CHECK(strcmp((const char *)out->RawConfigData, "depth=3\n") == 0);
+        free(out);
+    }
+    free(in);
+    static const char *const bad[] = {"colour=blue\n", "depth=x\n", "depth\n", "depth=1000\n"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        in = make_config(bad[i]);
+        out = NULL;
+        ret = TRUE;
+        nmx_expert_configure(ex, in, NULL, &out, &ret);
+        CHECK(!ret);
+        free(out);
+        free(in);
+        /* Run with it: PROBLEM, no rows, nothing left */
+        nmx_run_result r;
+        nmx_run *run = run_over(ex, NULL, bad[i], &r, NULL);
+        CHECK(run != NULL);
+        if (run) {
+            CHECK(r.returned);
+            CHECK_EQ(r.status.Status, EXPERTSTATUS_PROBLEM);
+            CHECK_EQ(r.events, 0);
+            CHECK_EQ(r.mem.live_blocks, 0);
+            nmx_run_free(run);
+        }
+    }
+}
+
+TEST(test_protdist_terminate_and_empty_capture)
+{
+    if (!ex)
+        return;
+    const char *path = write_unit_capture(3000);
+    nmx_capture *cap = path ? open_capture(path) : NULL;
+    CHECK(cap != NULL);
+    if (!cap)
+        return;
+    terminate_calls = 0;
+    nmx_run_result r;
+    nmx_run *run = run_over(ex, cap, NULL, &r, terminate_at_progress);
+    CHECK(run != NULL);
+    if (run) {
+        CHECK(terminate_calls > 0);
+        CHECK(r.returned);
+        CHECK(r.terminated);
+        CHECK(!r.run_value);
+        CHECK_EQ(r.fault_signal, 0);
+        CHECK(!r.hung);
+        CHECK_EQ(r.mem.live_blocks, 0);
+        CHECK_EQ(r.events, 0);
+        nmx_run_free(run);
+    }
+    nmx_capture_close(cap);
+    /* no capture: no rows, a clean end */
+    run = run_over(ex, NULL, NULL, &r, NULL);
+    CHECK(run != NULL);
+    if (run) {
+        check_clean_end(&r);
+        CHECK_EQ(r.events, 0);
+        nmx_run_free(run);
+    }
+}
+
+TEST(test_protdist_damaged_frames)
+{
+    static const char *const cfg[] = {NULL, "depth=2"};
+    check_survives_damage(ex, cfg, 2);
+}
+
+/* ---- against tshark ---- */
+
+typedef struct pnode {
+    char path[256];
+    unsigned long long frames, bytes;
+    int seen;
+} pnode;
+
+typedef struct plist {
+    pnode *v;
+    size_t n, cap;
+} plist;
+
+static pnode *plist_get(plist *l, const char *path)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (strcmp(l->v[i].path, path) == 0)
+            return &l->v[i];
+    if (l->n == l->cap) {
+        l->cap = l->cap ? 2 * l->cap : 32;
+        l->v = realloc(l->v, l->cap * sizeof *l->v);
+    }
+    pnode *x = &l->v[l->n++];
+    memset(x, 0, sizeof *x);
+    snprintf(x->path, sizeof x->path, "%s", path);
+    return x;
+}
+
+static int transparent(const char *n)
+{
+    static const char *const t[] = {"frame", "raw", "ethertype", "vlan.etype", "ipv6.hopopts", "ipv6.routing",
+                                    "ipv6.dstopts", "ipv6.fraghdr"};
+    for (size_t i = 0; i < sizeof t / sizeof *t; i++)
+        if (strcmp(n, t[i]) == 0)
+            return 1;
+    return 0;
+}
+
+/* 1 if `path` ("eth/vlan/ip/tcp") has the shape nmexpert decodes. */
+static int comparable(const char *path)
+{
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", path);
+    int stage = 0; /* 0 link, 1 after network, 2 after transport */
+    for (char *tok = strtok(buf, "/"); tok; tok = strtok(NULL, "/")) {
+        if (!strcmp(tok, "eth") || !strcmp(tok, "vlan") || !strcmp(tok, "ieee8021ad") ||
+            !strcmp(tok, "sll") || !strcmp(tok, "null")) {
+            if (stage != 0)
+                return 0;
+        } else if (!strcmp(tok, "ip") || !strcmp(tok, "ipv6") || !strcmp(tok, "arp")) {
+            if (stage != 0)
+                return 0;
+            stage = strcmp(tok, "arp") ? 1 : 3;
+        } else if (!strcmp(tok, "tcp") || !strcmp(tok, "udp") || !strcmp(tok, "icmp") ||
+                   !strcmp(tok, "icmpv6")) {
+            if (stage != 1)
+                return 0;
+            stage = 2;
+        } else {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* Parses the phs block of tshark's output into comparable nodes. */
+static void parse_phs(const char *stats, plist *out)
+{
+    const char *p = strstr(stats ? stats : "", "Protocol Hierarchy Statistics");
+    if (!p)
+        return;
+    char stack[32][64];
+    int kept[32];
+    for (p = strchr(p, '\n'); p && *p; p = strchr(p, '\n')) {
+        p++;
+        if (strncmp(p, "====", 4) == 0)
+            break;
+        const char *f = strstr(p, "frames:");
+        const char *nl = strchr(p, '\n');
+        if (!f || (nl && f > nl))
+            continue;
+        int indent = (int)strspn(p, " ");
+        int depth = indent / 2;
+        if (depth >= 32)
+            continue;
+        char name[64];
+        if (sscanf(p, "%63s", name) != 1)
+            continue;
+        unsigned long long fr = 0, by = 0;
+        if (sscanf(f, "frames:%llu bytes:%llu", &fr, &by) != 2)
+            continue;
+        snprintf(stack[depth], sizeof stack[depth], "%s", name);
+        kept[depth] = !transparent(name);
+        if (!kept[depth])
+            continue;
+        char path[256] = "";
+        for (int i = 0; i <= depth; i++) {
+            if (!kept[i])
+                continue;
+            size_t u = strlen(path);
+            snprintf(path + u, sizeof path - u, "%s%s", u ? "/" : "", stack[i]);
+        }
+        if (!comparable(path))
+            continue;
+        pnode *x = plist_get(out, path);
+        x->frames += fr;
+        x->bytes += by;
+    }
+}
+
+/* Our rows as "a/b/c" paths. */
+static void our_nodes(nmx_run *run, plist *out)
+{
+    size_t n = 0;
+    const NMEVENTDATA *const *ev = nmx_run_events(run, &n);
+    char stack[64][32];
+    for (size_t i = 0; i < n; i++) {
+        const char *label = col_str(ev[i], "Protocol");
+        size_t ind = strspn(label, " ");
+        size_t depth = ind / 2;
+        if (depth >= 64)
+            continue;
+        snprintf(stack[depth], sizeof stack[depth], "%s", label + ind);
+        char path[256] = "";
+        for (size_t k = 0; k <= depth; k++) {
+            size_t u = strlen(path);
+            snprintf(path + u, sizeof path - u, "%s%s", u ? "/" : "", stack[k]);
+        }
+        pnode *x = plist_get(out, path);
+        x->frames += (unsigned long long)col_num(ev[i], "Frames");
+        x->bytes += (unsigned long long)col_num(ev[i], "Bytes");
+    }
+}
+
+static const struct {
+    const char *file, *why;
+} exceptions[] = {
+    {"cisco-fabric-path.pcap",
+     "Wireshark's FabricPath heuristic dissector takes the FabricPath frames whole (phs root \"cfp\", "
+     "not \"eth\"); nmexpert decodes them as Ethernet frames carrying an unknown type"},
+};
+
+static const char *exception_for(const char *path)
+{
+    for (size_t i = 0; i < sizeof exceptions / sizeof *exceptions; i++)
+        if (strcmp(short_name(path), exceptions[i].file) == 0)
+            return exceptions[i].why;
+    return NULL;
+}
+
+TEST(test_e2_protdist_equals_tshark_phs_on_the_zeek_corpus)
+{
+    strv files = {0};
+    zeek_files(&files);
+    if (!files.n || !have_tshark() || !ex) {
+        SKIP_TEST(test_e2_protdist_equals_tshark_phs_on_the_zeek_corpus,
+                  !files.n ? "the shared capture corpus is absent" : "tshark is not installed");
+        strv_free(&files);
+        return;
+    }
+    double t0 = now_s();
+    job *jobs = calloc(files.n, sizeof *jobs);
+    size_t nj = 0;
+    size_t *which = calloc(files.n, sizeof *which);
+    for (size_t i = 0; i < files.n; i++) {
+        if (!in_subset(i, 4) && !exception_for(files.v[i]))
+            continue;
+        static char *tmpl[] = {"tshark", "-n", "-r", NULL, "-T", "fields", "-e", "frame.protocols", "-e",
+                               "ip.flags.mf", "-e", "ip.frag_offset", "-z", "io,phs", NULL};
+        char **argv = malloc(sizeof tmpl);
+        memcpy(argv, tmpl, sizeof tmpl);
+        argv[3] = files.v[i];
+        jobs[nj].argv = argv;
+        snprintf(jobs[nj].out, sizeof jobs[nj].out, "%s/phs-%zu.txt", tmpdir, i);
+        which[nj++] = i;
+    }
+    run_jobs(jobs, nj, jobs_par());
+    unsigned compared = 0, equal = 0, frag = 0, unreadable = 0, differ = 0, nodes = 0, quoted = 0,
+             short_read = 0, excused = 0;
+    for (size_t j = 0; j < nj; j++) {
+        const char *path = files.v[which[j]];
+        char *text = slurp(jobs[j].out);
+        unlink(jobs[j].out);
+        free(jobs[j].argv);
+        nmx_capture *cap = open_capture(path);
+        if (!text || jobs[j].status != 0 || !cap) {
+            unreadable++;
+            free(text);
+            if (cap)
+                nmx_capture_close(cap);
+            continue;
+        }
+        file_traits tr;
+        char *stats = read_traits(text, &tr);
+        if (tr.fragments) {
+            frag++;
+            free(text);
+            nmx_capture_close(cap);
+            continue;
+        }
+        if (our_frames(cap) != tr.frames) {
+            short_read++;
+            printf("     excluded: %s: the capture layer reads %u of tshark's %u frames\n", short_name(path),
+                   our_frames(cap), tr.frames);
+            free(text);
+            nmx_capture_close(cap);
+            continue;
+        }
+        quoted += tr.icmp_quote || tr.tunnels;
+        plist theirs = {0}, ours = {0};
+        parse_phs(stats, &theirs);
+        nmx_run_result r;
+        nmx_run *run = run_over(ex, cap, NULL, &r, NULL);
+        CHECK(run != NULL);
+        if (run) {
+            check_clean_end(&r);
+            our_nodes(run, &ours);
+            nmx_run_free(run);
+        }
+        compared++;
+        int same = 1;
+        for (size_t i = 0; i < ours.n; i++) {
+            pnode *o = &ours.v[i], *t = NULL;
+            for (size_t k = 0; k < theirs.n; k++)
+                if (strcmp(theirs.v[k].path, o->path) == 0)
+                    t = &theirs.v[k];
+            if (!t || t->frames != o->frames || t->bytes != o->bytes) {
+                same = 0;
+                printf("     %s: %s: %s ours %llu frames %llu bytes, tshark %llu %llu%s\n",
+                       exception_for(path) ? "differs" : "DIFFERS", short_name(path), o->path, o->frames, o->bytes, t ? t->frames : 0,
+                       t ? t->bytes : 0, t ? "" : " (no such node)");
+            }
+            if (t)
+                t->seen = 1;
+            nodes++;
+        }
+        for (size_t k = 0; k < theirs.n; k++)
+            if (!theirs.v[k].seen) {
+                same = 0;
+                printf("     %s: %s: tshark has %s %llu frames %llu bytes, we have none\n",
+                       exception_for(path) ? "differs" : "DIFFERS", short_name(path), theirs.v[k].path, theirs.v[k].frames, theirs.v[k].bytes);
+            }
+        const char *why = exception_for(path);
+        if (same)
+            equal++;
+        else if (why) {
+            excused++;
+            printf("     differs as expected: %s: %s\n", short_name(path), why);
+        } else
+            differ++;
+        free(ours.v);
+        free(theirs.v);
+        free(text);
+        nmx_capture_close(cap);
+    }
+    printf("     io,phs: %zu zeek files, %zu in the subset: %u compared (%u nodes), %u equal, %u differ, %u listed "
+           "exceptions; %u excluded for IP fragments, %u read short by libpcap, %u unreadable; %u have ICMP-quoted or tunnelled layers (not "
+           "compared below the outer stack) (%.1f s)\n",
+           files.n, nj, compared, nodes, equal, differ, excused, frag, short_read, unreadable, quoted, now_s() - t0);
+    CHECK(compared > 0);
+    CHECK_EQ(differ, 0);
+    free(jobs);
+    free(which);
+    strv_free(&files);
+}
+
+int main(void)
+{
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/nmx_protdist_XXXXXX");
+    if (!mkdtemp(tmpdir)) {
+        perror("mkdtemp");
+        return EXIT_FAILURE;
+    }
+    ex = load_bundled("protdist");
+    CHECK(ex != NULL);
+    RUN(test_protdist_counts_a_known_capture);
+    RUN(test_protdist_configuration);
+    RUN(test_protdist_terminate_and_empty_capture);
+    RUN(test_protdist_damaged_frames);
+    RUN(test_e2_protdist_equals_tshark_phs_on_the_zeek_corpus);
+    nmx_expert_unload(ex);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", tmpdir);
+    return CHECK_DONE();
+}
