@@ -43,6 +43,21 @@ check unknown_command_is_2 test "$rc" -eq 2
 check help_exits_0 test "$rc" -eq 0
 check help_lists_options grep -q -- "--mem-limit" "$tmp/help"
 
+# The experts agree with tshark on the project's own sample (E2): the
+# retransmission and out-of-order totals, and the number of HTTP exchanges.
+if command -v tshark >/dev/null 2>&1; then
+    ts() { tshark -n -r "$sample" -o tcp.desegment_tcp_streams:FALSE -Y "$1" 2>/dev/null | wc -l; }
+    totals=$("$nmx" run -e tcpretrans -o csv "$sample" | grep '"Retransmission totals","[0-9]')
+    field() { echo "$totals" | cut -d, -f"$1" | tr -d '"'; }
+    check sample_retransmissions_equal_tshark test "$(field 6)" -eq "$(ts tcp.analysis.retransmission)"
+    check sample_fast_retransmissions_equal_tshark test "$(field 8)" -eq "$(ts tcp.analysis.fast_retransmission)"
+    check sample_out_of_order_equal_tshark test "$(field 10)" -eq "$(ts tcp.analysis.out_of_order)"
+    rt=$("$nmx" run -e resptime -o csv "$sample" | grep '"Response time by server","127.0.0.1","8765"')
+    check sample_http_exchanges_equal_tshark test "$(echo "$rt" | cut -d, -f5 | tr -d '"')" -eq "$(ts http.time)"
+else
+    echo "skip sample_*_equal_tshark: tshark not installed"
+fi
+
 # On a terminal (script(1) gives the command a pseudo-terminal), progress
 # lines with percentages are drawn on stderr.
 if command -v script >/dev/null 2>&1; then
