@@ -3,7 +3,8 @@
  *   nmexpert list
  *   nmexpert info CAPTURE
  *   nmexpert run [-e NAME]... [--filter EXPR] [--config NAME:KEY=VALUE]...
- *                [--mem-limit BYTES] [--timeout SECONDS] [--format text|json|csv] CAPTURE
+ *                [--mem-limit BYTES] [--timeout SECONDS] [--format text|json|csv]
+ *                [--html FILE] CAPTURE
  *
  * Exit status: 0 when every run finished; 1 when a run failed (crashed, hung,
  * timed out, reported a problem); 2 for bad input (usage, a capture or filter
@@ -430,6 +431,154 @@ static void output(FILE *o, const char *fmt, const char *capture, job *jobs, siz
         fprintf(o, "]}\n");
 }
 
+/* ---- the HTML report: one self-contained file, inline CSS and SVG, no
+ * script and nothing fetched, so a browser opens it without a network ---- */
+
+static void html_text(FILE *o, const char *s)
+{
+    for (; s && *s; s++) {
+        switch (*s) {
+        case '<': fputs("&lt;", o); break;
+        case '>': fputs("&gt;", o); break;
+        case '&': fputs("&amp;", o); break;
+        case '"': fputs("&quot;", o); break;
+        default: fputc(*s, o);
+        }
+    }
+}
+
+static double cell_number(const NMCOLUMNVARIANT *v)
+{
+    char buf[64];
+    cell_text(v, buf, sizeof buf);
+    return strtod(buf, NULL);
+}
+
+/* The column a chart of this table plots: the first of these headers. */
+static int chart_column(const NMEVENTDATA *h)
+{
+    static const char *prefer[] = {"Bytes", "Mean (ms)", "Count", "Retransmissions", "Frames"};
+    for (size_t p = 0; p < sizeof prefer / sizeof prefer[0]; p++)
+        for (size_t c = 0; c < h->NumColumns; c++)
+            if (h->Column[c].szColumnName && !strcmp(h->Column[c].szColumnName, prefer[p]) &&
+                is_numeric(&h->Column[c].VariantData))
+                return (int)c;
+    return -1;
+}
+
+/* A horizontal bar chart of the table's first column against column vc. */
+static void html_chart(FILE *o, const NMEVENTDATA **rows, size_t n, int vc)
+{
+    size_t shown = n < 15 ? n : 15;
+    double max = 0;
+    for (size_t r = 0; r < shown; r++)
+        if (rows[r]->NumColumns > (size_t)vc) {
+            double v = cell_number(&rows[r]->Column[vc].VariantData);
+            if (v > max)
+                max = v;
+        }
+    if (shown < 2 || max <= 0)
+        return;
+    unsigned h = (unsigned)(shown * 22 + 10);
+    fprintf(o, "<svg class=\"chart\" width=\"760\" height=\"%u\" role=\"img\" aria-label=\"", h);
+    html_text(o, rows[0]->Column[vc].szColumnName);
+    fprintf(o, "\">\n");
+    char label[512], val[64];
+    for (size_t r = 0; r < shown; r++) {
+        if (rows[r]->NumColumns <= (size_t)vc)
+            continue;
+        double v = cell_number(&rows[r]->Column[vc].VariantData);
+        cell_text(&rows[r]->Column[0].VariantData, label, sizeof label);
+        cell_text(&rows[r]->Column[vc].VariantData, val, sizeof val);
+        double w = 440.0 * v / max;
+        unsigned y = (unsigned)(r * 22 + 5);
+        fprintf(o, "<text x=\"0\" y=\"%u\" class=\"lbl\">", y + 14);
+        html_text(o, label);
+        fprintf(o, "</text><rect x=\"240\" y=\"%u\" width=\"%.1f\" height=\"16\" class=\"bar\"/>"
+                   "<text x=\"%.1f\" y=\"%u\" class=\"val\">%s</text>\n",
+                y, w < 1 ? 1 : w, 246 + (w < 1 ? 1 : w), y + 14, val);
+    }
+    fprintf(o, "</svg>\n");
+}
+
+static int write_html(const char *path, const char *capture, job *jobs, size_t nj)
+{
+    FILE *o = fopen(path, "w");
+    if (!o)
+        return -1;
+    fprintf(o, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>nmexpert: ");
+    html_text(o, capture);
+    fprintf(o, "</title>\n<style>\n"
+               "body{font-family:sans-serif;margin:2em;color:#222}\n"
+               "h1{font-size:1.4em}h2{font-size:1.2em;border-bottom:1px solid #ccc;margin-top:2em}\n"
+               "h3{font-size:1em;margin-bottom:.3em}\n"
+               "table{border-collapse:collapse;margin:.5em 0 1em}\n"
+               "td,th{border:1px solid #ddd;padding:2px 8px;font-size:.9em}\n"
+               "td.n{text-align:right;font-variant-numeric:tabular-nums}th{background:#f4f4f4}\n"
+               ".chart .bar{fill:#4a7ab5}.chart .lbl,.chart .val{font-size:12px;fill:#222}\n"
+               ".ledger{color:#555;font-size:.9em}.bad{color:#b00}\n"
+               "</style></head><body>\n<h1>nmexpert report: ");
+    html_text(o, capture);
+    fprintf(o, "</h1>\n");
+    for (size_t i = 0; i < nj; i++) {
+        job *j = &jobs[i];
+        size_t n = 0;
+        const NMEVENTDATA *const *ev = j->run ? nmx_run_events(j->run, &n) : NULL;
+        const NMEVENTDATA **rows = n ? calloc(n, sizeof *rows) : NULL;
+        fprintf(o, "<h2>");
+        html_text(o, nmx_expert_info(j->ex)->szName);
+        fprintf(o, "</h2>\n");
+        for (size_t e = 0; rows && e < n; e++) {
+            DWORD id = ev[e]->EventIdent;
+            int seen = 0;
+            for (size_t p = 0; p < e && !seen; p++)
+                seen = ev[p]->EventIdent == id;
+            if (seen)
+                continue;
+            size_t nr = table_rows(ev, n, id, rows);
+            const NMEVENTDATA *h = rows[0];
+            char cell[512];
+            fprintf(o, "<h3>");
+            html_text(o, h->szEventName);
+            fprintf(o, "</h3>\n");
+            int vc = chart_column(h);
+            if (vc > 0)
+                html_chart(o, rows, nr, vc);
+            fprintf(o, "<table><tr>");
+            for (size_t c = 0; c < h->NumColumns; c++) {
+                fprintf(o, "<th>");
+                html_text(o, h->Column[c].szColumnName);
+                fprintf(o, "</th>");
+            }
+            fprintf(o, "</tr>\n");
+            for (size_t r = 0; r < nr; r++) {
+                fprintf(o, "<tr>");
+                for (size_t c = 0; c < rows[r]->NumColumns; c++) {
+                    cell_text(&rows[r]->Column[c].VariantData, cell, sizeof cell);
+                    fprintf(o, is_numeric(&rows[r]->Column[c].VariantData) ? "<td class=\"n\">"
+                                                                          : "<td>");
+                    html_text(o, cell);
+                    fprintf(o, "</td>");
+                }
+                fprintf(o, "</tr>\n");
+            }
+            fprintf(o, "</table>\n");
+        }
+        free(rows);
+        const nmx_mem_stats *m = &j->res.mem;
+        fprintf(o, "<p class=\"ledger%s\">status %s%s; %.3f s; memory: peak %" PRIu64
+                   " B, %" PRIu64 " allocations, %" PRIu64 " leaked blocks (%" PRIu64
+                   " B) reclaimed, %" PRIu64 " invalid calls%s</p>\n",
+                run_failed(j) ? " bad" : "", status_name(j->res.status.Status),
+                j->res.hung ? " (hung)" : "", j->res.wall_seconds, m->peak_bytes, m->allocs,
+                m->live_blocks, m->live_bytes,
+                m->bad_double_free + m->bad_foreign + m->bad_wrong_owner + m->bad_interior,
+                j->res.fault_signal ? "; crashed" : "");
+    }
+    fprintf(o, "</body></html>\n");
+    return fclose(o) == 0 ? 0 : -1;
+}
+
 /* Live progress, one line per expert, redrawn in place on a terminal. */
 static void draw_progress(job *jobs, size_t nj, int redraw)
 {
@@ -460,6 +609,7 @@ static int usage(FILE *o, int rc)
             "  -m, --mem-limit BYTES    memory quota of each run (suffixes k, M, G)\n"
             "  -t, --timeout SECONDS    time limit of each run\n"
             "  -o, --format FMT         text (default), json or csv\n"
+            "      --html FILE          also write a self-contained HTML report with charts\n"
             "Experts are looked for in NMEXPERT_PATH (colon-separated folders), then in the\n"
             "bundled folder. Exit status: 0 every run finished; 1 a run failed; 2 bad input.\n");
     return rc;
@@ -483,7 +633,7 @@ static int parse_size(const char *s, size_t *out)
 
 static int cmd_run(int argc, char **argv)
 {
-    const char *filter = NULL, *fmt = "text", *capture = NULL;
+    const char *filter = NULL, *fmt = "text", *capture = NULL, *html = NULL;
     const char *names[64], *configs[256];
     size_t nnames = 0, nconfigs = 0, quota = 0;
     double timeout = 0;
@@ -517,6 +667,8 @@ static int cmd_run(int argc, char **argv)
                 fprintf(stderr, "nmexpert: --format is text, json or csv\n");
                 return EXIT_BAD_INPUT;
             }
+        } else if (!strcmp(a, "--html")) {
+            html = v;
         } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             return usage(stdout, 0);
         } else if (a[0] == '-') {
@@ -637,6 +789,10 @@ static int cmd_run(int argc, char **argv)
                 rc = EXIT_RUN_FAILED;
         }
         output(stdout, fmt, capture, jobs, nj);
+        if (html && write_html(html, capture, jobs, nj) != 0) {
+            fprintf(stderr, "nmexpert: cannot write %s: %s\n", html, strerror(errno));
+            rc = EXIT_BAD_INPUT;
+        }
     }
     for (size_t i = 0; i < nj; i++) {
         if (jobs[i].run && !jobs[i].res.hung)
