@@ -54,6 +54,26 @@ if command -v tshark >/dev/null 2>&1; then
     check sample_out_of_order_equal_tshark test "$(field 10)" -eq "$(ts tcp.analysis.out_of_order)"
     rt=$("$nmx" run -e resptime -o csv "$sample" | grep '"Response time by server","127.0.0.1","8765"')
     check sample_http_exchanges_equal_tshark test "$(echo "$rt" | cut -d, -f5 | tr -d '"')" -eq "$(ts http.time)"
+    # Protocol Distribution against io,phs: frames and bytes of eth, ip, tcp.
+    phs=$(tshark -n -q -r "$sample" -z io,phs 2>/dev/null)
+    pd=$("$nmx" run -e protdist -o csv "$sample")
+    for p in eth ip tcp; do
+        theirs=$(echo "$phs" | awk -v p="$p" '$1 == p { sub("frames:", "", $2); sub("bytes:", "", $3); print $2 "," $3 }')
+        ours=$(echo "$pd" | awk -F'","' -v p="$p" '{ gsub(/^ +/, "", $3) } $3 == p { print $4 "," $5 }')
+        check "sample_protdist_${p}_equals_io_phs" test -n "$theirs" -a "$ours" = "$theirs"
+    done
+    # Top Users against endpoints,ip: packets, bytes, Tx/Rx of each address.
+    eps=$(tshark -n -q -r "$sample" -z endpoints,ip 2>/dev/null |
+        awk '$1 ~ /^[0-9]+\./ { print $1 "," $2 "," $3 "," $4 "," $5 "," $6 "," $7 }' | sort)
+    tu=$("$nmx" run -e topusers -c topusers:top=0 -o csv "$sample" | grep '"IPv4 Endpoints"' |
+        cut -d, -f3- | tr -d '"' | sort)
+    check sample_topusers_ipv4_equals_endpoints_ip test -n "$eps" -a "$tu" = "$eps"
+    # Property Distribution against -T fields -e frame.len: count, min, max.
+    fl=$(tshark -n -r "$sample" -T fields -e frame.len 2>/dev/null |
+        awk 'NR == 1 { mn = mx = $1 } { n++; if ($1 < mn) mn = $1; if ($1 > mx) mx = $1 } END { print n "," mn "," mx }')
+    pr=$("$nmx" run -e propdist -c propdist:field=frame.len -o csv "$sample" |
+        grep '"frame.len summary","frame.len"' | cut -d, -f4-6 | tr -d '"')
+    check sample_propdist_frame_len_equals_tshark test -n "$fl" -a "$pr" = "$fl"
 else
     echo "skip sample_*_equal_tshark: tshark not installed"
 fi

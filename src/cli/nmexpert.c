@@ -117,9 +117,9 @@ static int cmd_list(void)
         const EXPERTENUMINFO *in = nmx_expert_info(f.ex[i]);
         char s[256];
         short_name(f.ex[i], s, sizeof s);
-        printf("%-10s %s (%s, version %u%s)\n           %s\n           %s\n", s, in->szName,
-               in->szVendor, (unsigned)in->Version,
-               (in->Flags & EXPERT_ENUM_FLAG_CONFIGURABLE) ? ", configurable" : "",
+        printf("%-10s %s (%s, version %u, flags 0x%x%s)\n           %s\n           %s\n", s,
+               in->szName, in->szVendor, (unsigned)in->Version, (unsigned)in->Flags,
+               (in->Flags & EXPERT_ENUM_FLAG_CONFIGURABLE) ? ": configurable" : "",
                in->szDescription, nmx_expert_path(f.ex[i]));
         nmx_expert_unload(f.ex[i]);
     }
