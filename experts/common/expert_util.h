@@ -99,6 +99,83 @@ static inline DWORD xu_progress(HEXPERTKEY key, DWORD frame, DWORD total, LONG *
     return ExpertIndicateStatus(key, EXPERTSTATUS_RUNNING, 0, text, pct);
 }
 
+/* ---- TCP ---- */
+
+typedef struct xu_seg {
+    uint8_t fam;
+    const uint8_t *src, *dst;
+    uint16_t sp, dp;
+    uint32_t seq, ack, win, seglen;
+    uint8_t flags;
+} xu_seg;
+
+/* The TCP segment of a frame, from the innermost IP header before TCP:
+ * addresses (pointing into the frame), ports, sequence and acknowledgement
+ * numbers, window, flags and the payload length the IP lengths give (wire
+ * bytes). Returns 0 for anything that is not a whole-enough TCP header, and
+ * for a header length the IP lengths contradict (Wireshark: no analysis). */
+static inline int xu_tcp_parse(const xu_frame *f, xu_seg *g)
+{
+    if (!xu_has(f, NMX_PROTO_TCP))
+        return 0;
+    DWORD t = f->off[NMX_PROTO_TCP];
+    int v4 = xu_has(f, NMX_PROTO_IPV4) && f->off[NMX_PROTO_IPV4] < t;
+    int v6 = xu_has(f, NMX_PROTO_IPV6) && f->off[NMX_PROTO_IPV6] < t;
+    if (v4 && v6) {
+        if (f->off[NMX_PROTO_IPV4] > f->off[NMX_PROTO_IPV6])
+            v6 = 0;
+        else
+            v4 = 0;
+    }
+    if (xu_avail(f, t) < 20)
+        return 0;
+    const uint8_t *tp = f->bytes + t;
+    uint32_t thl = (uint32_t)(tp[12] >> 4) * 4;
+    if (thl < 20)
+        return 0;
+    int64_t l4;
+    if (v4) {
+        DWORD ip = f->off[NMX_PROTO_IPV4];
+        if (xu_avail(f, ip) < 20)
+            return 0;
+        const uint8_t *p = f->bytes + ip;
+        uint32_t ihl = (uint32_t)(p[0] & 15) * 4;
+        uint32_t tot = xu_be16(p + 2);
+        if (tot == 0) /* TSO: the total length is left to the NIC */
+            tot = f->wirelen > ip ? f->wirelen - ip : 0;
+        l4 = (int64_t)tot - (int64_t)(t - ip);
+        if (ihl < 20)
+            return 0;
+        g->fam = 4;
+        g->src = p + 12;
+        g->dst = p + 16;
+    } else if (v6) {
+        DWORD ip = f->off[NMX_PROTO_IPV6];
+        if (xu_avail(f, ip) < 40)
+            return 0;
+        const uint8_t *p = f->bytes + ip;
+        uint32_t plen = xu_be16(p + 4);
+        if (plen == 0)
+            plen = f->wirelen > ip + 40 ? f->wirelen - ip - 40 : 0;
+        l4 = (int64_t)plen + 40 - (int64_t)(t - ip);
+        g->fam = 6;
+        g->src = p + 8;
+        g->dst = p + 24;
+    } else {
+        return 0;
+    }
+    if (l4 < (int64_t)thl)
+        return 0; /* Wireshark: bogus header length, no analysis */
+    g->seglen = (uint32_t)(l4 - thl);
+    g->sp = xu_be16(tp);
+    g->dp = xu_be16(tp + 2);
+    g->seq = xu_be32(tp + 4);
+    g->ack = xu_be32(tp + 8);
+    g->flags = tp[13];
+    g->win = xu_be16(tp + 14);
+    return 1;
+}
+
 /* ---- rows ---- */
 
 #define XU_MAX_COLS 16
@@ -170,6 +247,24 @@ static inline const char *xu_config_text(const EXPERTCONFIG *cfg, size_t *len)
     }
     *len = cfg->RawConfigLength - sizeof(DWORD);
     return (const char *)cfg->RawConfigData;
+}
+
+/* Stores `text` as the configuration blob *pp (Configure's ppConfig): grows
+ * the blob the expert was given with ExpertReallocMemory, or allocates one
+ * when there is none. RawConfigLength counts itself, the text and its NUL. */
+static inline BOOL xu_config_store(HEXPERTKEY key, PEXPERTCONFIG *pp, const char *text)
+{
+    size_t n = strlen(text);
+    SIZE_T size = sizeof(DWORD) + (SIZE_T)n + 1;
+    DWORD err;
+    PEXPERTCONFIG b = *pp ? ExpertReallocMemory(key, *pp, size, &err)
+                          : ExpertAllocMemory(key, size, &err);
+    if (!b)
+        return FALSE;
+    memcpy(b->RawConfigData, text, n + 1);
+    b->RawConfigLength = (DWORD)size;
+    *pp = b;
+    return TRUE;
 }
 
 /* Calls fn(key, value, ctx) for each "key=value" line of the blob (spaces

@@ -93,17 +93,8 @@ BOOL WINAPI Configure(HEXPERTKEY key, PEXPERTCONFIG *ppConfig, PEXPERTSTARTUPINF
         return FALSE;
     }
     char text[128];
-    int n = snprintf(text, sizeof text, "field=%s\ntop=%lu\n", field_names[c.field], c.top);
-    SIZE_T size = sizeof(DWORD) + (SIZE_T)n + 1;
-    DWORD err;
-    PEXPERTCONFIG b = *ppConfig ? ExpertReallocMemory(key, *ppConfig, size, &err)
-                                : ExpertAllocMemory(key, size, &err);
-    if (!b)
-        return FALSE;
-    memcpy(b->RawConfigData, text, (size_t)n + 1);
-    b->RawConfigLength = (DWORD)size;
-    *ppConfig = b;
-    return TRUE;
+    snprintf(text, sizeof text, "field=%s\ntop=%lu\n", field_names[c.field], c.top);
+    return xu_config_store(key, ppConfig, text);
 }
 
 /* ---- reading a field ---- */

@@ -237,73 +237,7 @@ static void table_free(HEXPERTKEY key, table *t)
     t->buckets = NULL;
 }
 
-/* ---- parsing ---- */
-
-typedef struct seg {
-    uint8_t fam;
-    const uint8_t *src, *dst;
-    uint16_t sp, dp;
-    uint32_t seglen;
-    uint8_t flags;
-} seg;
-
-static int parse(const xu_frame *f, seg *g)
-{
-    if (!xu_has(f, NMX_PROTO_TCP))
-        return 0;
-    DWORD t = f->off[NMX_PROTO_TCP];
-    int v4 = xu_has(f, NMX_PROTO_IPV4) && f->off[NMX_PROTO_IPV4] < t;
-    int v6 = xu_has(f, NMX_PROTO_IPV6) && f->off[NMX_PROTO_IPV6] < t;
-    if (v4 && v6) {
-        if (f->off[NMX_PROTO_IPV4] > f->off[NMX_PROTO_IPV6])
-            v6 = 0;
-        else
-            v4 = 0;
-    }
-    if (xu_avail(f, t) < 20)
-        return 0;
-    const uint8_t *tp = f->bytes + t;
-    uint32_t thl = (uint32_t)(tp[12] >> 4) * 4;
-    if (thl < 20)
-        return 0;
-    int64_t l4;
-    if (v4) {
-        DWORD ip = f->off[NMX_PROTO_IPV4];
-        if (xu_avail(f, ip) < 20)
-            return 0;
-        const uint8_t *p = f->bytes + ip;
-        uint32_t tot = xu_be16(p + 2);
-        if (tot == 0)
-            tot = f->wirelen > ip ? f->wirelen - ip : 0;
-        l4 = (int64_t)tot - (int64_t)(t - ip);
-        g->fam = 4;
-        g->src = p + 12;
-        g->dst = p + 16;
-    } else if (v6) {
-        DWORD ip = f->off[NMX_PROTO_IPV6];
-        if (xu_avail(f, ip) < 40)
-            return 0;
-        const uint8_t *p = f->bytes + ip;
-        uint32_t plen = xu_be16(p + 4);
-        if (plen == 0)
-            plen = f->wirelen > ip + 40 ? f->wirelen - ip - 40 : 0;
-        l4 = (int64_t)plen + 40 - (int64_t)(t - ip);
-        g->fam = 6;
-        g->src = p + 8;
-        g->dst = p + 24;
-    } else {
-        return 0;
-    }
-    if (l4 < (int64_t)thl)
-        return 0;
-    g->seglen = (uint32_t)(l4 - thl);
-    g->sp = xu_be16(tp);
-    g->dp = xu_be16(tp + 2);
-    g->flags = tp[13];
-    return 1;
-}
-
-static conn *find_conn(state *s, const seg *g, int *from_server)
+static conn *find_conn(state *s, const xu_seg *g, int *from_server)
 {
     table *t = &s->conns;
     if (!t->nbuckets)
@@ -498,8 +432,8 @@ BOOL WINAPI Run(HEXPERTKEY key, PEXPERTCONFIG config, PEXPERTSTARTUPINFO startup
             cleanup(&s);
             return TRUE;
         }
-        seg g;
-        if (!parse(&f, &g))
+        xu_seg g;
+        if (!xu_tcp_parse(&f, &g))
             continue;
         int from_server = 0;
         conn *c = find_conn(&s, &g, &from_server);

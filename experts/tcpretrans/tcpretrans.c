@@ -230,85 +230,11 @@ static conn *add(state *s, uint8_t fam, const uint8_t *src, uint16_t sp, const u
     return c;
 }
 
-/* ---- parsing ---- */
-
-typedef struct seg {
-    uint8_t fam;
-    const uint8_t *src, *dst;
-    uint16_t sp, dp;
-    uint32_t seq, ack, win, seglen;
-    uint8_t flags;
-} seg;
-
-/* The TCP segment of a frame, from the innermost IP header before TCP.
- * Returns 0 for anything that is not a whole-enough TCP header. */
-static int parse(const xu_frame *f, seg *g)
-{
-    if (!xu_has(f, NMX_PROTO_TCP))
-        return 0;
-    DWORD t = f->off[NMX_PROTO_TCP];
-    int v4 = xu_has(f, NMX_PROTO_IPV4) && f->off[NMX_PROTO_IPV4] < t;
-    int v6 = xu_has(f, NMX_PROTO_IPV6) && f->off[NMX_PROTO_IPV6] < t;
-    if (v4 && v6) {
-        if (f->off[NMX_PROTO_IPV4] > f->off[NMX_PROTO_IPV6])
-            v6 = 0;
-        else
-            v4 = 0;
-    }
-    if (xu_avail(f, t) < 20)
-        return 0;
-    const uint8_t *tp = f->bytes + t;
-    uint32_t thl = (uint32_t)(tp[12] >> 4) * 4;
-    if (thl < 20)
-        return 0;
-    int64_t l4;
-    if (v4) {
-        DWORD ip = f->off[NMX_PROTO_IPV4];
-        if (xu_avail(f, ip) < 20)
-            return 0;
-        const uint8_t *p = f->bytes + ip;
-        uint32_t ihl = (uint32_t)(p[0] & 15) * 4;
-        uint32_t tot = xu_be16(p + 2);
-        if (tot == 0) /* TSO: the total length is left to the NIC */
-            tot = f->wirelen > ip ? f->wirelen - ip : 0;
-        l4 = (int64_t)tot - (int64_t)(t - ip);
-        if (ihl < 20)
-            return 0;
-        g->fam = 4;
-        g->src = p + 12;
-        g->dst = p + 16;
-    } else if (v6) {
-        DWORD ip = f->off[NMX_PROTO_IPV6];
-        if (xu_avail(f, ip) < 40)
-            return 0;
-        const uint8_t *p = f->bytes + ip;
-        uint32_t plen = xu_be16(p + 4);
-        if (plen == 0)
-            plen = f->wirelen > ip + 40 ? f->wirelen - ip - 40 : 0;
-        l4 = (int64_t)plen + 40 - (int64_t)(t - ip);
-        g->fam = 6;
-        g->src = p + 8;
-        g->dst = p + 24;
-    } else {
-        return 0;
-    }
-    if (l4 < (int64_t)thl)
-        return 0; /* Wireshark: bogus header length, no analysis */
-    g->seglen = (uint32_t)(l4 - thl);
-    g->sp = xu_be16(tp);
-    g->dp = xu_be16(tp + 2);
-    g->seq = xu_be32(tp + 4);
-    g->ack = xu_be32(tp + 8);
-    g->flags = tp[13];
-    g->win = xu_be16(tp + 14);
-    return 1;
-}
-
 /* ---- Wireshark's sequence analysis ---- */
 
 enum { A_RETRANS = 1, A_FAST = 2, A_SPURIOUS = 4, A_OOO = 8, A_KEEPALIVE = 16, A_ZWP = 32, A_OTHER = 64 };
 
-static unsigned analyze(const cfg *cf, conn *c, int dir, const seg *g, int64_t now)
+static unsigned analyze(const cfg *cf, conn *c, int dir, const xu_seg *g, int64_t now)
 {
     dir_state *fwd = &c->d[dir], *rev = &c->d[!dir];
     uint32_t flags = g->flags;
@@ -597,8 +523,8 @@ BOOL WINAPI Run(HEXPERTKEY key, PEXPERTCONFIG config, PEXPERTSTARTUPINFO startup
             cleanup(&s);
             return TRUE;
         }
-        seg g;
-        if (!parse(&f, &g))
+        xu_seg g;
+        if (!xu_tcp_parse(&f, &g))
             continue;
         int dir = 0;
         conn *c = find(&s, g.fam, g.src, g.sp, g.dst, g.dp, &dir);
