@@ -13,7 +13,7 @@
  * and offset of section 3.10 on x86-64 Linux.
  *
  * Values, names and member order come from the original header
- * (reference: /work/shared/reference/netmon-expert-api.md, sections 3.1-3.7).
+ * (reference: the project's shared/reference/netmon-expert-api.md, sections 3.1-3.7).
  */
 #ifndef NMEXPERT_NETMON_H
 #define NMEXPERT_NETMON_H
@@ -937,6 +937,58 @@ NMX_STATIC_ASSERT(offsetof(PROPERTYINST, IFlags) == 28 && sizeof(PROPERTYINST) =
 #define NMX_PROTO_ICMP 11
 #define NMX_PROTO_ICMPV6 12
 #define NMX_PROTO_PAYLOAD 13
+
+/* Encapsulations and the remaining link layers. A tunnel's inner frame or
+ * datagram follows as ordinary layers (GRE > ETHERNET > IPV4 > ...); IP-in-IP,
+ * 6in4 and 4in6 are simply a second IPV4/IPV6 layer. Experts that analyse
+ * flows take the innermost IP layer and the transport after it. */
+#define NMX_PROTO_MPLS 14      /* one layer per label stack entry */
+#define NMX_PROTO_PPPOE 15     /* PPPoE session and discovery */
+#define NMX_PROTO_PPP 16
+#define NMX_PROTO_GRE 17
+#define NMX_PROTO_ERSPAN 18
+#define NMX_PROTO_VXLAN 19
+#define NMX_PROTO_GENEVE 20
+#define NMX_PROTO_GTPU 21      /* GTP-U (user plane, UDP 2152) */
+#define NMX_PROTO_TEREDO 22
+#define NMX_PROTO_IEEE80211 23
+#define NMX_PROTO_RADIOTAP 24
+#define NMX_PROTO_CHDLC 25     /* Cisco HDLC */
+#define NMX_PROTO_LLC 26       /* 802.2 LLC (and SNAP) */
+#define NMX_PROTO_STP 27
+#define NMX_PROTO_LLDP 28
+#define NMX_PROTO_CDP 29
+#define NMX_PROTO_VRRP 30
+
+/* Application protocols: listed on the frames that carry them (as
+ * Wireshark's frame.protocols lists them), at the first byte of their
+ * message in the frame. */
+#define NMX_PROTO_DNS 40
+#define NMX_PROTO_MDNS 41
+#define NMX_PROTO_LLMNR 42
+#define NMX_PROTO_NBNS 43
+#define NMX_PROTO_DHCP 44      /* BOOTP and DHCP */
+#define NMX_PROTO_DHCPV6 45
+#define NMX_PROTO_NTP 46
+#define NMX_PROTO_SNMP 47
+#define NMX_PROTO_SYSLOG 48
+#define NMX_PROTO_SIP 49
+#define NMX_PROTO_RTP 50
+#define NMX_PROTO_QUIC 51
+#define NMX_PROTO_HTTP 52
+#define NMX_PROTO_TLS 53
+#define NMX_PROTO_SSH 54
+#define NMX_PROTO_SMB 55
+#define NMX_PROTO_SMB2 56
+#define NMX_PROTO_FTP 57
+#define NMX_PROTO_SMTP 58
+#define NMX_PROTO_POP 59
+#define NMX_PROTO_IMAP 60
+#define NMX_PROTO_LDAP 61
+#define NMX_PROTO_KERBEROS 62
+#define NMX_PROTO_RDP 63
+#define NMX_PROTO_BGP 64
+/* 65 and above: further protocols, added as they are recognised. */
 
 /* Compile a tcpdump/BPF expression for the run's capture (C4), for use as the
  * hFilter of ExpertGetFrame. The filter belongs to the key: it is destroyed

@@ -131,6 +131,7 @@ typedef struct loader {
     uint32_t rtabs_cap; /* slots in cap->rtabs */
     uint32_t *hash;     /* interning: rtab index + 1, 0 empty */
     uint32_t hash_cap;
+    nmx__recognizer *rz;
 } loader;
 
 static size_t align8(size_t n) { return (n + 7) & ~(size_t)7; }
@@ -291,7 +292,7 @@ static int add_frame(loader *L, const struct pcap_pkthdr *h, const uint8_t *pkt,
         L->recs_cap = ncap;
     }
     nmx_decoded d;
-    nmx_decode(pkt, h->caplen, dlt, &d);
+    nmx__recognize(L->rz, pkt, h->caplen, dlt, ts_ns(&h->ts), &d);
     uint32_t rt = intern(L, &d);
     if (rt == UINT32_MAX)
         return 0;
@@ -432,8 +433,8 @@ DWORD nmx_capture_open(const char *path, nmx_capture **out, char *errbuf, size_t
     }
 
     nmx_capture *cap = calloc(1, sizeof *cap);
-    loader L = {.cap = cap};
-    if (!cap || !(cap->path = strdup(path)))
+    loader L = {.cap = cap, .rz = nmx__recognizer_new()};
+    if (!cap || !L.rz || !(cap->path = strdup(path)))
         goto oom;
     int dlt = pcap_datalink(p);
     cap->lts[0] = dlt;
@@ -490,6 +491,8 @@ DWORD nmx_capture_open(const char *path, nmx_capture **out, char *errbuf, size_t
     p = NULL;
     free(L.hash);
     L.hash = NULL;
+    nmx__recognizer_free(L.rz);
+    L.rz = NULL;
 
     /* Shrink the data to its size and make it read-only (C7). */
     if (cap->data) {
@@ -524,6 +527,7 @@ oom:
     else
         fclose(fp);
     free(L.hash);
+    nmx__recognizer_free(L.rz);
     capture_free(cap);
     nmx__errf(errbuf, errlen, "%s: out of memory reading the capture", path);
     return NMERR_OUT_OF_MEMORY;

@@ -96,6 +96,16 @@ DWORD nmx__capture_get_frame(const nmx_capture *cap, const nmx_filter *host_filt
                              const nmx_filter *expert_filter, DWORD direction, DWORD flags,
                              DWORD number, EXPERTFRAMEDESCRIPTOR *out);
 
+/* recognize.c: the per-capture recognizer. The reader calls nmx__recognize
+ * for every frame, in capture order, from one thread at a time; it fills
+ * *out as nmx_decode does and adds what needs context (application
+ * protocols). NULL from _new only when memory is refused. */
+typedef struct nmx__recognizer nmx__recognizer;
+nmx__recognizer *nmx__recognizer_new(void);
+void nmx__recognizer_free(nmx__recognizer *rz);
+unsigned nmx__recognize(nmx__recognizer *rz, const uint8_t *bytes, uint32_t caplen, int dlt,
+                        int64_t ts_ns, nmx_decoded *out);
+
 /* Write "fmt..." into errbuf (NUL-terminated, cut to errlen). */
 void nmx__errf(char *errbuf, size_t errlen, const char *fmt, ...)
 #if defined(__GNUC__) || defined(__clang__)

@@ -18,6 +18,7 @@
 #define _GNU_SOURCE
 #include "host/host_internal.h"
 #include "mem/mem.h"
+#include "stack_guard.h"
 
 #include <pthread.h>
 #include <setjmp.h>
@@ -89,11 +90,13 @@ int nmx__trap_thread_enter(nmx_altstack *ss)
         return -1;
     }
     stack_t st = {.ss_sp = ss->mem, .ss_size = ss->size, .ss_flags = 0};
+    (void)nmx__stack_guard_enter(); /* without it, only the check is lost */
     return sigaltstack(&st, NULL);
 }
 
 void nmx__trap_thread_leave(nmx_altstack *ss)
 {
+    nmx__stack_guard_leave();
     if (!ss->mem)
         return;
     stack_t st = {.ss_sp = NULL, .ss_size = 0, .ss_flags = SS_DISABLE};
