@@ -9,7 +9,7 @@ chromium=$(command -v chromium || command -v chromium-browser || true)
 if [ -z "$chromium" ]; then
     echo "skip html report rendering: chromium not installed (Debian package chromium)"
     echo "0 passed, 0 failed, 1 skipped"
-    exit 0
+    exit 77
 fi
 pass=0 fail=0
 check() { name=$1; shift; if "$@"; then pass=$((pass + 1)); echo "ok   $name"; else fail=$((fail + 1)); echo "FAIL $name"; fi; }

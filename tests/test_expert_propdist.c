@@ -335,11 +335,10 @@ TEST(test_e2_propdist_equals_tshark_fields_on_zeek_captures)
 {
     strv files = {0};
     zeek_files(&files);
+    CHECK(ex != NULL);
     if (!files.n || !have_tshark() || !ex) {
-        SKIP_TEST(test_e2_propdist_equals_tshark_fields_on_zeek_captures,
-                  !files.n ? "the shared capture corpus is absent" : "tshark is not installed");
         strv_free(&files);
-        return;
+        SKIP_HERE(!files.n ? "the shared capture corpus is absent" : "tshark is not installed");
     }
     double t0 = now_s();
     job *jobs = calloc(files.n, sizeof *jobs);
@@ -458,8 +457,9 @@ TEST(test_e2_propdist_equals_tshark_fields_on_zeek_captures)
     strv_free(&files);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    CHECK_INIT(argc, argv);
     snprintf(tmpdir, sizeof tmpdir, "/tmp/nmx_propdist_XXXXXX");
     if (!mkdtemp(tmpdir)) {
         perror("mkdtemp");
@@ -471,7 +471,7 @@ int main(void)
     RUN(test_propdist_configuration);
     RUN(test_propdist_terminate_and_many_values);
     RUN(test_propdist_damaged_frames);
-    RUN(test_e2_propdist_equals_tshark_fields_on_zeek_captures);
+    RUN_CORPUS(test_e2_propdist_equals_tshark_fields_on_zeek_captures);
     nmx_expert_unload(ex);
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);

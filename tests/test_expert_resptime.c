@@ -314,12 +314,10 @@ TEST(test_e2_http_exchanges_equal_tshark_http_time_on_zeek)
     snprintf(zeek, sizeof zeek, "%s/captures/zeek", shared_dir());
     struct stat st;
     if (stat(zeek, &st) != 0) {
-        SKIP_TEST(test_e2_http_exchanges_equal_tshark_http_time_on_zeek, "no zeek captures");
-        return;
+        SKIP_HERE("no zeek captures");
     }
     if (!have_tshark()) {
-        SKIP_TEST(test_e2_http_exchanges_equal_tshark_http_time_on_zeek, "tshark not installed");
-        return;
+        SKIP_HERE("tshark not installed");
     }
     const char *e = getenv("NMX_EXPERT_CORPUS");
     scan(zeek, 0, e && !strcmp(e, "all"));
@@ -499,8 +497,9 @@ TEST(test_e2_http_exchanges_equal_tshark_http_time_on_zeek)
     free(files);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    CHECK_INIT(argc, argv);
     snprintf(tmpdir, sizeof tmpdir, "/tmp/nmx_test_resptime_XXXXXX");
     if (!mkdtemp(tmpdir)) {
         perror("mkdtemp");
@@ -509,7 +508,7 @@ int main(void)
     RUN(test_e1_register_and_config);
     RUN(test_e1_crafted_exchanges_have_known_times);
     RUN(test_e1_terminate_and_malformed);
-    RUN(test_e2_http_exchanges_equal_tshark_http_time_on_zeek);
+    RUN_CORPUS(test_e2_http_exchanges_equal_tshark_http_time_on_zeek);
     char cmd[512];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
     if (getenv("NMX_KEEP_TMP")) /* for a look at the crafted captures */

@@ -193,8 +193,7 @@ TEST(test_e1_crafted_retransmissions_are_classified)
 
     /* E2: tshark flags the same frames. */
     if (!have_tshark()) {
-        SKIP_TEST(crafted_vs_tshark, "tshark not installed");
-        return;
+        SKIP_HERE("tshark not installed");
     }
     char cmd[1024];
     snprintf(cmd, sizeof cmd,
@@ -388,12 +387,10 @@ TEST(test_e2_totals_equal_tshark_analysis_flags_on_zeek)
     snprintf(zeek, sizeof zeek, "%s/captures/zeek", shared_dir());
     struct stat st;
     if (stat(zeek, &st) != 0) {
-        SKIP_TEST(test_e2_totals_equal_tshark_analysis_flags_on_zeek, "no zeek captures");
-        return;
+        SKIP_HERE("no zeek captures");
     }
     if (!have_tshark()) {
-        SKIP_TEST(test_e2_totals_equal_tshark_analysis_flags_on_zeek, "tshark not installed");
-        return;
+        SKIP_HERE("tshark not installed");
     }
     const char *e = getenv("NMX_EXPERT_CORPUS");
     scan(zeek, 0, e && !strcmp(e, "all"));
@@ -526,8 +523,9 @@ TEST(test_e2_totals_equal_tshark_analysis_flags_on_zeek)
     free(files);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    CHECK_INIT(argc, argv);
     snprintf(tmpdir, sizeof tmpdir, "/tmp/nmx_test_tcpretrans_XXXXXX");
     if (!mkdtemp(tmpdir)) {
         perror("mkdtemp");
@@ -536,7 +534,7 @@ int main(void)
     RUN(test_e1_register_and_default_config);
     RUN(test_e1_crafted_retransmissions_are_classified);
     RUN(test_e1_terminate_and_malformed);
-    RUN(test_e2_totals_equal_tshark_analysis_flags_on_zeek);
+    RUN_CORPUS(test_e2_totals_equal_tshark_analysis_flags_on_zeek);
     char cmd[512];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
     if (getenv("NMX_KEEP_TMP")) /* for a look at the crafted captures */

@@ -321,11 +321,10 @@ TEST(test_e2_topusers_equals_tshark_endpoints_on_the_zeek_corpus)
 {
     strv files = {0};
     zeek_files(&files);
+    CHECK(ex != NULL);
     if (!files.n || !have_tshark() || !ex) {
-        SKIP_TEST(test_e2_topusers_equals_tshark_endpoints_on_the_zeek_corpus,
-                  !files.n ? "the shared capture corpus is absent" : "tshark is not installed");
         strv_free(&files);
-        return;
+        SKIP_HERE(!files.n ? "the shared capture corpus is absent" : "tshark is not installed");
     }
     double t0 = now_s();
     job *jobs = calloc(files.n, sizeof *jobs);
@@ -440,8 +439,9 @@ TEST(test_e2_topusers_equals_tshark_endpoints_on_the_zeek_corpus)
     strv_free(&files);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    CHECK_INIT(argc, argv);
     snprintf(tmpdir, sizeof tmpdir, "/tmp/nmx_topusers_XXXXXX");
     if (!mkdtemp(tmpdir)) {
         perror("mkdtemp");
@@ -454,7 +454,7 @@ int main(void)
     RUN(test_topusers_configuration);
     RUN(test_topusers_terminate);
     RUN(test_topusers_damaged_frames);
-    RUN(test_e2_topusers_equals_tshark_endpoints_on_the_zeek_corpus);
+    RUN_CORPUS(test_e2_topusers_equals_tshark_endpoints_on_the_zeek_corpus);
     nmx_expert_unload(ex);
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);

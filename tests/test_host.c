@@ -879,17 +879,14 @@ TEST(test_h2_h9_startup_info_is_always_given_and_copied)
 
 /* With a real capture the startup info names it (H2). Uses a capture of the
  * shared corpus; skipped where it is absent. */
-static int startup_with_capture_skipped;
 TEST(test_h2_startup_info_names_the_capture)
 {
     const char *shared = getenv("NMX_SHARED_DIR");
     char path[4096];
     snprintf(path, sizeof path, "%s/captures/tcpdump/dns_tcp.pcap",
              shared ? shared : "/work/shared");
-    if (access(path, R_OK) != 0) {
-        startup_with_capture_skipped = 1;
-        return;
-    }
+    if (access(path, R_OK) != 0)
+        SKIP_HERE("the shared capture corpus is absent");
     char err[4096];
     nmx_capture *cap = NULL;
     CHECK_EQ(nmx_capture_open(path, &cap, err, sizeof err), NMERR_SUCCESS);
@@ -1575,8 +1572,9 @@ TEST(test_c4_expert_filters_count_frames_and_are_released_with_the_run)
     unlink(path);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    CHECK_INIT(argc, argv);
     install_chained_handlers(); /* before the host's trap exists */
     RUN(test_h1_load_fills_info_and_private_members);
     RUN(test_h1_rejects_module_without_run);
@@ -1602,9 +1600,7 @@ int main(void)
     RUN(test_h5_signals_outside_expert_threads_reach_earlier_handlers);
     RUN(test_h8_events_are_deep_copies_that_outlive_the_expert_buffers);
     RUN(test_h2_h9_startup_info_is_always_given_and_copied);
-    RUN(test_h2_startup_info_names_the_capture);
-    if (startup_with_capture_skipped)
-        SKIP_TEST(test_h2_startup_info_names_the_capture, "the shared capture corpus is absent");
+    RUN_CORPUS(test_h2_startup_info_names_the_capture);
     RUN(test_h8_invalid_events_are_refused_and_not_recorded);
     RUN(test_h7_status_is_cut_clamped_and_visible_during_the_run);
     RUN(test_h8_events_call_is_safe_while_the_run_goes_on);
