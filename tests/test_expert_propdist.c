@@ -145,6 +145,53 @@ TEST(test_propdist_counts_a_known_capture)
     nmx_capture_close(cap);
 }
 
+/* Regression (issue 11, found against tshark): an IPv4 total length of 0
+ * (TCP segmentation offload) is shown as the length Wireshark infers from
+ * the frame, not as 0; a length beyond the frame stays what the header says. */
+TEST(test_propdist_ip_len_of_tso_frames_is_inferred)
+{
+    static const uint8_t a[4] = {10, 0, 0, 1}, b[4] = {10, 0, 0, 2};
+    static uint8_t fr[2][128];
+    tframe t[2];
+    for (int i = 0; i < 2; i++) {
+        size_t n = eth_hdr(fr[i], 0x0800);
+        n += ipv4_hdr(fr[i] + n, 6, 0, 40, 0, a, b);
+        n += tcp_hdr(fr[i] + n, 1000, 80, 1, 0x10, 0);
+        fr[i][16] = 0; /* total length 0 (frame 0) or 9000 (frame 1) */
+        fr[i][17] = 0;
+        if (i == 1)
+            fr[i][16] = 9000 >> 8, fr[i][17] = 9000 & 255;
+        t[i] = (tframe){fr[i], (uint32_t)n, 2974, (int64_t)i * 1000, 0};
+    }
+    char path[512];
+    snprintf(path, sizeof path, "%s/tso.pcap", tmpdir);
+    CHECK(write_pcap(path, 1, 0, 1, t, 2));
+    nmx_capture *cap = open_capture(path);
+    CHECK(cap != NULL);
+    if (!cap || !ex)
+        return;
+    nmx_run_result r;
+    nmx_run *run = run_field(cap, "ip.len", &r);
+    if (run) {
+        CHECK_EQ(count_of(run, "2960"), 1); /* 2974 on the wire - 14 of Ethernet */
+        CHECK_EQ(count_of(run, "9000"), 1);
+        CHECK_EQ(count_of(run, "0"), 0);
+        nmx_run_free(run);
+    }
+    nmx_capture_close(cap);
+    if (!have_tshark()) {
+        SKIP_HERE("tshark not installed");
+    }
+    char cmd[1024], got[64] = "";
+    snprintf(cmd, sizeof cmd, "tshark -n -r %s -T fields -e ip.len 2>/dev/null | tr '\\n' ' '", path);
+    FILE *p = popen(cmd, "r");
+    if (p && !fgets(got, sizeof got, p))
+        got[0] = '\0';
+    if (p)
+        pclose(p);
+    CHECK(strcmp(got, "2960 9000 ") == 0);
+}
+
 TEST(test_propdist_configuration)
 {
     if (!ex)
@@ -468,6 +515,7 @@ int main(int argc, char **argv)
     ex = load_bundled("propdist");
     CHECK(ex != NULL);
     RUN(test_propdist_counts_a_known_capture);
+    RUN(test_propdist_ip_len_of_tso_frames_is_inferred);
     RUN(test_propdist_configuration);
     RUN(test_propdist_terminate_and_many_values);
     RUN(test_propdist_damaged_frames);

@@ -183,6 +183,66 @@ TEST(test_e1_crafted_exchanges_have_known_times)
     nmx_expert_unload(ex);
 }
 
+/* Regression (issue 11, found against tshark): the client's SYN seen again
+ * with the same sequence number after a request (a resend, or a delayed
+ * copy) does not reset the pending request; the request resent after it is
+ * part of the same exchange. The README's definition and http.time agree:
+ * the time runs from the first request segment. */
+TEST(test_e2_repeated_syn_keeps_the_pending_request)
+{
+    static craft k;
+    memset(&k, 0, sizeof k);
+    static const char req[] = "GET / HTTP/1.1\r\nHost: a\r\n\r\n", rsp[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+    seg(&k, 0, C1, 40000, 1, SYN, 0);
+    seg(&k, 100, C1, 40000, 0, SYN | ACK, 0);
+    seg(&k, 200, C1, 40000, 1, ACK, 0);
+    seg(&k, 1000, C1, 40000, 1, ACK | PSH, sizeof req - 1); /* frame 3: the request */
+    seg(&k, 2000, C1, 40000, 1, SYN, 0);                    /* the same SYN again */
+    seg(&k, 3000, C1, 40000, 1, ACK | PSH, sizeof req - 1); /* the request resent */
+    seg(&k, 11000, C1, 40000, 0, ACK | PSH, sizeof rsp - 1); /* frame 6: 10 ms after frame 3 */
+    for (size_t i = 0; i < k.n; i++) {
+        uint8_t *pl = k.buf[i] + 54;
+        size_t len = k.fr[i].len - 54;
+        if (len)
+            memcpy(pl, i == 6 ? rsp : req, len);
+        k.fr[i].caplen = k.fr[i].len; /* whole, for tshark's HTTP */
+        /* the helper gives every segment seq 1000: number them properly */
+        uint32_t seq = i == 6 ? 5001 : i == 1 ? 5000 : i == 0 || i == 4 ? 1000 : 1001;
+        uint8_t *t = k.buf[i] + 34;
+        t[4] = (uint8_t)(seq >> 24), t[5] = (uint8_t)(seq >> 16), t[6] = (uint8_t)(seq >> 8), t[7] = (uint8_t)seq;
+    }
+    const char *path = craft_path("resyn.pcap");
+    CHECK(write_pcap(path, 1, 0, 1, k.fr, k.n));
+    nmx_expert *ex = load_expert();
+    CHECK(ex != NULL);
+    if (!ex)
+        return;
+    result r;
+    CHECK(run_on(ex, path, "detail=1\n", &r, 0));
+    if (r.run) {
+        CHECK_EQ(table_rows(r.run, 2), 1);
+        const NMEVENTDATA *e = table_row(r.run, 2, 0);
+        CHECK_EQ(num(e, "Request frame"), 3);
+        CHECK_EQ(num(e, "Response frame"), 6);
+        CHECK(near(num(e, "Time (ms)"), 10.0));
+    }
+    done(&r);
+    nmx_expert_unload(ex);
+    if (!have_tshark()) {
+        SKIP_HERE("tshark not installed");
+    }
+    char cmd[1024], line[128] = "";
+    snprintf(cmd, sizeof cmd, "tshark -n -r %s -o tcp.desegment_tcp_streams:FALSE -Y http.time -T fields "
+             "-e frame.number -e http.time 2>/dev/null", path);
+    FILE *p = popen(cmd, "r");
+    if (p && !fgets(line, sizeof line, p))
+        line[0] = '\0';
+    if (p)
+        pclose(p);
+    CHECK_EQ(atoi(line), 7);
+    CHECK(strchr(line, '\t') && near(atof(strchr(line, '\t') + 1) * 1000, 10.0));
+}
+
 TEST(test_e1_terminate_and_malformed)
 {
     size_t n = 60000;
@@ -508,6 +568,7 @@ int main(int argc, char **argv)
     RUN(test_e1_register_and_config);
     RUN(test_e1_crafted_exchanges_have_known_times);
     RUN(test_e1_terminate_and_malformed);
+    RUN(test_e2_repeated_syn_keeps_the_pending_request);
     RUN_CORPUS(test_e2_http_exchanges_equal_tshark_http_time_on_zeek);
     char cmd[512];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);

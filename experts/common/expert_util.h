@@ -56,6 +56,16 @@ static inline uint32_t xu_be32(const uint8_t *p)
     return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
 }
 
+/* The length of the IPv4 datagram at offset ip (its header captured), as
+ * Wireshark takes it: the total length field, except that 0 (TCP
+ * segmentation offload leaves it to the NIC) and a length beyond the frame
+ * both give the frame's length from the header on. */
+static inline uint32_t xu_ipv4_len(const xu_frame *f, DWORD ip)
+{
+    uint32_t tot = xu_be16(f->bytes + ip + 2), room = f->wirelen > ip ? f->wirelen - ip : 0;
+    return tot == 0 || tot > room ? room : tot;
+}
+
 /* The next frame after *number (start with INVALID_FRAME_NUMBER), through the
  * host's filter and `filter` (may be NULL). Returns ExpertGetFrame's code. */
 static inline DWORD xu_next(HEXPERTKEY key, DWORD *number, HFILTER filter, xu_frame *f)
@@ -140,10 +150,7 @@ static inline int xu_tcp_parse(const xu_frame *f, xu_seg *g)
             return 0;
         const uint8_t *p = f->bytes + ip;
         uint32_t ihl = (uint32_t)(p[0] & 15) * 4;
-        uint32_t tot = xu_be16(p + 2);
-        if (tot == 0) /* TSO: the total length is left to the NIC */
-            tot = f->wirelen > ip ? f->wirelen - ip : 0;
-        l4 = (int64_t)tot - (int64_t)(t - ip);
+        l4 = (int64_t)xu_ipv4_len(f, ip) - (int64_t)(t - ip);
         if (ihl < 20)
             return 0;
         g->fam = 4;
@@ -154,9 +161,9 @@ static inline int xu_tcp_parse(const xu_frame *f, xu_seg *g)
         if (xu_avail(f, ip) < 40)
             return 0;
         const uint8_t *p = f->bytes + ip;
-        uint32_t plen = xu_be16(p + 4);
-        if (plen == 0)
-            plen = f->wirelen > ip + 40 ? f->wirelen - ip - 40 : 0;
+        uint32_t plen = xu_be16(p + 4), room = f->wirelen > ip + 40 ? f->wirelen - ip - 40 : 0;
+        if (plen == 0 || plen > room) /* jumbogram or TSO; or more than the frame holds */
+            plen = room;
         l4 = (int64_t)plen + 40 - (int64_t)(t - ip);
         g->fam = 6;
         g->src = p + 8;

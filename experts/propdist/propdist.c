@@ -129,9 +129,12 @@ static int field_value(const xu_frame *f, int field, uint32_t *v)
                 return 0;
         }
         if (field == F_IP_LEN) {
-            if (xu_avail(f, o) < 4)
-                return 0;
+            /* 0 is TCP segmentation offload: Wireshark shows the length it
+             * infers from the frame; a length beyond the frame it shows as
+             * it is (flagged bogus) */
             *v = xu_be16(f->bytes + o + 2);
+            if (*v == 0)
+                *v = f->wirelen > o ? f->wirelen - o : 0;
         } else {
             DWORD at = field == F_IP_TTL ? 8 : 9;
             if (xu_avail(f, o) < at + 1)

@@ -107,6 +107,8 @@ typedef struct conn {
     uint16_t port[2];
     int server_known;    /* from a SYN or SYN/ACK */
     int waiting;         /* a request started, no reply yet */
+    int syn_seen;        /* the client's SYN, and its sequence number */
+    uint32_t syn_seq;
     int64_t req_ts;
     DWORD req_frame;
     uint32_t next_in_chain;
@@ -468,8 +470,12 @@ BOOL WINAPI Run(HEXPERTKEY key, PEXPERTCONFIG config, PEXPERTSTARTUPINFO startup
             link_last(&s.conns);
             from_server = src_is_server;
         }
-        if (syn && !from_server)
+        if (syn && !from_server && !(c->syn_seen && c->syn_seq == g.seq)) {
             c->waiting = 0; /* a new connection on the tuple: no request yet */
+            c->syn_seen = 1;
+            c->syn_seq = g.seq;
+        } /* the same SYN again (a resend, or a copy delayed in the network)
+           * changes nothing: a request pending stays pending */
         if (g.seglen == 0 || (cf.nports && !port_listed(&cf, c->port[1])))
             continue;
         if (!from_server) {

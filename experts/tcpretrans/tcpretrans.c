@@ -232,7 +232,7 @@ static conn *add(state *s, uint8_t fam, const uint8_t *src, uint16_t sp, const u
 
 /* ---- Wireshark's sequence analysis ---- */
 
-enum { A_RETRANS = 1, A_FAST = 2, A_SPURIOUS = 4, A_OOO = 8, A_KEEPALIVE = 16, A_ZWP = 32, A_OTHER = 64 };
+enum { A_RETRANS = 1, A_FAST = 2, A_SPURIOUS = 4, A_OOO = 8, A_KEEPALIVE = 16, A_ZWP = 32, A_OTHER = 64, A_ACK_LOST = 128 };
 
 static unsigned analyze(const cfg *cf, conn *c, int dir, const xu_seg *g, int64_t now)
 {
@@ -252,12 +252,6 @@ static unsigned analyze(const cfg *cf, conn *c, int dir, const xu_seg *g, int64_
     uint32_t seq = g->seq - fwd->base_seq;
     uint32_t ack = (flags & TH_ACK) ? g->ack - rev->base_seq : g->ack;
     uint32_t window = g->win;
-
-    /* The handshake's RTT: the first ACK after the (latest) SYN. */
-    if ((flags & (TH_SYN | TH_ACK)) == TH_SYN)
-        c->ts_mru_syn = now;
-    if ((flags & (TH_SYN | TH_ACK)) == TH_ACK && c->ts_mru_syn && !c->first_rtt)
-        c->first_rtt = now - c->ts_mru_syn;
 
     unsigned a = 0;
     int dupack = 0;
@@ -289,9 +283,10 @@ finished_fwd:
     if (ack != fwd->lastack)
         fwd->dupacknum = 0;
 
-    /* ACKed segment that was not captured */
+    /* ACKed segment that was not captured (flagged; unlike a zero window
+     * or a gap, it does not stop a retransmission, as in Wireshark) */
     if (rev->maxseqtobeacked && gt_seq(ack, rev->maxseqtobeacked) && (flags & TH_ACK)) {
-        a |= A_OTHER;
+        a |= A_ACK_LOST;
         rev->maxseqtobeacked = rev->nextseq;
     }
 
@@ -318,16 +313,14 @@ finished_fwd:
             a |= A_RETRANS;
     }
 finished_retrans:;
-    uint32_t nextseq = seq + seglen;
-    if (seglen || (flags & (TH_SYN | TH_FIN))) {
-        if (flags & (TH_SYN | TH_FIN))
-            nextseq++;
-        if (gt_seq(nextseq, fwd->nextseq) || !fwd->nextseq) {
-            if (!(a & A_ZWP)) {
-                fwd->nextseq = nextseq;
-                fwd->nextseqtime = now;
-            }
-        }
+    /* The next expected sequence number moves on every segment that goes
+     * beyond it, bare ACKs included (a bare ACK after a lost segment carries
+     * the sender's next sequence number): a later resend of the missing data
+     * is then a retransmission, as Wireshark has it. */
+    uint32_t nextseq = seq + seglen + ((flags & (TH_SYN | TH_FIN)) ? 1u : 0u);
+    if ((gt_seq(nextseq, fwd->nextseq) || !fwd->nextseq) && !(a & A_ZWP)) {
+        fwd->nextseq = nextseq;
+        fwd->nextseqtime = now;
     }
     if (gt_seq(nextseq, fwd->maxseqtobeacked) || !fwd->maxseqtobeacked) {
         if (!(a & A_ZWP))
@@ -337,6 +330,13 @@ finished_retrans:;
     fwd->has_window = 1;
     fwd->lastack = ack;
     fwd->lastacktime = now;
+    /* The handshake's RTT: the first ACK after the (latest) SYN. Taken after
+     * the classification, so the ACK that completes the handshake is still
+     * judged with the default out-of-order window, as in Wireshark. */
+    if ((flags & (TH_SYN | TH_ACK)) == TH_SYN)
+        c->ts_mru_syn = now;
+    if ((flags & (TH_SYN | TH_ACK)) == TH_ACK && c->ts_mru_syn && !c->first_rtt)
+        c->first_rtt = now - c->ts_mru_syn;
     return a;
 }
 
@@ -405,7 +405,7 @@ static DWORD report(state *s, const cfg *cf, uint64_t tcp_frames)
         tot[4] += c->spurious;
         tot[5] += c->ooo;
         int any = c->retrans || c->ooo;
-        with += any;
+        with += c->retrans != 0; /* out-of-order alone is not a retransmission */
         if (any || cf->all)
             order[m++] = c;
     }
