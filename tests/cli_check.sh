@@ -110,7 +110,7 @@ if command -v tshark >/dev/null 2>&1; then
     eps=$(tshark -n -q -r "$sample" -z endpoints,ip 2>/dev/null |
         awk '$1 ~ /^[0-9]+\./ { print $1 "," $2 "," $3 "," $4 "," $5 "," $6 "," $7 }' | sort)
     tu=$("$nmx" run -e topusers -c topusers:top=0 -o csv "$sample" | grep '"IPv4 Endpoints"' |
-        cut -d, -f3- | tr -d '"' | sort)
+        cut -d, -f3,4,5,7,8,9,10 | tr -d "\"" | sort)
     check sample_topusers_ipv4_equals_endpoints_ip test -n "$eps" -a "$tu" = "$eps"
     # Property Distribution against -T fields -e frame.len: count, min, max.
     fl=$(tshark -n -r "$sample" -T fields -e frame.len 2>/dev/null |

@@ -73,7 +73,7 @@ TEST(test_topusers_counts_a_known_capture)
         /* sorted by bytes: in the IPv4 table 10.0.0.1 (1900) first, 10.0.0.3 last */
         size_t n = 0;
         const NMEVENTDATA *const *ev = nmx_run_events(run, &n);
-        double prev = 1e300;
+        double prev = 1e300, pct[4] = {0};
         DWORD table = 0;
         for (size_t i = 0; i < n; i++) {
             CHECK(ev[i]->EventIdent >= table);
@@ -82,8 +82,16 @@ TEST(test_topusers_counts_a_known_capture)
             table = ev[i]->EventIdent;
             CHECK(col_num(ev[i], "Bytes") <= prev);
             prev = col_num(ev[i], "Bytes");
-            CHECK_EQ(ev[i]->NumColumns, 7);
+            CHECK_EQ(ev[i]->NumColumns, 8);
+            if (table < 4)
+                pct[table] += col_num(ev[i], "% Bytes");
         }
+        /* % Bytes: each endpoint's share of its table's bytes (sent + received) */
+        for (int t = 1; t <= 3; t++)
+            CHECK(fabs(pct[t] - 100.0) < 1e-9);
+        const NMEVENTDATA *one = row_for(run, 2, "10.0.0.1");
+        CHECK(one && fabs(col_num(one, "% Bytes") - 100.0 * (74 * 3 + 1514 + 54 + 60 + 50) /
+                                                       (2 * (74 * 3 + 1514 + 54 + 60 + 50.0))) < 1e-9);
         nmx_run_free(run);
     }
     /* top=1: one row per table */
