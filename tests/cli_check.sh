@@ -94,8 +94,8 @@ if command -v tshark >/dev/null 2>&1; then
     totals=$("$nmx" run -e tcpretrans -o csv "$sample" | grep '"Retransmission totals","[0-9]')
     field() { echo "$totals" | cut -d, -f"$1" | tr -d '"'; }
     check sample_retransmissions_equal_tshark test "$(field 6)" -eq "$(ts tcp.analysis.retransmission)"
-    check sample_fast_retransmissions_equal_tshark test "$(field 8)" -eq "$(ts tcp.analysis.fast_retransmission)"
-    check sample_out_of_order_equal_tshark test "$(field 10)" -eq "$(ts tcp.analysis.out_of_order)"
+    check sample_fast_retransmissions_equal_tshark test "$(field 9)" -eq "$(ts tcp.analysis.fast_retransmission)"
+    check sample_out_of_order_equal_tshark test "$(field 11)" -eq "$(ts tcp.analysis.out_of_order)"
     rt=$("$nmx" run -e resptime -o csv "$sample" | grep '"Response time by server","127.0.0.1","8765"')
     check sample_http_exchanges_equal_tshark test "$(echo "$rt" | cut -d, -f5 | tr -d '"')" -eq "$(ts http.time)"
     # Protocol Distribution against io,phs: frames and bytes of eth, ip, tcp.

@@ -140,4 +140,31 @@ static inline long xu_map_get(xu_map *m, const void *k, DWORD *err)
     return i >= 0 ? i : xu_map_add(m, k, err);
 }
 
+/* ---- flows: a key for either direction of a conversation ---- */
+
+typedef struct xu_flow_key {
+    uint8_t fam, proto, pad[2]; /* fam 0 Ethernet, 4, 6; proto 6 TCP, 17 UDP, 0 none */
+    uint16_t port[2];
+    uint8_t addr[2][16]; /* zero padded */
+} xu_flow_key;
+
+/* The key of a flow between (a, pa) and (b, pb), the lower endpoint first
+ * (address bytes, then port), so both directions find it; returns which
+ * side of the key (a, pa) is: 0 or 1. */
+static inline int xu_flow_key_of(xu_flow_key *k, int fam, uint8_t proto, const uint8_t *a, uint16_t pa,
+                                 const uint8_t *b, uint16_t pb)
+{
+    size_t al = fam == 4 ? 4 : fam == 6 ? 16 : 6;
+    int c = memcmp(a, b, al);
+    int swap = c > 0 || (c == 0 && pa > pb);
+    memset(k, 0, sizeof *k);
+    k->fam = (uint8_t)fam;
+    k->proto = proto;
+    memcpy(k->addr[swap], a, al);
+    memcpy(k->addr[!swap], b, al);
+    k->port[swap] = pa;
+    k->port[!swap] = pb;
+    return swap;
+}
+
 #endif
