@@ -15,7 +15,7 @@ pass=0 fail=0
 check() { name=$1; shift; if "$@"; then pass=$((pass + 1)); echo "ok   $name"; else fail=$((fail + 1)); echo "FAIL $name"; fi; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-"$nmx" run --html "$tmp/report.html" "$sample" >/dev/null; rc=$?
+"$nmx" run -c traffic:interval=0.01 --html "$tmp/report.html" "$sample" >/dev/null; rc=$?
 check report_written test "$rc" -eq 0 -a -s "$tmp/report.html"
 check report_fetches_nothing sh -c '! grep -Eq "(src|href)=\"(https?:)?//" "$1"' _ "$tmp/report.html"
 flags="--headless --no-sandbox --disable-gpu --disable-quic --no-first-run
@@ -29,8 +29,9 @@ check no_console_messages sh -c '! grep -q "CONSOLE" "$1"' _ "$tmp/log"
 # shellcheck disable=SC2086
 timeout 120 "$chromium" $flags --user-data-dir="$tmp/profile2" --dump-dom \
     "file://$tmp/report.html" >"$tmp/dom" 2>/dev/null
-check dom_has_a_section_per_expert test "$(grep -c '<h2>' "$tmp/dom")" -eq 5
+check dom_has_a_section_per_expert test "$(grep -c "<h2>" "$tmp/dom")" -eq 7
 check dom_has_charts sh -c 'grep -q "<svg" "$1" && grep -q "<rect" "$1"' _ "$tmp/dom"
+check dom_has_traffic_over_time_chart grep -q '<polyline class="area"' "$tmp/dom"
 check dom_has_the_ledger grep -q "leaked blocks" "$tmp/dom"
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

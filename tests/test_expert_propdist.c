@@ -435,64 +435,43 @@ static void aggregate(const char *text, size_t c, agg *a)
     }
 }
 
+static int fields_argv(size_t i, const char *path, char **argv, void *ctx)
+{
+    (void)ctx;
+    static const char *e[2 * NF + 1];
+    for (size_t f = 0; f < NF; f++) {
+        e[2 * f] = "-e";
+        e[2 * f + 1] = fields[f];
+    }
+    if (!in_subset(i, 16))
+        return 0;
+    corpus_argv(argv, path, e);
+    return 1;
+}
+
 TEST(test_e2_propdist_equals_tshark_fields_on_zeek_captures)
 {
-    strv files = {0};
-    zeek_files(&files);
-    CHECK(ex != NULL);
-    if (!files.n || !have_tshark() || !ex) {
-        strv_free(&files);
-        SKIP_HERE(!files.n ? "the shared capture corpus is absent" : "tshark is not installed");
-    }
     /* The name fields read messages the host recognises; a host without
      * application-protocol recognition (nmx_proto_name says "?") has none. */
     int app_recognised = strcmp(nmx_proto_name(NMX_PROTO_DNS), "?") != 0;
     if (!app_recognised)
         printf("     not compared: dns.qry.name, http.host, tls.handshake.extensions_server_name: this host "
                "does not recognise application protocols\n");
-    double t0 = now_s();
-    job *jobs = calloc(files.n, sizeof *jobs);
-    size_t *which = calloc(files.n, sizeof *which);
-    size_t nj = 0;
-    for (size_t i = 0; i < files.n; i++) {
-        if (!in_subset(i, 16))
-            continue;
-        static char *tmpl[] = {"tshark", "-n", "-r", NULL, "-T", "fields", "-e", "frame.protocols", "-e",
-                               "ip.flags.mf", "-e", "ip.frag_offset", "-e", "frame.len", "-e", "eth.type",
-                               "-e", "ip.proto", "-e", "ip.ttl", "-e", "ip.len", "-e", "tcp.srcport", "-e",
-                               "tcp.dstport", "-e", "tcp.window_size_value", "-e", "udp.srcport", "-e",
-                               "udp.dstport", "-e", "eth.src", "-e", "eth.dst", "-e", "ip.src", "-e",
-                               "ip.dst", "-e", "ipv6.src", "-e", "ipv6.dst", "-e", "dns.qry.name", "-e",
-                               "http.host", "-e", "tls.handshake.extensions_server_name", NULL};
-        char **argv = malloc(sizeof tmpl);
-        memcpy(argv, tmpl, sizeof tmpl);
-        argv[3] = files.v[i];
-        jobs[nj].argv = argv;
-        snprintf(jobs[nj].out, sizeof jobs[nj].out, "%s/f-%zu.txt", tmpdir, i);
-        which[nj++] = i;
+    corpus c;
+    const char *skip;
+    if (!corpus_start(&c, fields_argv, NULL, &skip)) {
+        SKIP_HERE(skip);
     }
-    run_jobs(jobs, nj, jobs_par());
     unsigned compared = 0, equal = 0, differ = 0, skipped = 0, comparisons = 0;
-    for (size_t j = 0; j < nj; j++) {
-        const char *path = files.v[which[j]];
-        char *text = slurp(jobs[j].out);
-        unlink(jobs[j].out);
-        free(jobs[j].argv);
-        if (!text || jobs[j].status != 0) {
-            free(text);
-            continue;
-        }
-        char *copy = strdup(text);
-        file_traits tr;
-        read_traits(copy, &tr);
-        free(copy);
-        nmx_capture *cap = open_capture(path);
-        if (!cap || tr.frames < 5 || tr.tunnels || tr.fragments || tr.icmp_quote || tr.undecoded ||
+    corpus_file cf;
+    while (corpus_next(&c, &cf)) {
+        const char *path = cf.path, *text = cf.text;
+        nmx_capture *cap = cf.cap;
+        const file_traits tr = cf.tr;
+        if (tr.frames < 5 || tr.tunnels || tr.fragments || tr.icmp_quote || tr.undecoded ||
             our_frames(cap) != tr.frames) {
             skipped++;
-            free(text);
-            if (cap)
-                nmx_capture_close(cap);
+            corpus_file_done(&cf);
             continue;
         }
         compared++;
@@ -559,39 +538,25 @@ TEST(test_e2_propdist_equals_tshark_fields_on_zeek_captures)
             equal++;
         else
             differ++;
-        free(text);
-        nmx_capture_close(cap);
+        corpus_file_done(&cf);
     }
     printf("     fields: %zu tshark runs: %u captures compared (%u field runs, %zu fields each), %u equal, %u "
            "differ; %u not qualifying (tunnels, fragments, ICMP quotes, undecoded layers, < 5 frames) (%.1f s)\n",
-           nj, compared, comparisons, NF, equal, differ, skipped, now_s() - t0);
+           c.nj, compared, comparisons, NF, equal, differ, skipped, now_s() - c.t0);
     CHECK(compared > 0);
     CHECK_EQ(differ, 0);
-    free(jobs);
-    free(which);
-    strv_free(&files);
+    corpus_end(&c);
 }
 
 int main(int argc, char **argv)
 {
-    CHECK_INIT(argc, argv);
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/nmx_propdist_XXXXXX");
-    if (!mkdtemp(tmpdir)) {
-        perror("mkdtemp");
+    if (!counting_begin(argc, argv, "propdist"))
         return EXIT_FAILURE;
-    }
-    ex = load_bundled("propdist");
-    CHECK(ex != NULL);
     RUN(test_propdist_counts_a_known_capture);
     RUN(test_propdist_ip_len_of_tso_frames_is_inferred);
     RUN(test_propdist_configuration);
     RUN(test_propdist_terminate_and_many_values);
     RUN(test_propdist_damaged_frames);
     RUN_CORPUS(test_e2_propdist_equals_tshark_fields_on_zeek_captures);
-    nmx_expert_unload(ex);
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", tmpdir);
-    return CHECK_DONE();
+    return counting_end();
 }

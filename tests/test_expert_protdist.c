@@ -317,7 +317,8 @@ static void our_nodes(nmx_run *run, plist *out)
         char path[256] = "";
         for (size_t k = 0; k <= depth; k++) {
             size_t u = strlen(path);
-            snprintf(path + u, sizeof path - u, "%s%s", u ? "/" : "", stack[k]);
+            if (u + 34 < sizeof path) /* one more level fits: "/" and 32 */
+                snprintf(path + u, sizeof path - u, "%s%.31s", u ? "/" : "", stack[k]);
         }
         pnode *x = plist_get(out, path);
         x->frames += (unsigned long long)col_num(ev[i], "Frames");
@@ -341,61 +342,41 @@ static const char *exception_for(const char *path)
     return NULL;
 }
 
+static int phs_argv(size_t i, const char *path, char **argv, void *ctx)
+{
+    (void)ctx;
+    static const char *const z[] = {"-z", "io,phs", NULL};
+    if (!in_subset(i, 4) && !exception_for(path))
+        return 0;
+    corpus_argv(argv, path, z);
+    return 1;
+}
+
 TEST(test_e2_protdist_equals_tshark_phs_on_the_zeek_corpus)
 {
-    strv files = {0};
-    zeek_files(&files);
-    CHECK(ex != NULL);
-    if (!files.n || !have_tshark() || !ex) {
-        strv_free(&files);
-        SKIP_HERE(!files.n ? "the shared capture corpus is absent" : "tshark is not installed");
+    corpus c;
+    const char *skip;
+    if (!corpus_start(&c, phs_argv, NULL, &skip)) {
+        SKIP_HERE(skip);
     }
-    double t0 = now_s();
-    job *jobs = calloc(files.n, sizeof *jobs);
-    size_t nj = 0;
-    size_t *which = calloc(files.n, sizeof *which);
-    for (size_t i = 0; i < files.n; i++) {
-        if (!in_subset(i, 4) && !exception_for(files.v[i]))
-            continue;
-        static char *tmpl[] = {"tshark", "-n", "-r", NULL, "-T", "fields", "-e", "frame.protocols", "-e",
-                               "ip.flags.mf", "-e", "ip.frag_offset", "-z", "io,phs", NULL};
-        char **argv = malloc(sizeof tmpl);
-        memcpy(argv, tmpl, sizeof tmpl);
-        argv[3] = files.v[i];
-        jobs[nj].argv = argv;
-        snprintf(jobs[nj].out, sizeof jobs[nj].out, "%s/phs-%zu.txt", tmpdir, i);
-        which[nj++] = i;
-    }
-    run_jobs(jobs, nj, jobs_par());
-    unsigned compared = 0, equal = 0, frag = 0, unreadable = 0, differ = 0, nodes = 0, quoted = 0,
+    unsigned compared = 0, equal = 0, frag = 0, differ = 0, nodes = 0, quoted = 0,
              short_read = 0, excused = 0;
-    for (size_t j = 0; j < nj; j++) {
-        const char *path = files.v[which[j]];
-        char *text = slurp(jobs[j].out);
-        unlink(jobs[j].out);
-        free(jobs[j].argv);
-        nmx_capture *cap = open_capture(path);
-        if (!text || jobs[j].status != 0 || !cap) {
-            unreadable++;
-            free(text);
-            if (cap)
-                nmx_capture_close(cap);
-            continue;
-        }
-        file_traits tr;
-        char *stats = read_traits(text, &tr);
+    corpus_file cf;
+    while (corpus_next(&c, &cf)) {
+        const char *path = cf.path;
+        const char *stats = cf.stats;
+        nmx_capture *cap = cf.cap;
+        file_traits tr = cf.tr;
         if (tr.fragments) {
             frag++;
-            free(text);
-            nmx_capture_close(cap);
+            corpus_file_done(&cf);
             continue;
         }
         if (our_frames(cap) != tr.frames) {
             short_read++;
             printf("     excluded: %s: the capture layer reads %u of tshark's %u frames\n", short_name(path),
                    our_frames(cap), tr.frames);
-            free(text);
-            nmx_capture_close(cap);
+            corpus_file_done(&cf);
             continue;
         }
         quoted += tr.icmp_quote || tr.tunnels;
@@ -442,39 +423,25 @@ TEST(test_e2_protdist_equals_tshark_phs_on_the_zeek_corpus)
             differ++;
         free(ours.v);
         free(theirs.v);
-        free(text);
-        nmx_capture_close(cap);
+        corpus_file_done(&cf);
     }
     printf("     io,phs: %zu zeek files, %zu in the subset: %u compared (%u nodes), %u equal, %u differ, %u listed "
            "exceptions; %u excluded for IP fragments, %u read short by libpcap, %u unreadable; %u have ICMP-quoted or tunnelled layers (not "
            "compared below the outer stack) (%.1f s)\n",
-           files.n, nj, compared, nodes, equal, differ, excused, frag, short_read, unreadable, quoted, now_s() - t0);
+           c.files.n, c.nj, compared, nodes, equal, differ, excused, frag, short_read, c.unreadable, quoted, now_s() - c.t0);
     CHECK(compared > 0);
     CHECK_EQ(differ, 0);
-    free(jobs);
-    free(which);
-    strv_free(&files);
+    corpus_end(&c);
 }
 
 int main(int argc, char **argv)
 {
-    CHECK_INIT(argc, argv);
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/nmx_protdist_XXXXXX");
-    if (!mkdtemp(tmpdir)) {
-        perror("mkdtemp");
+    if (!counting_begin(argc, argv, "protdist"))
         return EXIT_FAILURE;
-    }
-    ex = load_bundled("protdist");
-    CHECK(ex != NULL);
     RUN(test_protdist_counts_a_known_capture);
     RUN(test_protdist_configuration);
     RUN(test_protdist_terminate_and_empty_capture);
     RUN(test_protdist_damaged_frames);
     RUN_CORPUS(test_e2_protdist_equals_tshark_phs_on_the_zeek_corpus);
-    nmx_expert_unload(ex);
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", tmpdir);
-    return CHECK_DONE();
+    return counting_end();
 }

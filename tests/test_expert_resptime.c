@@ -99,7 +99,7 @@ TEST(test_e1_register_and_config)
     free(out);
     const char *good[] = {"ports=80,8080\n", "ports=\n", "ports = 80 , 443\ntop=3\ndetail=1\n", "# c\n\n"};
     for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
-        EXPERTCONFIG *b = blob(good[i]), *o = NULL;
+        EXPERTCONFIG *b = make_config(good[i]), *o = NULL;
         ret = FALSE;
         CHECK_EQ(nmx_expert_configure(ex, b, NULL, &o, &ret), NMERR_SUCCESS);
         CHECK(ret);
@@ -109,7 +109,7 @@ TEST(test_e1_register_and_config)
     const char *bad[] = {"ports=0\n", "ports=70000\n", "ports=80x\n", "top=-2\n", "detail=yes\n", "speed=1\n",
                          "ports\n"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
-        EXPERTCONFIG *b = blob(bad[i]), *o = NULL;
+        EXPERTCONFIG *b = make_config(bad[i]), *o = NULL;
         ret = TRUE;
         CHECK_EQ(nmx_expert_configure(ex, b, NULL, &o, &ret), NMERR_SUCCESS);
         if (ret)
@@ -147,19 +147,19 @@ TEST(test_e1_crafted_exchanges_have_known_times)
         CHECK(v && !strcmp(v->szEventName, "Response time by server"));
         const NMCOLUMNINFO *sv = col(v, "Server");
         CHECK(sv && !strcmp(sv->VariantData.Value.pStringVal, "10.0.0.2"));
-        CHECK_EQ(num(v, "Port"), 80);
-        CHECK_EQ(num(v, "Exchanges"), 3);
-        CHECK(near(num(v, "Min (ms)"), 2.0));
-        CHECK(near(num(v, "Mean (ms)"), 14.0));
-        CHECK(near(num(v, "Max (ms)"), 30.0));
+        CHECK_EQ(col_num(v, "Port"), 80);
+        CHECK_EQ(col_num(v, "Exchanges"), 3);
+        CHECK(near(col_num(v, "Min (ms)"), 2.0));
+        CHECK(near(col_num(v, "Mean (ms)"), 14.0));
+        CHECK(near(col_num(v, "Max (ms)"), 30.0));
         static const unsigned req[3] = {3, 7, 10}, rsp[3] = {5, 9, 11};
         static const double ms[3] = {10.0, 30.0, 2.0};
         CHECK_EQ(table_rows(r.run, 2), 3);
         for (size_t i = 0; i < 3; i++) {
             const NMEVENTDATA *e = table_row(r.run, 2, i);
-            CHECK_EQ(num(e, "Request frame"), req[i]);
-            CHECK_EQ(num(e, "Response frame"), rsp[i]);
-            CHECK(near(num(e, "Time (ms)"), ms[i]));
+            CHECK_EQ(col_num(e, "Request frame"), req[i]);
+            CHECK_EQ(col_num(e, "Response frame"), rsp[i]);
+            CHECK(near(col_num(e, "Time (ms)"), ms[i]));
         }
     }
     done(&r);
@@ -171,7 +171,7 @@ TEST(test_e1_crafted_exchanges_have_known_times)
     /* no configuration: every port */
     CHECK(run_on(ex, path, NULL, &r, 0));
     if (r.run)
-        CHECK_EQ(num(table_row(r.run, 1, 0), "Exchanges"), 3);
+        CHECK_EQ(col_num(table_row(r.run, 1, 0), "Exchanges"), 3);
     done(&r);
     CHECK(run_on(ex, path, "ports=x\n", &r, 0));
     if (r.run) {
@@ -222,9 +222,9 @@ TEST(test_e2_repeated_syn_keeps_the_pending_request)
     if (r.run) {
         CHECK_EQ(table_rows(r.run, 2), 1);
         const NMEVENTDATA *e = table_row(r.run, 2, 0);
-        CHECK_EQ(num(e, "Request frame"), 3);
-        CHECK_EQ(num(e, "Response frame"), 6);
-        CHECK(near(num(e, "Time (ms)"), 10.0));
+        CHECK_EQ(col_num(e, "Request frame"), 3);
+        CHECK_EQ(col_num(e, "Response frame"), 6);
+        CHECK(near(col_num(e, "Time (ms)"), 10.0));
     }
     done(&r);
     nmx_expert_unload(ex);
@@ -445,9 +445,9 @@ TEST(test_e2_http_exchanges_equal_tshark_http_time_on_zeek)
         xch *ours = calloc(no + 1, sizeof *ours);
         for (size_t j = 0; j < no; j++) {
             const NMEVENTDATA *ev = table_row(r.run, 2, j);
-            ours[j].req = (unsigned)num(ev, "Request frame") + 1;
-            ours[j].rsp = (unsigned)num(ev, "Response frame") + 1;
-            ours[j].s = num(ev, "Time (ms)") / 1e3;
+            ours[j].req = (unsigned)col_num(ev, "Request frame") + 1;
+            ours[j].rsp = (unsigned)col_num(ev, "Response frame") + 1;
+            ours[j].s = col_num(ev, "Time (ms)") / 1e3;
         }
         files_http += nt > 0;
         unsigned match = 0, printed = 0;
@@ -516,9 +516,9 @@ TEST(test_e2_http_exchanges_equal_tshark_http_time_on_zeek)
             if (nrows == 1) { /* one server: compare directly */
                 agg_checked++;
                 const NMEVENTDATA *v = table_row(r.run, 1, 0);
-                int ok = num(v, "Exchanges") == cnt && fabs(num(v, "Min (ms)") / 1e3 - mn) <= 1e-6 &&
-                         fabs(num(v, "Max (ms)") / 1e3 - mx) <= 1e-6 &&
-                         fabs(num(v, "Mean (ms)") / 1e3 - sum / cnt) <= 1e-6;
+                int ok = col_num(v, "Exchanges") == cnt && fabs(col_num(v, "Min (ms)") / 1e3 - mn) <= 1e-6 &&
+                         fabs(col_num(v, "Max (ms)") / 1e3 - mx) <= 1e-6 &&
+                         fabs(col_num(v, "Mean (ms)") / 1e3 - sum / cnt) <= 1e-6;
                 if (!ok) {
                     agg_bad++;
                     printf("     AGGREGATE DIFFERS: %s\n", files[i].path + strlen(zeek) + 1);
@@ -526,7 +526,7 @@ TEST(test_e2_http_exchanges_equal_tshark_http_time_on_zeek)
             } else { /* several servers: the counts add up */
                 double tot = 0;
                 for (size_t j = 0; j < nrows; j++)
-                    tot += num(table_row(r.run, 1, j), "Exchanges");
+                    tot += col_num(table_row(r.run, 1, j), "Exchanges");
                 agg_checked++;
                 if (tot != cnt) {
                     agg_bad++;
@@ -560,21 +560,13 @@ TEST(test_e2_http_exchanges_equal_tshark_http_time_on_zeek)
 int main(int argc, char **argv)
 {
     CHECK_INIT(argc, argv);
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/nmx_test_resptime_XXXXXX");
-    if (!mkdtemp(tmpdir)) {
-        perror("mkdtemp");
+    if (!tests_begin("resptime"))
         return EXIT_FAILURE;
-    }
     RUN(test_e1_register_and_config);
     RUN(test_e1_crafted_exchanges_have_known_times);
     RUN(test_e1_terminate_and_malformed);
     RUN(test_e2_repeated_syn_keeps_the_pending_request);
     RUN_CORPUS(test_e2_http_exchanges_equal_tshark_http_time_on_zeek);
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
-    if (getenv("NMX_KEEP_TMP")) /* for a look at the crafted captures */
-        printf("     kept %s\n", tmpdir);
-    else if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", tmpdir);
+    tests_end(); /* NMX_KEEP_TMP keeps the crafted captures for a look */
     return CHECK_DONE();
 }

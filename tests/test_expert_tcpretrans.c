@@ -119,7 +119,7 @@ TEST(test_e1_register_and_default_config)
     free(out);
     const char *bad[] = {"nosuchkey=1\n", "top=-1\n", "ooo_ms=abc\n", "all=2\n", "no equals sign\n"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
-        EXPERTCONFIG *b = blob(bad[i]), *o = NULL;
+        EXPERTCONFIG *b = make_config(bad[i]), *o = NULL;
         ret = TRUE;
         CHECK_EQ(nmx_expert_configure(ex, b, NULL, &o, &ret), NMERR_SUCCESS);
         if (ret)
@@ -176,7 +176,7 @@ static const char *expert_flags(nmx_run *run)
                     : !strcmp(kd, "spurious retransmission")                              ? 'S'
                                                                                           : 'R';
         snprintf(out + strlen(out), sizeof out - strlen(out), "%s%u%c", out[0] ? " " : "",
-                 (unsigned)num(ev, "Frame") + 1, kind);
+                 (unsigned)col_num(ev, "Frame") + 1, kind);
     }
     return out;
 }
@@ -200,26 +200,26 @@ TEST(test_e1_crafted_retransmissions_are_classified)
         const NMEVENTDATA *tot = table_row(r.run, 2, 0);
         CHECK(tot != NULL);
         CHECK(tot && !strcmp(tot->szEventName, "Retransmission totals"));
-        CHECK_EQ(num(tot, "Connections"), 1);
-        CHECK_EQ(num(tot, "Segments"), 22);
-        CHECK_EQ(num(tot, "Retransmissions"), 3);
-        CHECK_EQ(num(tot, "Retransmitted bytes"), 300);
-        CHECK_EQ(num(tot, "Fast"), 1);
-        CHECK_EQ(num(tot, "Spurious"), 1);
-        CHECK_EQ(num(tot, "Out-of-order"), 1);
+        CHECK_EQ(col_num(tot, "Connections"), 1);
+        CHECK_EQ(col_num(tot, "Segments"), 22);
+        CHECK_EQ(col_num(tot, "Retransmissions"), 3);
+        CHECK_EQ(col_num(tot, "Retransmitted bytes"), 300);
+        CHECK_EQ(col_num(tot, "Fast"), 1);
+        CHECK_EQ(col_num(tot, "Spurious"), 1);
+        CHECK_EQ(col_num(tot, "Out-of-order"), 1);
         CHECK_EQ(table_rows(r.run, 1), 1);
         const NMEVENTDATA *c = table_row(r.run, 1, 0);
         const NMCOLUMNINFO *cl = col(c, "Client"), *sv = col(c, "Server");
         CHECK(cl && !strcmp(cl->VariantData.Value.pStringVal, "10.0.0.1:40000"));
         CHECK(sv && !strcmp(sv->VariantData.Value.pStringVal, "10.0.0.2:80"));
-        CHECK_EQ(num(c, "Retransmissions"), 3);
+        CHECK_EQ(col_num(c, "Retransmissions"), 3);
         /* Table 3: which frames, 0-based (C2). */
         static const struct { unsigned frame; const char *kind; } want[] = {
             {7, "retransmission"}, {9, "spurious retransmission"}, {17, "fast retransmission"}, {20, "out-of-order"}};
         CHECK_EQ(table_rows(r.run, 3), 4);
         for (size_t i = 0; i < 4; i++) {
             const NMEVENTDATA *e = table_row(r.run, 3, i);
-            CHECK_EQ(num(e, "Frame"), want[i].frame);
+            CHECK_EQ(col_num(e, "Frame"), want[i].frame);
             const NMCOLUMNINFO *kd = col(e, "Kind");
             CHECK(kd && !strcmp(kd->VariantData.Value.pStringVal, want[i].kind));
         }
@@ -274,7 +274,7 @@ static double check_scenario(const char *name, craft *k, const char *want, const
         if (theirs && strcmp(theirs, want))
             printf("     %s: tshark flags \"%s\", want \"%s\"\n", name, theirs, want);
         CHECK(!theirs || !strcmp(theirs, want));
-        v = column ? num(table_row(r.run, 2, 0), column) : 0;
+        v = column ? col_num(table_row(r.run, 2, 0), column) : 0;
     }
     done(&r);
     nmx_expert_unload(ex);
@@ -389,7 +389,7 @@ TEST(test_e1_terminate_and_malformed)
     if (r.run) {
         CHECK(r.r.run_value);
         CHECK_EQ(r.r.mem.live_blocks, 0);
-        CHECK_EQ(num(table_row(r.run, 2, 0), "Segments"), n);
+        CHECK_EQ(col_num(table_row(r.run, 2, 0), "Segments"), n);
     }
     done(&r);
 
@@ -555,7 +555,7 @@ TEST(test_e2_totals_equal_tshark_analysis_flags_on_zeek)
         unsigned ours[4] = {0}, theirs[4] = {0};
         for (size_t j = 0; j < nours; j++) {
             const NMEVENTDATA *ev = table_row(r.run, 3, j);
-            of[j] = (unsigned)num(ev, "Frame") + 1;
+            of[j] = (unsigned)col_num(ev, "Frame") + 1;
             const NMCOLUMNINFO *kc = col(ev, "Kind");
             const char *kd = kc && kc->VariantData.Value.pStringVal ? kc->VariantData.Value.pStringVal : "";
             ok[j] = !strcmp(kd, "out-of-order") ? 8 : !strcmp(kd, "fast retransmission") ? 3
@@ -563,10 +563,10 @@ TEST(test_e2_totals_equal_tshark_analysis_flags_on_zeek)
                                                                                           : 1;
         }
         const NMEVENTDATA *tot = table_row(r.run, 2, 0);
-        ours[0] = (unsigned)num(tot, "Retransmissions");
-        ours[1] = (unsigned)num(tot, "Fast");
-        ours[2] = (unsigned)num(tot, "Spurious");
-        ours[3] = (unsigned)num(tot, "Out-of-order");
+        ours[0] = (unsigned)col_num(tot, "Retransmissions");
+        ours[1] = (unsigned)col_num(tot, "Fast");
+        ours[2] = (unsigned)col_num(tot, "Spurious");
+        ours[3] = (unsigned)col_num(tot, "Out-of-order");
         char out[1100], line[512];
         snprintf(out, sizeof out, "%s/%zu.txt", tmpdir, i);
         FILE *f = fopen(out, "r");
@@ -652,11 +652,8 @@ TEST(test_e2_totals_equal_tshark_analysis_flags_on_zeek)
 int main(int argc, char **argv)
 {
     CHECK_INIT(argc, argv);
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/nmx_test_tcpretrans_XXXXXX");
-    if (!mkdtemp(tmpdir)) {
-        perror("mkdtemp");
+    if (!tests_begin("tcpretrans"))
         return EXIT_FAILURE;
-    }
     RUN(test_e1_register_and_default_config);
     RUN(test_e1_crafted_retransmissions_are_classified);
     RUN(test_e1_terminate_and_malformed);
@@ -665,11 +662,6 @@ int main(int argc, char **argv)
     RUN(test_e2_ipv4_length_beyond_frame_is_capped);
     RUN(test_e2_handshake_rtt_applies_after_the_completing_ack);
     RUN_CORPUS(test_e2_totals_equal_tshark_analysis_flags_on_zeek);
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
-    if (getenv("NMX_KEEP_TMP")) /* for a look at the crafted captures */
-        printf("     kept %s\n", tmpdir);
-    else if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", tmpdir);
+    tests_end(); /* NMX_KEEP_TMP keeps the crafted captures for a look */
     return CHECK_DONE();
 }

@@ -91,6 +91,55 @@ static inline uint32_t xu_ipv4_len(const xu_frame *f, DWORD ip)
     return tot == 0 || tot > room ? room : tot;
 }
 
+/* Whether an IPv4 header counts, as Wireshark's ip tap sees it: version 4,
+ * a header length of at least 20 bytes, the whole header (options included)
+ * captured, and a total length of 0 (TSO) or at least the header length.
+ * Wireshark stops before its tap on a bogus or truncated header. */
+static inline int xu_ipv4_tapped(const xu_frame *f, DWORD o)
+{
+    DWORD avail = xu_avail(f, o);
+    if (avail < 20)
+        return 0;
+    const uint8_t *p = f->bytes + o;
+    DWORD hlen = (DWORD)(p[0] & 0x0f) * 4;
+    uint16_t tot = xu_be16(p + 2);
+    return (p[0] >> 4) == 4 && hlen >= 20 && avail >= hlen && (tot == 0 || tot >= hlen);
+}
+
+/* Whether an IPv6 header counts: version 6 and the fixed header and its
+ * chain of extension headers (hop-by-hop, routing, fragment, destination
+ * options, AH) wholly captured; Wireshark taps IPv6 after walking the chain,
+ * so a truncated chain never reaches its tap. */
+static inline int xu_ipv6_tapped(const xu_frame *f, DWORD o)
+{
+    DWORD avail = xu_avail(f, o);
+    if (avail < 40 || (f->bytes[o] >> 4) != 6)
+        return 0;
+    unsigned nh = f->bytes[o + 6];
+    DWORD at = o + 40;
+    for (int i = 0; i < 64; i++) {
+        DWORD len;
+        if (nh == 0 || nh == 43 || nh == 60) {
+            if (xu_avail(f, at) < 2)
+                return 0;
+            len = ((DWORD)f->bytes[at + 1] + 1) * 8;
+        } else if (nh == 44) {
+            len = 8;
+        } else if (nh == 51) {
+            if (xu_avail(f, at) < 2)
+                return 0;
+            len = ((DWORD)f->bytes[at + 1] + 2) * 4;
+        } else {
+            return 1;
+        }
+        if (xu_avail(f, at) < len)
+            return 0;
+        nh = f->bytes[at];
+        at += len;
+    }
+    return 1;
+}
+
 /* Fills f from a frame descriptor. Only the header is cleared: off[] and
  * last[] are valid where `have` says so. */
 static inline void xu_frame_fill(xu_frame *f, const EXPERTFRAMEDESCRIPTOR *d)
@@ -142,6 +191,16 @@ static inline DWORD xu_progress(HEXPERTKEY key, DWORD frame, DWORD total, LONG *
         return NMERR_SUCCESS;
     *last = pct;
     return ExpertIndicateStatus(key, EXPERTSTATUS_RUNNING, 0, text, pct);
+}
+
+/* The time stamp of the capture's first frame (Wireshark's reference for
+ * relative times), whatever the host's filter shows; 0 without frames. */
+static inline int64_t xu_capture_t0(HEXPERTKEY key)
+{
+    EXPERTFRAMEDESCRIPTOR d;
+    if (ExpertGetFrame(key, GET_SPECIFIED_FRAME, 0, 0, NULL, &d) != NMERR_SUCCESS)
+        return 0;
+    return d.pFrame->TimeStamp;
 }
 
 /* ---- a Run's walk over the capture ---- */
@@ -228,6 +287,37 @@ static inline int xu_innermost(const xu_frame *f, unsigned proto)
     return at;
 }
 
+/* The endpoints Wireshark gives an IPv6 packet's transport (pinfo's source
+ * and destination): a Home Address option (Mobile IPv6) is the source, and
+ * the last address of a type 0 or type 2 routing header with segments left
+ * is the destination. Walks the captured extension headers only. */
+static inline void xu_ipv6_ends(const xu_frame *f, DWORD ip, const uint8_t **src, const uint8_t **dst)
+{
+    unsigned nh = f->bytes[ip + 6];
+    DWORD at = ip + 40;
+    for (int i = 0; i < 16 && (nh == 0 || nh == 43 || nh == 60); i++) {
+        if (xu_avail(f, at) < 8)
+            return;
+        const uint8_t *h = f->bytes + at;
+        DWORD len = ((DWORD)h[1] + 1) * 8;
+        if (xu_avail(f, at) < len)
+            return;
+        if (nh == 43 && (h[2] == 0 || h[2] == 2) && h[3] > 0 && len >= 24)
+            *dst = h + len - 16; /* the last address listed */
+        for (DWORD o = 2; nh == 60 && o + 2 <= len;) {
+            if (h[o] == 0) { /* Pad1 */
+                o++;
+                continue;
+            }
+            if (h[o] == 201 && h[o + 1] == 16 && o + 18 <= len)
+                *src = h + o + 2; /* Home Address */
+            o += 2u + h[o + 1];
+        }
+        nh = h[0];
+        at += len;
+    }
+}
+
 /* The IP header right before layer i: fills fam, src, dst, ip_off and
  * returns how many bytes the IP lengths give from layer i's start on (the
  * transport's wire length), or -1 when there is no usable IP header. */
@@ -256,6 +346,7 @@ static inline int64_t xu_ip_before(const xu_frame *f, int i, xu_seg *g)
     g->fam = 6;
     g->src = p + 8;
     g->dst = p + 24;
+    xu_ipv6_ends(f, ip, &g->src, &g->dst);
     return (int64_t)plen + 40 - (int64_t)(l4 - ip);
 }
 
@@ -286,6 +377,33 @@ static inline int xu_tcp_parse(const xu_frame *f, xu_seg *g)
     g->flags = tp[13];
     g->win = xu_be16(tp + 14);
     return 1;
+}
+
+/* TCP streams as Wireshark tells them apart. Each direction's base
+ * sequence number is its SYN's, else one below its first segment's, or
+ * taken from the other side's first ACK; a SYN (without ACK) whose sequence
+ * number is not its direction's base starts a new stream on the same tuple
+ * (the port was reused). */
+typedef struct xu_tcp_bases {
+    uint32_t base[2];
+    uint8_t set[2];
+} xu_tcp_bases;
+
+static inline int xu_tcp_new_stream(const xu_tcp_bases *b, int dir, const xu_seg *g)
+{
+    return (g->flags & 0x12) == 0x02 && b->set[dir] && b->base[dir] != g->seq;
+}
+
+static inline void xu_tcp_note(xu_tcp_bases *b, int dir, const xu_seg *g)
+{
+    if (!b->set[dir]) {
+        b->base[dir] = (g->flags & 0x02) ? g->seq : g->seq - 1;
+        b->set[dir] = 1;
+    }
+    if (!b->set[!dir] && (g->flags & 0x10)) {
+        b->base[!dir] = g->ack - 1;
+        b->set[!dir] = 1;
+    }
 }
 
 /* The UDP datagram of a frame, from the innermost UDP header and the IP
@@ -436,6 +554,29 @@ static inline int xu_parse_bool(const char *v, int *out)
     return 1;
 }
 
+/* Calls fn(word, ctx) for each word of a comma- or space-separated list
+ * (words cut at 63 bytes); stops at and returns the first non-zero result.
+ * Returns -1 for an empty list. */
+static inline int xu_each_word(const char *v, int (*fn)(const char *word, void *ctx), void *ctx)
+{
+    int any = 0;
+    while (*v) {
+        while (*v == ',' || *v == ' ')
+            v++;
+        size_t n = strcspn(v, ", ");
+        if (!n)
+            break;
+        char w[64];
+        snprintf(w, sizeof w, "%.*s", (int)(n < 63 ? n : 63), v);
+        int rc = fn(w, ctx);
+        if (rc)
+            return rc;
+        any = 1;
+        v += n;
+    }
+    return any ? 0 : -1;
+}
+
 /* Calls fn(key, value, ctx) for each "key=value" line of the blob (spaces
  * around both trimmed, '#' lines and blank lines skipped). Stops at the first
  * non-zero return, and returns it; -1 for a line without '='. */
@@ -504,5 +645,44 @@ static inline int xu_run_config(HEXPERTKEY key, int ok, const char *err)
     ExpertIndicateStatus(key, EXPERTSTATUS_PROBLEM, 0, msg, 0);
     return 0;
 }
+
+/* Register's work: the names and EXPERT_ENUM_FLAG_CONFIGURABLE (every
+ * bundled expert takes a configuration). */
+static inline BOOL xu_register(PEXPERTENUMINFO info, const char *name, const char *description,
+                               DWORD version)
+{
+    if (!info)
+        return FALSE;
+    snprintf(info->szName, sizeof info->szName, "%s", name);
+    snprintf(info->szVendor, sizeof info->szVendor, "nmexpert");
+    snprintf(info->szDescription, sizeof info->szDescription, "%s", description);
+    info->Version = version;
+    info->Flags = EXPERT_ENUM_FLAG_CONFIGURABLE;
+    return TRUE;
+}
+
+/* Configure for an expert whose configuration type T (with a char
+ * error[...] member) is parsed by `parse(const EXPERTCONFIG *, T *)` (1:
+ * valid) and written back, normalised, by `normalise(const T *, char *,
+ * size_t)`: a valid blob (or none: the defaults) becomes the normalised
+ * text; an invalid one is refused, its reason the problem. */
+#define XU_CONFIGURE(T, parse, normalise)                                                             \
+    BOOL WINAPI Configure(HEXPERTKEY key, PEXPERTCONFIG *ppConfig, PEXPERTSTARTUPINFO startup,       \
+                          DWORD flags, HWND parent)                                                 \
+    {                                                                                               \
+        (void)startup;                                                                              \
+        (void)flags;                                                                                \
+        (void)parent;                                                                               \
+        T c;                                                                                        \
+        char text[512];                                                                             \
+        if (!ppConfig)                                                                              \
+            return FALSE;                                                                           \
+        if (!parse(*ppConfig, &c)) {                                                                \
+            ExpertIndicateStatus(key, EXPERTSTATUS_PROBLEM, 0, c.error, 0);                         \
+            return FALSE;                                                                           \
+        }                                                                                           \
+        normalise(&c, text, sizeof text);                                                           \
+        return xu_config_store(key, ppConfig, text);                                                \
+    }
 
 #endif

@@ -22,15 +22,11 @@
 
 BOOL WINAPI Register(PEXPERTENUMINFO info)
 {
-    strcpy(info->szName, NAME);
-    strcpy(info->szVendor, "nmexpert");
-    strcpy(info->szDescription,
-           "Distribution of one field's values (frame, Ethernet, IP and transport fields, DNS query "
-           "names, HTTP hosts, TLS server names) with count, minimum, maximum, mean and length "
-           "buckets (config: field=NAME, top=N)");
-    info->Version = 2;
-    info->Flags = EXPERT_ENUM_FLAG_CONFIGURABLE;
-    return TRUE;
+    return xu_register(info, NAME,
+                       "Distribution of one field's values (frame, Ethernet, IP and transport fields, DNS query "
+                       "names, HTTP hosts, TLS server names) with count, minimum, maximum, mean and length "
+                       "buckets (config: field=NAME, top=N)",
+                       2);
 }
 
 /* ---- configuration ---- */
@@ -68,23 +64,12 @@ static int cfg_parse(const EXPERTCONFIG *cfg, pr_config *c)
     return xu_config_load(cfg, cfg_line, c, c->error, sizeof c->error);
 }
 
-BOOL WINAPI Configure(HEXPERTKEY key, PEXPERTCONFIG *ppConfig, PEXPERTSTARTUPINFO startup,
-                      DWORD flags, HWND parent)
+static void normalise(const pr_config *c, char *text, size_t len)
 {
-    (void)startup;
-    (void)flags;
-    (void)parent;
-    if (!ppConfig)
-        return FALSE;
-    pr_config c;
-    if (!cfg_parse(*ppConfig, &c)) {
-        ExpertIndicateStatus(key, EXPERTSTATUS_PROBLEM, 0, c.error, 0);
-        return FALSE;
-    }
-    char text[128];
-    snprintf(text, sizeof text, "field=%s\ntop=%lu\n", pd_fields[c.field].name, c.top);
-    return xu_config_store(key, ppConfig, text);
+    snprintf(text, len, "field=%s\ntop=%lu\n", pd_fields[c->field].name, c->top);
 }
+
+XU_CONFIGURE(pr_config, cfg_parse, normalise)
 
 /* ---- counting ---- */
 

@@ -18,14 +18,10 @@
 
 BOOL WINAPI Register(PEXPERTENUMINFO info)
 {
-    strcpy(info->szName, NAME);
-    strcpy(info->szVendor, "nmexpert");
-    strcpy(info->szDescription,
-           "Frames and bytes per protocol as a hierarchy (eth > ip > tcp ...), with percentages of "
-           "the capture (config: depth=N)");
-    info->Version = 1;
-    info->Flags = EXPERT_ENUM_FLAG_CONFIGURABLE;
-    return TRUE;
+    return xu_register(info, NAME,
+                       "Frames and bytes per protocol as a hierarchy (eth > ip > tcp ...), with percentages of "
+                       "the capture (config: depth=N)",
+                       1);
 }
 
 /* ---- configuration ---- */
@@ -55,23 +51,12 @@ static int cfg_parse(const EXPERTCONFIG *cfg, pd_config *c)
     return xu_config_load(cfg, cfg_line, c, c->error, sizeof c->error);
 }
 
-BOOL WINAPI Configure(HEXPERTKEY key, PEXPERTCONFIG *ppConfig, PEXPERTSTARTUPINFO startup,
-                      DWORD flags, HWND parent)
+static void normalise(const pd_config *c, char *text, size_t len)
 {
-    (void)startup;
-    (void)flags;
-    (void)parent;
-    if (!ppConfig)
-        return FALSE;
-    pd_config c;
-    if (!cfg_parse(*ppConfig, &c)) {
-        ExpertIndicateStatus(key, EXPERTSTATUS_PROBLEM, 0, c.error, 0);
-        return FALSE;
-    }
-    char text[64];
-    snprintf(text, sizeof text, "depth=%lu\n", c.depth);
-    return xu_config_store(key, ppConfig, text);
+    snprintf(text, len, "depth=%lu\n", c->depth);
 }
+
+XU_CONFIGURE(pd_config, cfg_parse, normalise)
 
 /* ---- the tree ---- */
 

@@ -364,16 +364,10 @@ static DWORD report(state *s, const cfg *cf)
 
 BOOL WINAPI Register(PEXPERTENUMINFO info)
 {
-    if (!info)
-        return FALSE;
-    snprintf(info->szName, sizeof info->szName, "%s", NAME);
-    snprintf(info->szVendor, sizeof info->szVendor, "nmexpert");
-    snprintf(info->szDescription, sizeof info->szDescription,
-             "Average server response time per server address and port: request/response exchanges over TCP "
-             "and the minimum, mean and maximum time from a request's first segment to the reply's first");
-    info->Version = 1;
-    info->Flags = EXPERT_ENUM_FLAG_CONFIGURABLE;
-    return TRUE;
+    return xu_register(info, NAME,
+                       "Average server response time per server address and port: request/response exchanges over TCP "
+                       "and the minimum, mean and maximum time from a request's first segment to the reply's first",
+                       1);
 }
 
 BOOL WINAPI Configure(HEXPERTKEY key, PEXPERTCONFIG *ppConfig, PEXPERTSTARTUPINFO startup, DWORD flags,
@@ -384,17 +378,8 @@ BOOL WINAPI Configure(HEXPERTKEY key, PEXPERTCONFIG *ppConfig, PEXPERTSTARTUPINF
     (void)window;
     if (!ppConfig)
         return FALSE;
-    if (!*ppConfig) {
-        DWORD err;
-        size_t n = sizeof(DWORD) + sizeof DEFAULT_CONFIG;
-        EXPERTCONFIG *c = ExpertAllocMemory(key, n, &err);
-        if (!c)
-            return FALSE;
-        c->RawConfigLength = (DWORD)n;
-        memcpy(c->RawConfigData, DEFAULT_CONFIG, sizeof DEFAULT_CONFIG);
-        *ppConfig = c;
-        return TRUE;
-    }
+    if (!*ppConfig)
+        return xu_config_store(key, ppConfig, DEFAULT_CONFIG);
     cfg cf;
     return cfg_load(*ppConfig, &cf) ? TRUE : FALSE;
 }

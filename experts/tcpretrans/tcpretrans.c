@@ -82,8 +82,6 @@ static const char DEFAULT_CONFIG[] = "# TCP Retransmit (see README.md)\n"
 /* ---- connections ---- */
 
 typedef struct dir_state {
-    int base_set;
-    uint32_t base_seq;
     uint32_t nextseq, maxseqtobeacked, lastack;
     int64_t nextseqtime, lastacktime;
     uint32_t window, dupacknum;
@@ -96,6 +94,7 @@ typedef struct conn {
                                or the SYN's sender (not the SYN/ACK's) */
     uint32_t first_frame;
     int64_t ts_mru_syn, first_rtt;
+    xu_tcp_bases b;         /* [0] the client's, [1] the server's */
     dir_state d[2];         /* [0] client to server, [1] back */
     uint64_t segments, retrans, retrans_bytes, fast, spurious, ooo;
 } conn;
@@ -116,16 +115,9 @@ static unsigned analyze(const cfg *cf, conn *c, int dir, const xu_seg *g, int64_
     uint32_t seglen = g->seglen;
 
     /* Relative numbers, as Wireshark computes them. */
-    if (!fwd->base_set) {
-        fwd->base_seq = (flags & TH_SYN) ? g->seq : g->seq - 1;
-        fwd->base_set = 1;
-    }
-    if (!rev->base_set && (flags & TH_ACK)) {
-        rev->base_seq = g->ack - 1;
-        rev->base_set = 1;
-    }
-    uint32_t seq = g->seq - fwd->base_seq;
-    uint32_t ack = (flags & TH_ACK) ? g->ack - rev->base_seq : g->ack;
+    xu_tcp_note(&c->b, dir, g);
+    uint32_t seq = g->seq - c->b.base[dir];
+    uint32_t ack = (flags & TH_ACK) ? g->ack - c->b.base[!dir] : g->ack;
     uint32_t window = g->win;
 
     unsigned a = 0;
@@ -301,16 +293,10 @@ static DWORD report(state *s, const cfg *cf, uint64_t tcp_frames)
 
 BOOL WINAPI Register(PEXPERTENUMINFO info)
 {
-    if (!info)
-        return FALSE;
-    snprintf(info->szName, sizeof info->szName, "%s", NAME);
-    snprintf(info->szVendor, sizeof info->szVendor, "nmexpert");
-    snprintf(info->szDescription, sizeof info->szDescription,
-             "Retransmitted TCP segments and bytes per connection and in total, with fast and spurious "
-             "retransmissions and out-of-order segments told apart (Wireshark's TCP analysis)");
-    info->Version = 1;
-    info->Flags = EXPERT_ENUM_FLAG_CONFIGURABLE;
-    return TRUE;
+    return xu_register(info, NAME,
+                       "Retransmitted TCP segments and bytes per connection and in total, with fast and spurious "
+                       "retransmissions and out-of-order segments told apart (Wireshark's TCP analysis)",
+                       1);
 }
 
 BOOL WINAPI Configure(HEXPERTKEY key, PEXPERTCONFIG *ppConfig, PEXPERTSTARTUPINFO startup, DWORD flags,
@@ -321,17 +307,8 @@ BOOL WINAPI Configure(HEXPERTKEY key, PEXPERTCONFIG *ppConfig, PEXPERTSTARTUPINF
     (void)window;
     if (!ppConfig)
         return FALSE;
-    if (!*ppConfig) {
-        DWORD err;
-        size_t n = sizeof(DWORD) + sizeof DEFAULT_CONFIG; /* text and its NUL */
-        EXPERTCONFIG *c = ExpertAllocMemory(key, n, &err);
-        if (!c)
-            return FALSE;
-        c->RawConfigLength = (DWORD)n;
-        memcpy(c->RawConfigData, DEFAULT_CONFIG, sizeof DEFAULT_CONFIG);
-        *ppConfig = c;
-        return TRUE;
-    }
+    if (!*ppConfig)
+        return xu_config_store(key, ppConfig, DEFAULT_CONFIG);
     cfg cf;
     return cfg_load(*ppConfig, &cf) ? TRUE : FALSE;
 }
@@ -348,7 +325,7 @@ static conn *connection_of(state *s, const xu_seg *g, DWORD frame, int *dir, DWO
     conn *c = i >= 0 ? xu_map_item(&s->conns, (size_t)i) : NULL;
     if (c) {
         *dir = side != c->client;
-        if ((g->flags & (TH_SYN | TH_ACK)) != TH_SYN || !c->d[*dir].base_set || c->d[*dir].base_seq == g->seq)
+        if (!xu_tcp_new_stream(&c->b, *dir, g))
             return c;
     }
     if ((i = xu_map_add(&s->conns, &k, err)) < 0)

@@ -23,14 +23,10 @@
 
 BOOL WINAPI Register(PEXPERTENUMINFO info)
 {
-    strcpy(info->szName, NAME);
-    strcpy(info->szVendor, "nmexpert");
-    strcpy(info->szDescription,
-           "Endpoints at the Ethernet, IPv4 and IPv6 levels: frames and bytes sent, received and "
-           "total, sorted by bytes (config: top=N)");
-    info->Version = 1;
-    info->Flags = EXPERT_ENUM_FLAG_CONFIGURABLE;
-    return TRUE;
+    return xu_register(info, NAME,
+                       "Endpoints at the Ethernet, IPv4 and IPv6 levels: frames and bytes sent, received and "
+                       "total, sorted by bytes (config: top=N)",
+                       1);
 }
 
 /* ---- configuration ---- */
@@ -62,23 +58,12 @@ static int cfg_parse(const EXPERTCONFIG *cfg, tu_config *c)
     return xu_config_load(cfg, cfg_line, c, c->error, sizeof c->error);
 }
 
-BOOL WINAPI Configure(HEXPERTKEY key, PEXPERTCONFIG *ppConfig, PEXPERTSTARTUPINFO startup,
-                      DWORD flags, HWND parent)
+static void normalise(const tu_config *c, char *text, size_t len)
 {
-    (void)startup;
-    (void)flags;
-    (void)parent;
-    if (!ppConfig)
-        return FALSE;
-    tu_config c;
-    if (!cfg_parse(*ppConfig, &c)) {
-        ExpertIndicateStatus(key, EXPERTSTATUS_PROBLEM, 0, c.error, 0);
-        return FALSE;
-    }
-    char text[64];
-    snprintf(text, sizeof text, "top=%lu\n", c.top);
-    return xu_config_store(key, ppConfig, text);
+    snprintf(text, len, "top=%lu\n", c->top);
 }
+
+XU_CONFIGURE(tu_config, cfg_parse, normalise)
 
 /* ---- the endpoint table ---- */
 
@@ -174,55 +159,6 @@ static DWORD report(HEXPERTKEY key, const xu_map *m, unsigned kind, unsigned lon
     return rc;
 }
 
-/* Whether an IPv4 header counts, as Wireshark's ip tap sees it: version 4,
- * a header length of at least 20 bytes, the whole header (options included)
- * captured, and a total length of 0 (TSO) or at least the header length.
- * Wireshark stops before its tap on a bogus or truncated header. */
-static int ipv4_counts(const xu_frame *f, DWORD o)
-{
-    DWORD avail = xu_avail(f, o);
-    if (avail < 20)
-        return 0;
-    const uint8_t *p = f->bytes + o;
-    DWORD hlen = (DWORD)(p[0] & 0x0f) * 4;
-    uint16_t tot = xu_be16(p + 2);
-    return (p[0] >> 4) == 4 && hlen >= 20 && avail >= hlen && (tot == 0 || tot >= hlen);
-}
-
-/* Whether an IPv6 header counts: version 6 and the fixed header and its
- * chain of extension headers (hop-by-hop, routing, fragment, destination
- * options, AH) wholly captured; Wireshark taps IPv6 after walking the chain,
- * so a truncated chain never reaches its tap. */
-static int ipv6_counts(const xu_frame *f, DWORD o)
-{
-    DWORD avail = xu_avail(f, o);
-    if (avail < 40 || (f->bytes[o] >> 4) != 6)
-        return 0;
-    unsigned nh = f->bytes[o + 6];
-    DWORD at = o + 40;
-    for (int i = 0; i < 64; i++) {
-        DWORD len;
-        if (nh == 0 || nh == 43 || nh == 60) {
-            if (xu_avail(f, at) < 2)
-                return 0;
-            len = ((DWORD)f->bytes[at + 1] + 1) * 8;
-        } else if (nh == 44) {
-            len = 8;
-        } else if (nh == 51) {
-            if (xu_avail(f, at) < 2)
-                return 0;
-            len = ((DWORD)f->bytes[at + 1] + 2) * 4;
-        } else {
-            return 1;
-        }
-        if (xu_avail(f, at) < len)
-            return 0;
-        nh = f->bytes[at];
-        at += len;
-    }
-    return 1;
-}
-
 /* Counts every Ethernet, IPv4 and IPv6 header of the frame (a tunnel's inner
  * ones too, as Wireshark's taps see each), sent by its source and received
  * by its destination. */
@@ -239,12 +175,12 @@ static DWORD count_frame(xu_map *m, const xu_frame *f)
             kind = K_ETH, src = 6, dst = 0;
             break;
         case NMX_PROTO_IPV4:
-            if (!ipv4_counts(f, o))
+            if (!xu_ipv4_tapped(f, o))
                 continue;
             kind = K_IP4, src = 12, dst = 16;
             break;
         case NMX_PROTO_IPV6:
-            if (!ipv6_counts(f, o))
+            if (!xu_ipv6_tapped(f, o))
                 continue;
             kind = K_IP6, src = 8, dst = 24;
             break;

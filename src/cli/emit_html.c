@@ -66,6 +66,70 @@ static void bar_chart(FILE *o, const cli_table *t, int vc)
     fprintf(o, "</svg>\n");
 }
 
+static int column_named(const NMEVENTDATA *h, const char *name)
+{
+    for (size_t c = 0; c < h->NumColumns; c++)
+        if (h->Column[c].szColumnName && !strcmp(h->Column[c].szColumnName, name))
+            return (int)c;
+    return -1;
+}
+
+/* A time series (first column "Time (s)", experts/common/expert_util.h):
+ * a line of its Bits/s (else Frames) over time, with the area under it.
+ * At most 600 points: a longer series is drawn by the maximum of each run
+ * of rows, so a peak is never averaged away. */
+static void series_chart(FILE *o, const cli_table *t)
+{
+    int vc = column_named(t->head, "Bits/s");
+    if (vc < 0)
+        vc = column_named(t->head, "Frames");
+    if (vc < 0 || t->nrows < 2)
+        return;
+    enum { W = 700, H = 200, X0 = 60, Y0 = 10, NPTS = 600 };
+    size_t per = (t->nrows + NPTS - 1) / NPTS, npts = (t->nrows + per - 1) / per;
+    double max = 0, pts[NPTS];
+    for (size_t i = 0; i < npts; i++) {
+        pts[i] = 0;
+        for (size_t r = i * per; r < (i + 1) * per && r < t->nrows; r++) {
+            double v = t->rows[r]->NumColumns > (size_t)vc
+                           ? nmx__cli_cell_number(&t->rows[r]->Column[vc].VariantData) : 0;
+            if (v > pts[i])
+                pts[i] = v;
+        }
+        if (pts[i] > max)
+            max = pts[i];
+    }
+    char first[64], last[64], top[64];
+    nmx__cli_cell_text(&t->rows[0]->Column[0].VariantData, first, sizeof first);
+    nmx__cli_cell_text(&t->rows[t->nrows - 1]->Column[0].VariantData, last, sizeof last);
+    static const char *const si[] = {"", " k", " M", " G", " T"};
+    int k = 0;
+    for (double m = max; m >= 1000 && k < 4; m /= 1000)
+        k++;
+    snprintf(top, sizeof top, "%.3g%s", max / (k == 0 ? 1 : k == 1 ? 1e3 : k == 2 ? 1e6 : k == 3 ? 1e9 : 1e12),
+             si[k]);
+    fprintf(o, "<svg class=\"series\" width=\"%d\" height=\"%d\" role=\"img\" aria-label=\"", W + X0 + 20,
+            H + Y0 + 30);
+    html_text(o, t->head->Column[vc].szColumnName);
+    fprintf(o, " over time\">\n<polyline class=\"area\" points=\"%d,%d", X0, Y0 + H);
+    for (size_t i = 0; i < npts; i++)
+        fprintf(o, " %.1f,%.1f", X0 + (npts > 1 ? (double)W * (double)i / (double)(npts - 1) : 0),
+                Y0 + H - (max > 0 ? H * pts[i] / max : 0));
+    fprintf(o, " %d,%d\"/>\n", X0 + W, Y0 + H);
+    fprintf(o, "<line class=\"axis\" x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\"/>"
+               "<line class=\"axis\" x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\"/>\n",
+            X0, Y0, X0, Y0 + H, X0, Y0 + H, X0 + W, Y0 + H);
+    fprintf(o, "<text x=\"%d\" y=\"%d\" class=\"lbl\" text-anchor=\"end\">%s</text>"
+               "<text x=\"%d\" y=\"%d\" class=\"lbl\" text-anchor=\"end\">0</text>\n",
+            X0 - 4, Y0 + 10, top, X0 - 4, Y0 + H);
+    fprintf(o, "<text x=\"%d\" y=\"%d\" class=\"lbl\">%s s</text>"
+               "<text x=\"%d\" y=\"%d\" class=\"lbl\" text-anchor=\"end\">%s s</text>\n",
+            X0, Y0 + H + 18, first, X0 + W, Y0 + H + 18, last);
+    fprintf(o, "<text x=\"%d\" y=\"%d\" class=\"lbl\">", X0 + 8, Y0 + 12);
+    html_text(o, t->head->Column[vc].szColumnName);
+    fprintf(o, "</text>\n</svg>\n");
+}
+
 static void table(FILE *o, const cli_table *t)
 {
     const NMEVENTDATA *h = t->head;
@@ -74,7 +138,9 @@ static void table(FILE *o, const cli_table *t)
     html_text(o, h->szEventName);
     fprintf(o, "</h3>\n");
     int vc = chart_column(h);
-    if (vc > 0)
+    if (column_named(h, "Time (s)") == 0)
+        series_chart(o, t);
+    else if (vc > 0)
         bar_chart(o, t, vc);
     fprintf(o, "<table><tr>");
     for (size_t c = 0; c < h->NumColumns; c++) {
@@ -116,7 +182,8 @@ static const char style[] =
     "table{border-collapse:collapse;margin:.5em 0 1em}\n"
     "td,th{border:1px solid #ddd;padding:2px 8px;font-size:.9em}\n"
     "td.n{text-align:right;font-variant-numeric:tabular-nums}th{background:#f4f4f4}\n"
-    ".chart .bar{fill:#4a7ab5}.chart .lbl,.chart .val{font-size:12px;fill:#222}\n"
+    ".chart .bar{fill:#4a7ab5}.chart .lbl,.chart .val,.series .lbl{font-size:12px;fill:#222}\n"
+    ".series .area{fill:#c9d9ee;stroke:#4a7ab5;stroke-width:1.5}.series .axis{stroke:#888}\n"
     ".ledger{color:#555;font-size:.9em}.bad{color:#b00}\n";
 
 void nmx__cli_emit_html(FILE *o, const cli_report *r)
