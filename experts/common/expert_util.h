@@ -75,8 +75,13 @@ static inline DWORD xu_next(HEXPERTKEY key, DWORD *number, HFILTER filter, xu_fr
     const RECOGNIZEDATATABLE *t = d.lpRecognizeDataTable;
     for (WORD i = 0; t && i < t->nRecognizeDatas; i++) {
         WORD p = t->RecognizeData[i].ProtocolID;
-        if (p > NMX_PROTO_PAYLOAD)
-            continue;
+        /* The outer stack only, as the experts were written for: stop at
+         * the first tunnel, link or application layer they do not know and
+         * at a second IP header (IP in IP). Reading inner flows is issue 11
+         * items 3-8. */
+        if (p > NMX_PROTO_PAYLOAD || ((p == NMX_PROTO_IPV4 || p == NMX_PROTO_IPV6) &&
+                                      (xu_has(f, NMX_PROTO_IPV4) || xu_has(f, NMX_PROTO_IPV6))))
+            break;
         if (p == NMX_PROTO_VLAN)
             f->nvlan++;
         if (!xu_has(f, p))
