@@ -96,8 +96,8 @@ if command -v tshark >/dev/null 2>&1; then
     check sample_retransmissions_equal_tshark test "$(field 6)" -eq "$(ts tcp.analysis.retransmission)"
     check sample_fast_retransmissions_equal_tshark test "$(field 9)" -eq "$(ts tcp.analysis.fast_retransmission)"
     check sample_out_of_order_equal_tshark test "$(field 11)" -eq "$(ts tcp.analysis.out_of_order)"
-    rt=$("$nmx" run -e resptime -o csv "$sample" | grep '"Response time by server","127.0.0.1","8765"')
-    check sample_http_exchanges_equal_tshark test "$(echo "$rt" | cut -d, -f5 | tr -d '"')" -eq "$(ts http.time)"
+    rt=$("$nmx" run -e resptime -o csv "$sample" | grep '"Response time by server","TCP","127.0.0.1","8765"')
+    check sample_http_exchanges_equal_tshark test "$(echo "$rt" | cut -d, -f6 | tr -d '"')" -eq "$(ts http.time)"
     # Protocol Distribution against io,phs: frames and bytes of eth, ip, tcp.
     phs=$(tshark -n -q -r "$sample" -z io,phs 2>/dev/null)
     pd=$("$nmx" run -e protdist -o csv "$sample")

@@ -237,8 +237,9 @@ static const char *write_fuzz_capture(void)
     return ok ? path : NULL;
 }
 
-/* Runs the expert over the damaged capture with each config: a clean end. */
-static void check_survives_damage(nmx_expert *e, const char *const *configs, size_t n)
+/* Runs the expert over the damaged capture with each config: a clean end
+ * (and rows, when want_rows: the counting experts always have some). */
+static void check_survives_damage(nmx_expert *e, const char *const *configs, size_t n, int want_rows)
 {
     const char *path = write_fuzz_capture();
     nmx_capture *cap = path ? open_capture(path) : NULL;
@@ -251,7 +252,7 @@ static void check_survives_damage(nmx_expert *e, const char *const *configs, siz
         CHECK(run != NULL);
         if (run) {
             check_clean_end(&r);
-            CHECK(r.events > 0);
+            CHECK(!want_rows || r.events > 0);
             nmx_run_free(run);
         }
     }
@@ -684,6 +685,30 @@ static inline void corpus_end(corpus *c)
     free(c->jobs);
     free(c->which);
     strv_free(&c->files);
+}
+
+/* Captures where what tshark decodes inside a tunnel is beyond what the
+ * host decodes: every counting expert differs there, for these reasons. */
+static const struct {
+    const char *file, *why;
+} tunnel_exceptions[] = {
+    {"tunnels/ayiya3.pcap",
+     "IPv6 inside an AYIYA tunnel (UDP 5072), which the host does not decode (not among issue 11's tunnels)"},
+    {"tunnels/gre-aruba-amsdu.pcap",
+     "an 802.11 A-MSDU inside Aruba's GRE: several datagrams in one frame; Wireshark taps each, the host "
+     "lists the layers of the first"},
+    {"tunnels/gtp/gtp_control_prime.pcap",
+     "GTP' and GTP-C messages that carry IP packets (data records): tshark decodes them, the host lists "
+     "GTP-C without decoding it"},
+    {"tunnels/gtp/pdp_ctx_messages.pcapng", "GTP-C messages carrying IP packets, as above"},
+};
+
+static inline const char *tunnel_exception(const char *path)
+{
+    for (size_t i = 0; i < sizeof tunnel_exceptions / sizeof *tunnel_exceptions; i++)
+        if (strcmp(short_name(path), tunnel_exceptions[i].file) == 0)
+            return tunnel_exceptions[i].why;
+    return NULL;
 }
 
 #endif

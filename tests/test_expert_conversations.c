@@ -146,7 +146,7 @@ TEST(test_conversations_terminate_and_damage)
     check_terminates(cap);
     nmx_capture_close(cap);
     static const char *const cfg[] = {NULL, "top=0"};
-    check_survives_damage(ex, cfg, 2);
+    check_survives_damage(ex, cfg, 2, 1);
 }
 
 /* ---- against tshark ---- */
@@ -295,7 +295,7 @@ static const char *exception_for(const char *path)
                                                : !strcmp(name, exceptions[i].file))
             return exceptions[i].why;
     }
-    return NULL;
+    return tunnel_exception(path);
 }
 
 static void show(const char *who, const crow *c)

@@ -357,7 +357,7 @@ TEST(test_propdist_damaged_frames)
     static const char *const cfg[] = {"field=frame.len", "field=eth.type", "field=ip.proto", "field=ip.ttl",
                                       "field=ip.len", "field=tcp.srcport", "field=tcp.dstport",
                                       "field=tcp.window_size_value", "field=udp.srcport", "field=udp.dstport"};
-    check_survives_damage(ex, cfg, 10);
+    check_survives_damage(ex, cfg, 10, 1);
 }
 
 /* ---- against tshark ---- */

@@ -238,7 +238,7 @@ TEST(test_topusers_terminate)
 TEST(test_topusers_damaged_frames)
 {
     static const char *const cfg[] = {NULL, "top=0"};
-    check_survives_damage(ex, cfg, 2);
+    check_survives_damage(ex, cfg, 2, 1);
 }
 
 /* ---- against tshark ---- */
@@ -322,7 +322,7 @@ static const char *exception_for(const char *path)
     for (size_t i = 0; i < sizeof exceptions / sizeof *exceptions; i++)
         if (strcmp(short_name(path), exceptions[i].file) == 0)
             return exceptions[i].why;
-    return NULL;
+    return tunnel_exception(path);
 }
 
 static int ep_argv(size_t i, const char *path, char **argv, void *ctx)

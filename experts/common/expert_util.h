@@ -350,15 +350,14 @@ static inline int64_t xu_ip_before(const xu_frame *f, int i, xu_seg *g)
     return (int64_t)plen + 40 - (int64_t)(l4 - ip);
 }
 
-/* The TCP segment of a frame, from the innermost TCP header and the IP
- * header before it: addresses (pointing into the frame), ports, sequence and
+/* The TCP segment of layer i of a frame (xu_tcp_at) or of its innermost
+ * TCP layer (xu_tcp_parse), with the IP header before it: addresses (pointing into the frame), ports, sequence and
  * acknowledgement numbers, window, flags and the payload length the IP
  * lengths give (wire bytes). Returns 0 for anything that is not a
  * whole-enough TCP header, and for a header length the IP lengths
  * contradict (Wireshark: no analysis). */
-static inline int xu_tcp_parse(const xu_frame *f, xu_seg *g)
+static inline int xu_tcp_at(const xu_frame *f, int i, xu_seg *g)
 {
-    int i = xu_innermost(f, NMX_PROTO_TCP);
     if (i < 0)
         return 0;
     DWORD t = g->l4_off = f->layer[i].off;
@@ -377,6 +376,11 @@ static inline int xu_tcp_parse(const xu_frame *f, xu_seg *g)
     g->flags = tp[13];
     g->win = xu_be16(tp + 14);
     return 1;
+}
+
+static inline int xu_tcp_parse(const xu_frame *f, xu_seg *g)
+{
+    return xu_tcp_at(f, xu_innermost(f, NMX_PROTO_TCP), g);
 }
 
 /* TCP streams as Wireshark tells them apart. Each direction's base
@@ -406,12 +410,11 @@ static inline void xu_tcp_note(xu_tcp_bases *b, int dir, const xu_seg *g)
     }
 }
 
-/* The UDP datagram of a frame, from the innermost UDP header and the IP
- * header before it; seglen is the payload the UDP length gives (capped by
+/* The UDP datagram of layer i (xu_udp_at) or of the innermost UDP layer
+ * (xu_udp_parse), with the IP header before it; seglen is the payload the UDP length gives (capped by
  * the IP lengths). Returns 0 without a whole UDP header. */
-static inline int xu_udp_parse(const xu_frame *f, xu_seg *g)
+static inline int xu_udp_at(const xu_frame *f, int i, xu_seg *g)
 {
-    int i = xu_innermost(f, NMX_PROTO_UDP);
     if (i < 0)
         return 0;
     DWORD u = g->l4_off = f->layer[i].off;
@@ -428,6 +431,11 @@ static inline int xu_udp_parse(const xu_frame *f, xu_seg *g)
     g->seq = g->ack = g->win = 0;
     g->flags = 0;
     return 1;
+}
+
+static inline int xu_udp_parse(const xu_frame *f, xu_seg *g)
+{
+    return xu_udp_at(f, xu_innermost(f, NMX_PROTO_UDP), g);
 }
 
 /* ---- rows ---- */

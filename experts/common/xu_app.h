@@ -22,6 +22,19 @@ typedef struct xu_msg {
     int over_tcp; /* the transport before it is TCP */
 } xu_msg;
 
+/* m: the bytes [o, end) of the frame, cut where the capture ends; 0 when
+ * none of them was captured. */
+static inline int xu_msg_set(const xu_frame *f, xu_msg *m, DWORD o, DWORD end)
+{
+    if (end > f->caplen)
+        end = f->caplen;
+    if (o >= end)
+        return 0;
+    m->p = f->bytes + o;
+    m->len = end - o;
+    return 1;
+}
+
 /* The innermost layer `proto` as a message, bounded by the transport's
  * payload the IP lengths give (Ethernet padding is not message). */
 static inline int xu_msg_of(const xu_frame *f, unsigned proto, xu_msg *m)
@@ -43,13 +56,21 @@ static inline int xu_msg_of(const xu_frame *f, unsigned proto, xu_msg *m)
     } else if (xu_udp_parse(f, &g) && g.l4_off < o) {
         end = g.l4_off + 8 + g.seglen;
     }
-    if (end > f->caplen)
-        end = f->caplen;
-    if (o >= end)
+    return xu_msg_set(f, m, o, end);
+}
+
+/* The payload of the frame's TCP segment (as the IP lengths give it, cut
+ * where the capture ends). A message that spans segments is listed by the
+ * host on the segment where it ends, at that segment's payload; its first
+ * bytes (an HTTP request line and head) are in the segment where it began. */
+static inline int xu_tcp_payload(const xu_frame *f, xu_msg *m)
+{
+    xu_seg g;
+    if (!xu_tcp_parse(f, &g) || !g.seglen)
         return 0;
-    m->p = f->bytes + o;
-    m->len = end - o;
-    return 1;
+    DWORD o = g.l4_off + (DWORD)(f->bytes[g.l4_off + 12] >> 4) * 4;
+    m->over_tcp = 1;
+    return xu_msg_set(f, m, o, o + g.seglen);
 }
 
 /* ---- DNS ---- */
@@ -181,13 +202,31 @@ static inline int xu_http_header(const xu_msg *m, const char *name, char *out, s
 
 /* ---- TLS ---- */
 
-/* The handshake type of the first handshake message in the first record
- * (1 ClientHello, 2 ServerHello ...), or -1. */
+/* The first handshake record among the TLS records that start at m (an
+ * alert or change-cipher-spec record before it is skipped): its handshake
+ * type (1 ClientHello, 2 ServerHello ...) and whether the whole record was
+ * captured (*whole); -1 when m does not start with a record header or no
+ * handshake record starts in the bytes. */
+static inline int xu_tls_handshake(const xu_msg *m, int *whole)
+{
+    for (DWORD at = 0; at + 6 <= m->len;) {
+        const uint8_t *r = m->p + at;
+        if (r[0] < 20 || r[0] > 24 || r[1] != 3)
+            return -1;
+        DWORD end = at + 5 + xu_be16(r + 3);
+        if (r[0] == 22) {
+            *whole = end <= m->len;
+            return r[5];
+        }
+        at = end;
+    }
+    return -1;
+}
+
 static inline int xu_tls_handshake_type(const xu_msg *m)
 {
-    if (m->len < 6 || m->p[0] != 22 || m->p[1] != 3)
-        return -1;
-    return m->p[5];
+    int whole;
+    return xu_tls_handshake(m, &whole);
 }
 
 /* The server name of a ClientHello's server_name extension. */

@@ -28,6 +28,9 @@ static const char *const xu_proto_names[XU_NPROTO] = {
     [NMX_PROTO_SMB2] = "smb2",      [NMX_PROTO_FTP] = "ftp",           [NMX_PROTO_SMTP] = "smtp",
     [NMX_PROTO_POP] = "pop",        [NMX_PROTO_IMAP] = "imap",         [NMX_PROTO_LDAP] = "ldap",
     [NMX_PROTO_KERBEROS] = "kerberos", [NMX_PROTO_RDP] = "rdp",        [NMX_PROTO_BGP] = "bgp",
+    [NMX_PROTO_NBSS] = "nbss",      [NMX_PROTO_NBDGM] = "nbdgm",       [NMX_PROTO_TPKT] = "tpkt",
+    [NMX_PROTO_COTP] = "cotp",      [NMX_PROTO_FTP_DATA] = "ftp-data", [NMX_PROTO_SDP] = "sdp",
+    [NMX_PROTO_RTCP] = "rtcp",      [NMX_PROTO_GTPC] = "gtp",
 };
 
 /* The name of id p, or NULL for an id without one (PAYLOAD among them). */

@@ -147,14 +147,16 @@ static DWORD count(state *s, const xu_frame *f, int type, int fam, const uint8_t
     return NMERR_SUCCESS;
 }
 
-/* Every Ethernet and IP header (a tunnel's inner ones too, as Wireshark's
- * taps see each), and the innermost TCP or UDP flow. */
+/* Every Ethernet, IP, TCP and UDP header (a tunnel's inner and outer ones
+ * alike, as Wireshark's taps see each; a transport with the IP header
+ * before it), but none quoted in an ICMP error. */
 static DWORD count_frame(state *s, const xu_frame *f, unsigned types)
 {
     DWORD rc = NMERR_SUCCESS;
     for (unsigned i = 0; i < f->nlayers && rc == NMERR_SUCCESS; i++) {
         DWORD o = f->layer[i].off;
         const uint8_t *p = f->bytes + o;
+        xu_seg g;
         switch (f->layer[i].proto) {
         case NMX_PROTO_ETHERNET:
             if ((types & 1u << T_ETH) && xu_avail(f, o) >= 12)
@@ -168,18 +170,24 @@ static DWORD count_frame(state *s, const xu_frame *f, unsigned types)
             if ((types & 1u << T_IP6) && xu_ipv6_tapped(f, o))
                 rc = count(s, f, T_IP6, 6, p + 8, 0, p + 24, 0, NULL);
             break;
+        case NMX_PROTO_TCP:
+            /* Wireshark's TCP tap sees a header only when all of it was
+             * captured (options included): a cut one ends the dissection */
+            if ((types & 1u << T_TCP) && xu_tcp_at(f, (int)i, &g) &&
+                xu_avail(f, g.l4_off) >= (DWORD)(f->bytes[g.l4_off + 12] >> 4) * 4)
+                rc = count(s, f, T_TCP, g.fam, g.src, g.sp, g.dst, g.dp, &g);
+            break;
+        case NMX_PROTO_UDP:
+            if ((types & 1u << T_UDP) && xu_udp_at(f, (int)i, &g))
+                rc = count(s, f, T_UDP, g.fam, g.src, g.sp, g.dst, g.dp, NULL);
+            break;
+        case NMX_PROTO_ICMP:
+        case NMX_PROTO_ICMPV6:
+            return rc; /* what follows is a quoted datagram, were it listed */
         default:
             break;
         }
     }
-    xu_seg g;
-    /* Wireshark's TCP tap sees a header only when all of it was captured
-     * (options included): a cut one ends the dissection before the tap. */
-    if (rc == NMERR_SUCCESS && (types & 1u << T_TCP) && xu_tcp_parse(f, &g) &&
-        xu_avail(f, g.l4_off) >= (DWORD)(f->bytes[g.l4_off + 12] >> 4) * 4)
-        rc = count(s, f, T_TCP, g.fam, g.src, g.sp, g.dst, g.dp, &g);
-    if (rc == NMERR_SUCCESS && (types & 1u << T_UDP) && xu_udp_parse(f, &g))
-        rc = count(s, f, T_UDP, g.fam, g.src, g.sp, g.dst, g.dp, NULL);
     return rc;
 }
 

@@ -176,9 +176,9 @@ static inline int pd_name(const xu_frame *f, int field, char *out)
                 return xu_dns_qname(&m, out, PD_MAX_TEXT + 1);
         return 0;
     }
-    if (field == F_HTTP_HOST)
-        return xu_msg_of(f, NMX_PROTO_HTTP, &m) && xu_http_is_request(&m) &&
-               xu_http_header(&m, "host:", out, PD_MAX_TEXT + 1);
+    if (field == F_HTTP_HOST) /* where the request's head is: the segment it starts in */
+        return (xu_has(f, NMX_PROTO_HTTP) || xu_has(f, NMX_PROTO_PAYLOAD)) && xu_tcp_payload(f, &m) &&
+               xu_http_is_request(&m) && xu_http_header(&m, "host:", out, PD_MAX_TEXT + 1);
     return xu_msg_of(f, NMX_PROTO_TLS, &m) && xu_tls_sni(&m, out, PD_MAX_TEXT + 1);
 }
 
