@@ -20,12 +20,16 @@ check list_names_bundled_experts grep -q "TCP Retransmit" "$tmp/list"
 
 "$nmx" run "$sample" >"$tmp/text" 2>"$tmp/err"; rc=$?
 check run_all_finishes_with_0 test "$rc" -eq 0
-check run_prints_a_ledger_per_expert grep -q "memory: peak" "$tmp/text"
+check run_starts_with_the_capture_summary sh -c 'head -2 "$1" | grep -q "283 frames, 1.6 MB (1647520 bytes)"' _ "$tmp/text"
+check run_ends_with_one_ledger_line sh -c 'test "$(grep -c "^Memory: " "$1")" -eq 1 && tail -1 "$1" | grep -q "^Memory: 7 runs (0 failed), peak"' _ "$tmp/text"
 check no_progress_when_not_a_terminal test ! -s "$tmp/err"
 
 "$nmx" run -o json "$sample" >"$tmp/json"; rc=$?
 check json_exits_0 test "$rc" -eq 0
-check json_is_one_object sh -c 'head -c 12 "$1" | grep -q "^{\"capture\"" && tail -c 3 "$1" | grep -q "]}"' _ "$tmp/json"
+check json_is_one_object sh -c 'head -c 12 "$1" | grep -q "^{\"capture\"" && tail -c 3 "$1" | grep -q "}}"' _ "$tmp/json"
+check json_has_the_capture_summary grep -q '"frames":283,"bytes":1647520,.*"duration_s":0.21121502' "$tmp/json"
+check json_numbers_in_full_precision grep -qF '[18,1,283,2,0.70671378091872794,' "$tmp/json"
+check json_ledger_of_all_runs grep -q '"runs":{"count":7,"failed":0,"memory":{"peak_bytes":' "$tmp/json"
 "$nmx" run -o csv "$sample" >"$tmp/csv"
 check csv_has_headers grep -q '^expert,table,' "$tmp/csv"
 
@@ -58,7 +62,7 @@ check bad_config_key_is_named grep -q 'problem: .*"bogus"' "$tmp/badcfg"
 check config_for_no_running_expert_is_2 test "$rc" -eq 2
 "$nmx" run -e protdist -m 1k "$sample" >"$tmp/mem1k" 2>&1; rc=$?
 check mem_limit_too_small_fails_1 test "$rc" -eq 1
-check mem_limit_failure_is_a_problem grep -q "status problem" "$tmp/mem1k"
+check mem_limit_failure_is_a_problem grep -q "problem: Protocol Distribution: out of memory" "$tmp/mem1k"
 "$nmx" run -e protdist -m 64M "$sample" >/dev/null 2>&1; rc=$?
 check mem_limit_large_enough_exits_0 test "$rc" -eq 0
 "$nmx" run -m 12Q "$sample" >/dev/null 2>&1; rc=$?
@@ -78,10 +82,14 @@ if [ -n "$testexperts" ] && [ -f "$testexperts/quota.so" ]; then
     "$nmx" run -e honours_terminate -t 0.3 "$sample" >"$tmp/t1" 2>&1; rc=$?
     ms=$(( ($(date +%s%N) - start) / 1000000 ))
     check timeout_ends_the_run_1 test "$rc" -eq 1
-    check timeout_is_reported grep -q "status aborted (time limit)" "$tmp/t1"
+    check timeout_is_reported grep -q "^  time limit: stopped" "$tmp/t1"
     check timeout_stops_it_soon test "$ms" -lt 2000
     "$nmx" run -e ignores_terminate -t 0.2 "$sample" >"$tmp/t2" 2>&1; rc=$?
-    check timeout_ignored_is_hung_1 sh -c 'test "$1" -eq 1 && grep -q "(hung)" "$2"' _ "$rc" "$tmp/t2"
+    check timeout_ignored_is_hung_1 sh -c 'test "$1" -eq 1 && grep -q "hung: did not stop after its time limit" "$2"' _ "$rc" "$tmp/t2"
+    "$nmx" run -e honours_terminate -t 0.3 -o json "$sample" >"$tmp/t1.json" 2>&1
+    check json_says_timed_out_and_why grep -q '"ok":false,"reason":"time limit: stopped","returned":true,"timed_out":true' "$tmp/t1.json"
+    "$nmx" run -e nullderef -o json "$sample" >"$tmp/crash.json" 2>&1
+    check json_says_why_a_run_failed grep -q '"reason":"crashed: signal 11 at' "$tmp/crash.json"
     unset NMEXPERT_PATH
 else
     echo "skip test-expert checks: no test experts in '$testexperts'"

@@ -53,8 +53,8 @@ static void bar_chart(FILE *o, const cli_table *t, int vc)
         if (row->NumColumns <= (size_t)vc)
             continue;
         double v = nmx__cli_cell_number(&row->Column[vc].VariantData);
-        nmx__cli_cell_text(&row->Column[0].VariantData, label, sizeof label);
-        nmx__cli_cell_text(&row->Column[vc].VariantData, val, sizeof val);
+        nmx__cli_cell_text(&row->Column[0].VariantData, t->head->Column[0].szColumnName, label, sizeof label);
+        nmx__cli_cell_text(&row->Column[vc].VariantData, t->head->Column[vc].szColumnName, val, sizeof val);
         double w = 440.0 * v / max;
         unsigned y = (unsigned)(r * 22 + 5);
         fprintf(o, "<text x=\"0\" y=\"%u\" class=\"lbl\">", y + 14);
@@ -100,8 +100,8 @@ static void series_chart(FILE *o, const cli_table *t)
             max = pts[i];
     }
     char first[64], last[64], top[64];
-    nmx__cli_cell_text(&t->rows[0]->Column[0].VariantData, first, sizeof first);
-    nmx__cli_cell_text(&t->rows[t->nrows - 1]->Column[0].VariantData, last, sizeof last);
+    nmx__cli_cell_text(&t->rows[0]->Column[0].VariantData, NULL, first, sizeof first);
+    nmx__cli_cell_text(&t->rows[t->nrows - 1]->Column[0].VariantData, NULL, last, sizeof last);
     static const char *const si[] = {"", " k", " M", " G", " T"};
     int k = 0;
     for (double m = max; m >= 1000 && k < 4; m /= 1000)
@@ -153,7 +153,7 @@ static void table(FILE *o, const cli_table *t)
         fprintf(o, "<tr>");
         for (size_t c = 0; c < t->rows[r]->NumColumns; c++) {
             const NMCOLUMNVARIANT *v = &t->rows[r]->Column[c].VariantData;
-            nmx__cli_cell_text(v, cell, sizeof cell);
+            nmx__cli_cell_text(v, h->Column[c].szColumnName, cell, sizeof cell);
             fprintf(o, nmx__cli_is_numeric(v) ? "<td class=\"n\">" : "<td>");
             html_text(o, cell);
             fprintf(o, "</td>");
@@ -163,16 +163,51 @@ static void table(FILE *o, const cli_table *t)
     fprintf(o, "</table>\n");
 }
 
-static void ledger(FILE *o, const cli_job *j)
+/* A failed run says why under its name. */
+static void outcome(FILE *o, const cli_job *j)
 {
-    const nmx_mem_stats *m = &j->res.mem;
-    fprintf(o, "<p class=\"ledger%s\">status %s%s; %.3f s; memory: peak %" PRIu64 " B, %" PRIu64
-               " allocations, %" PRIu64 " leaked blocks (%" PRIu64 " B) reclaimed, %" PRIu64
-               " invalid calls%s</p>\n",
-            nmx__cli_run_failed(j) ? " bad" : "", nmx__cli_status_name(j->res.status.Status),
-            j->res.hung ? " (hung)" : "", j->res.wall_seconds, m->peak_bytes, m->allocs,
-            m->live_blocks, m->live_bytes, nmx__cli_invalid_calls(m),
-            j->res.fault_signal ? "; crashed" : "");
+    char why[512], took[32];
+    nmx__cli_run_reason(j, why, sizeof why);
+    nmx__cli_fmt_seconds(j->res.wall_seconds, took, sizeof took);
+    fprintf(o, "<p class=\"run%s\">%s, %s", why[0] ? " bad" : "", why[0] ? "failed" : "done", took);
+    if (why[0]) {
+        fprintf(o, ": ");
+        html_text(o, why);
+    }
+    fprintf(o, "</p>\n");
+}
+
+static void summary(FILE *o, const cli_report *r)
+{
+    char a[96], b[96], by[32];
+    nmx__cli_fmt_bytes(r->sum.bytes, by, sizeof by);
+    fprintf(o, "<table class=\"summary\"><tr><th>Frames</th><td class=\"n\">%" PRIu64 "</td></tr>\n"
+               "<tr><th>Bytes</th><td class=\"n\">%s (%" PRIu64 ")</td></tr>\n",
+            r->sum.frames, by, r->sum.bytes);
+    if (r->sum.frames) {
+        nmx__cli_fmt_time(r->sum.first_ts, a, sizeof a);
+        nmx__cli_fmt_time(r->sum.last_ts, b, sizeof b);
+        fprintf(o, "<tr><th>First</th><td>%s</td></tr>\n<tr><th>Last</th><td>%s</td></tr>\n"
+                   "<tr><th>Duration</th><td class=\"n\">%.3f s</td></tr>\n",
+                a, b, (double)(r->sum.last_ts - r->sum.first_ts) / 1e9);
+    }
+    fprintf(o, "</table>\n");
+}
+
+/* The memory ledger of all runs, in one line at the end. */
+static void ledger(FILE *o, const cli_report *r)
+{
+    cli_totals t;
+    nmx__cli_totals(r, &t);
+    char peak[32], leaked[32];
+    nmx__cli_fmt_bytes(t.peak_bytes, peak, sizeof peak);
+    nmx__cli_fmt_bytes(t.leaked_bytes, leaked, sizeof leaked);
+    fprintf(o, "<p class=\"ledger%s\">Memory: %zu runs (%zu failed), peak %s (", t.failed ? " bad" : "", t.runs,
+            t.failed, peak);
+    html_text(o, t.peak_job ? nmx_expert_info(t.peak_job->ex)->szName : "-");
+    fprintf(o, "), %" PRIu64 " allocations, %" PRIu64 " leaked blocks (%s) reclaimed, %" PRIu64
+               " invalid calls</p>\n",
+            t.allocs, t.leaked_blocks, leaked, t.invalid_calls);
 }
 
 static const char style[] =
@@ -184,7 +219,7 @@ static const char style[] =
     "td.n{text-align:right;font-variant-numeric:tabular-nums}th{background:#f4f4f4}\n"
     ".chart .bar{fill:#4a7ab5}.chart .lbl,.chart .val,.series .lbl{font-size:12px;fill:#222}\n"
     ".series .area{fill:#c9d9ee;stroke:#4a7ab5;stroke-width:1.5}.series .axis{stroke:#888}\n"
-    ".ledger{color:#555;font-size:.9em}.bad{color:#b00}\n";
+    ".ledger,.run{color:#555;font-size:.9em}.bad{color:#b00}\n";
 
 void nmx__cli_emit_html(FILE *o, const cli_report *r)
 {
@@ -194,14 +229,16 @@ void nmx__cli_emit_html(FILE *o, const cli_report *r)
     fprintf(o, "</title>\n<style>\n%s</style></head><body>\n<h1>nmexpert report: ", style);
     html_text(o, r->capture);
     fprintf(o, "</h1>\n");
+    summary(o, r);
     for (size_t i = 0; i < r->njobs; i++) {
         const cli_job *j = &r->jobs[i];
         fprintf(o, "<h2>");
         html_text(o, nmx_expert_info(j->ex)->szName);
         fprintf(o, "</h2>\n");
+        outcome(o, j);
         for (size_t t = 0; t < j->ntables; t++)
             table(o, &j->tables[t]);
-        ledger(o, j);
     }
+    ledger(o, r);
     fprintf(o, "</body></html>\n");
 }
