@@ -4,7 +4,7 @@
 # and the browser logs no console message (the report has no script at all).
 # Usage: html_check.sh NMEXPERT SOURCE_DIR
 set -u
-nmx=$1 sample=$2/samples/loopback-http.pcapng
+nmx=$1 sample=$2/samples/netns-lab.pcap
 chromium=$(command -v chromium || command -v chromium-browser || true)
 if [ -z "$chromium" ]; then
     echo "skip html report rendering: chromium not installed (Debian package chromium)"
@@ -15,7 +15,7 @@ pass=0 fail=0
 check() { name=$1; shift; if "$@"; then pass=$((pass + 1)); echo "ok   $name"; else fail=$((fail + 1)); echo "FAIL $name"; fi; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-"$nmx" run -c traffic:interval=0.01 --html "$tmp/report.html" "$sample" >/dev/null; rc=$?
+"$nmx" run --html "$tmp/report.html" "$sample" >/dev/null; rc=$?
 check report_written test "$rc" -eq 0 -a -s "$tmp/report.html"
 check report_fetches_nothing sh -c '! grep -Eq "(src|href)=\"(https?:)?//" "$1"' _ "$tmp/report.html"
 flags="--headless --no-sandbox --disable-gpu --disable-quic --no-first-run

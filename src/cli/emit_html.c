@@ -30,7 +30,22 @@ static int chart_column(const NMEVENTDATA *h)
     return -1;
 }
 
-/* A horizontal bar chart of the table's first column against column vc. */
+/* A row's name in a chart: its cells before the first count (a FLOAT64
+ * column), joined: "10.0.1.10 38240 10.0.9.1 22" for a conversation. */
+static void row_label(const NMEVENTDATA *row, char *buf, size_t len)
+{
+    size_t n = 0;
+    buf[0] = '\0';
+    for (size_t c = 0; c < row->NumColumns && row->Column[c].VariantData.Type != NMCOLUMNTYPE_FLOAT64; c++) {
+        char cell[128];
+        nmx__cli_cell_text(&row->Column[c].VariantData, NULL, cell, sizeof cell);
+        n += (size_t)snprintf(buf + n, n < len ? len - n : 0, "%s%s", c ? " " : "", cell);
+        if (n >= len)
+            break;
+    }
+}
+
+/* A horizontal bar chart of the rows' names against column vc. */
 static void bar_chart(FILE *o, const cli_table *t, int vc)
 {
     size_t shown = t->nrows < 15 ? t->nrows : 15;
@@ -53,11 +68,12 @@ static void bar_chart(FILE *o, const cli_table *t, int vc)
         if (row->NumColumns <= (size_t)vc)
             continue;
         double v = nmx__cli_cell_number(&row->Column[vc].VariantData);
-        nmx__cli_cell_text(&row->Column[0].VariantData, t->head->Column[0].szColumnName, label, sizeof label);
+        row_label(row, label, sizeof label);
         nmx__cli_cell_text(&row->Column[vc].VariantData, t->head->Column[vc].szColumnName, val, sizeof val);
         double w = 440.0 * v / max;
         unsigned y = (unsigned)(r * 22 + 5);
-        fprintf(o, "<text x=\"0\" y=\"%u\" class=\"lbl\">", y + 14);
+        fprintf(o, "<text x=\"0\" y=\"%u\" class=\"lbl\"%s>", y + 14, /* a long name squeezed to fit */
+                strlen(label) > 36 ? " textLength=\"232\" lengthAdjust=\"spacingAndGlyphs\"" : "");
         html_text(o, label);
         fprintf(o, "</text><rect x=\"240\" y=\"%u\" width=\"%.1f\" height=\"16\" class=\"bar\"/>"
                    "<text x=\"%.1f\" y=\"%u\" class=\"val\">%s</text>\n",
