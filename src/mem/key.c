@@ -806,3 +806,48 @@ size_t nmx__key_block_quiet(HEXPERTKEY hk, void *ptr, int release)
     key_leave(k, mode);
     return size;
 }
+
+/* ---- the service hold (src/host) ---- */
+
+void *nmx__key_hold(HEXPERTKEY hk, nmx_key_hold *h)
+{
+    h->k = NULL;
+    h->mode = ENTER_BAD;
+    uint64_t gen;
+    nmx_key *k = key_of(hk, &gen);
+    if (!k)
+        return NULL;
+    int mode = key_enter(k, gen);
+    if (mode == ENTER_BAD)
+        return NULL;
+    void *ctx = atomic_load_explicit(&k->ctx, memory_order_acquire);
+    if (!ctx) {
+        key_leave(k, mode);
+        return NULL;
+    }
+    h->k = k;
+    h->mode = mode;
+    return ctx;
+}
+
+void nmx__key_unhold(nmx_key_hold *h)
+{
+    if (h->k)
+        key_leave(h->k, h->mode);
+    h->k = NULL;
+}
+
+int nmx__key_hold_terminated(const nmx_key_hold *h)
+{
+    const nmx_key *k = h->k;
+    return k && atomic_load_explicit(&k->terminated, memory_order_relaxed);
+}
+
+size_t nmx__key_hold_block_size(const nmx_key_hold *h, const void *ptr)
+{
+    nmx_key *k = h->k;
+    nmx_block b;
+    if (!k || !ptr || nmx__heap_locate(k, (void *)(uintptr_t)ptr, &b) != 0)
+        return 0;
+    return b.req;
+}

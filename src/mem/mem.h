@@ -146,6 +146,15 @@ void nmx__key_set_context(HEXPERTKEY key, void *ctx);
 void *nmx__key_context(HEXPERTKEY key);
 int nmx__key_is_terminated(HEXPERTKEY key);
 size_t nmx__key_block_quiet(HEXPERTKEY key, void *ptr, int release);
+/* The service hold: see key.c. */
+typedef struct nmx_key_hold {
+    void *k;
+    int mode;
+} nmx_key_hold;
+void *nmx__key_hold(HEXPERTKEY key, nmx_key_hold *h);
+void nmx__key_unhold(nmx_key_hold *h);
+int nmx__key_hold_terminated(const nmx_key_hold *h);
+size_t nmx__key_hold_block_size(const nmx_key_hold *h, const void *ptr);
 
 /* ---- heap.c (caller holds the key exclusively; arguments are valid) ---- */
 
