@@ -91,14 +91,18 @@ static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 static _Atomic(nmx_bad_call_fn) g_hook;
 static _Atomic(void *) g_hook_ctx;
 
-/* The key this thread holds through a slow path, for nmx__key_recover_thread. */
+/* The keys this thread holds through a slow path (a memory call, a service
+ * hold), for nmx__key_recover_thread. */
 static _Thread_local struct {
-    nmx_key *k;
+    nmx_key *k, *hold;
 } t_slow __attribute__((tls_model("initial-exec")));
 
-/* A thread's state: which key it is inside on the owner's path. */
+/* A thread's state: which key it is inside on the owner's path, for a memory
+ * call (`in`) and for a service hold (`held`); two words, so that a memory
+ * call on another key during a hold does not end the hold. */
 typedef struct tstate {
     _Alignas(64) _Atomic(nmx_key *) in;
+    _Atomic(nmx_key *) held;
     struct tstate *next_free;
 } tstate;
 
@@ -111,6 +115,7 @@ static void tstate_release(void *p)
 {
     tstate *st = p;
     atomic_store_explicit(&st->in, NULL, memory_order_release);
+    atomic_store_explicit(&st->held, NULL, memory_order_release);
     pthread_mutex_lock(&g_keys_lock);
     st->next_free = g_tstate_free;
     g_tstate_free = st;
@@ -131,6 +136,7 @@ static tstate *tstate_self(void)
     if (!st && !(st = aligned_alloc(64, sizeof *st)))
         return NULL;
     atomic_store_explicit(&st->in, NULL, memory_order_relaxed);
+    atomic_store_explicit(&st->held, NULL, memory_order_relaxed);
     st->next_free = NULL;
     pthread_setspecific(g_tstate_key, st);
     return t_state = st;
@@ -220,18 +226,25 @@ static void call_hook(int kind, HEXPERTKEY h, const void *p)
  * raises `want` before it bumps the generation, and the generation is read
  * after `want` (acquire), so a destroy that completed between key_of() and
  * here is seen. Returns 1 holding the key, else 0 holding nothing. */
-static inline __attribute__((always_inline)) int enter_fast(nmx_key *k, uint64_t gen)
+static inline __attribute__((always_inline)) int enter_owner(nmx_key *k, uint64_t gen,
+                                                             int hold)
 {
     tstate *st = t_state;
     if (__builtin_expect(!st || atomic_load_explicit(&k->owner, memory_order_relaxed) != st, 0))
         return 0;
-    atomic_store_explicit(&st->in, k, memory_order_relaxed);
+    _Atomic(nmx_key *) *w = hold ? &st->held : &st->in;
+    atomic_store_explicit(w, k, memory_order_relaxed);
     atomic_signal_fence(memory_order_seq_cst); /* the membarrier's partner */
     if (__builtin_expect(atomic_load_explicit(&k->want, memory_order_acquire) == 0, 1) &&
         __builtin_expect(atomic_load_explicit(&k->gen, memory_order_relaxed) == gen, 1))
         return 1;
-    atomic_store_explicit(&st->in, NULL, memory_order_release);
+    atomic_store_explicit(w, NULL, memory_order_release);
     return 0;
+}
+
+static inline __attribute__((always_inline)) int enter_fast(nmx_key *k, uint64_t gen)
+{
+    return enter_owner(k, gen, 0);
 }
 
 static inline __attribute__((always_inline)) void leave_fast(void)
@@ -251,7 +264,8 @@ static int enter_excl(nmx_key *k, uint64_t gen)
     pthread_mutex_lock(&k->lock);
     tstate *o = atomic_load_explicit(&k->owner, memory_order_acquire);
     if (o)
-        while (atomic_load_explicit(&o->in, memory_order_acquire) == k)
+        while (atomic_load_explicit(&o->in, memory_order_acquire) == k ||
+               atomic_load_explicit(&o->held, memory_order_acquire) == k)
             sched_yield();
     if (atomic_load_explicit(&k->gen, memory_order_relaxed) != gen) {
         pthread_mutex_unlock(&k->lock);
@@ -271,16 +285,22 @@ static void leave_excl(nmx_key *k)
 
 enum { ENTER_BAD = 0, ENTER_FAST, ENTER_SLOW };
 
-static __attribute__((noinline)) int key_enter_slow(nmx_key *k, uint64_t gen)
+/* Key held exclusively: the first thread to take the slow path on a key
+ * becomes its owner. */
+static void claim_owner(nmx_key *k)
 {
-    if (!enter_excl(k, gen))
-        return ENTER_BAD;
-    /* The first thread to take the slow path on a key becomes its owner. */
     if (g_fast && !atomic_load_explicit(&k->owner, memory_order_relaxed)) {
         tstate *st = tstate_self();
         if (st)
             atomic_store_explicit(&k->owner, st, memory_order_release);
     }
+}
+
+static __attribute__((noinline)) int key_enter_slow(nmx_key *k, uint64_t gen)
+{
+    if (!enter_excl(k, gen))
+        return ENTER_BAD;
+    claim_owner(k);
     t_slow.k = k;
     return ENTER_SLOW;
 }
@@ -310,8 +330,14 @@ void nmx__key_recover_thread(HEXPERTKEY hk)
     (void)hk;
     if (t_slow.k)
         key_leave(t_slow.k, ENTER_SLOW);
-    if (t_state)
+    if (t_slow.hold) {
+        leave_excl(t_slow.hold);
+        t_slow.hold = NULL;
+    }
+    if (t_state) {
         atomic_store_explicit(&t_state->in, NULL, memory_order_release);
+        atomic_store_explicit(&t_state->held, NULL, memory_order_release);
+    }
 }
 
 static inline void set_err(DWORD *pe, DWORD code)
@@ -807,7 +833,7 @@ size_t nmx__key_block_quiet(HEXPERTKEY hk, void *ptr, int release)
     return size;
 }
 
-/* ---- the service hold (src/host) ---- */
+/* ---- service holds (src/host) ---- */
 
 void *nmx__key_hold(HEXPERTKEY hk, nmx_key_hold *h)
 {
@@ -817,24 +843,32 @@ void *nmx__key_hold(HEXPERTKEY hk, nmx_key_hold *h)
     nmx_key *k = key_of(hk, &gen);
     if (!k)
         return NULL;
-    int mode = key_enter(k, gen);
-    if (mode == ENTER_BAD)
-        return NULL;
-    void *ctx = atomic_load_explicit(&k->ctx, memory_order_acquire);
-    if (!ctx) {
-        key_leave(k, mode);
-        return NULL;
+    int mode = ENTER_FAST;
+    if (!enter_owner(k, gen, 1)) {
+        if (!enter_excl(k, gen))
+            return NULL;
+        claim_owner(k);
+        t_slow.hold = k;
+        mode = ENTER_SLOW;
     }
     h->k = k;
     h->mode = mode;
-    return ctx;
+    return atomic_load_explicit(&k->ctx, memory_order_acquire);
 }
 
 void nmx__key_unhold(nmx_key_hold *h)
 {
-    if (h->k)
-        key_leave(h->k, h->mode);
+    nmx_key *k = h->k;
+    if (!k)
+        return;
+    if (h->mode == ENTER_FAST) {
+        atomic_store_explicit(&t_state->held, NULL, memory_order_release);
+    } else {
+        t_slow.hold = NULL;
+        leave_excl(k);
+    }
     h->k = NULL;
+    h->mode = ENTER_BAD;
 }
 
 int nmx__key_hold_terminated(const nmx_key_hold *h)
@@ -847,7 +881,7 @@ size_t nmx__key_hold_block_size(const nmx_key_hold *h, const void *ptr)
 {
     nmx_key *k = h->k;
     nmx_block b;
-    if (!k || !ptr || nmx__heap_locate(k, (void *)(uintptr_t)ptr, &b) != 0)
+    if (!k || !ptr || nmx__heap_locate(k, ptr, &b) != 0)
         return 0;
     return b.req;
 }

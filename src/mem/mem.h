@@ -146,14 +146,34 @@ void nmx__key_set_context(HEXPERTKEY key, void *ctx);
 void *nmx__key_context(HEXPERTKEY key);
 int nmx__key_is_terminated(HEXPERTKEY key);
 size_t nmx__key_block_quiet(HEXPERTKEY key, void *ptr, int release);
-/* The service hold: see key.c. */
+
+/* Hold a key for the length of a host service call made with it
+ * (ExpertGetFrame, ExpertIndicateStatus, ...): a destroy waits until the hold
+ * is released, so the key's context (the host's run) stays alive meanwhile.
+ * Cheap on the key's owner thread (the memory calls' fast path: a store and
+ * two loads, no atomic read-modify-write); any other thread takes the key's
+ * mutex, as a foreign memory call does, so holds and memory calls on one key
+ * exclude each other.
+ *
+ * nmx__key_hold returns the key's context (nmx__key_set_context) and fills
+ * *h, or returns NULL holding nothing (h->k NULL) for a NULL, forged or
+ * destroyed key. Whatever it returns, nmx__key_unhold(h) may follow (a no-op
+ * when nothing is held). The holding thread must not make an Expert* memory
+ * call on the same key, nor destroy it, before unholding (nesting is not
+ * supported: it would wait for itself); calls on other keys are fine.
+ * A fault while holding is released by nmx__key_recover_thread.
+ * A hold does not stop nmx_key_terminate (which never waits). */
 typedef struct nmx_key_hold {
-    void *k;
-    int mode;
+    void *k;  /* the key held, or NULL */
+    int mode; /* how it is held (key.c) */
 } nmx_key_hold;
 void *nmx__key_hold(HEXPERTKEY key, nmx_key_hold *h);
 void nmx__key_unhold(nmx_key_hold *h);
+/* 1 if the held key has been told to terminate (H4), else 0 (also for an
+ * empty hold). */
 int nmx__key_hold_terminated(const nmx_key_hold *h);
+/* The requested size of ptr if it is a live block of the held key, else 0.
+ * Never counted or reported as an invalid call; ptr is never read. */
 size_t nmx__key_hold_block_size(const nmx_key_hold *h, const void *ptr);
 
 /* ---- heap.c (caller holds the key exclusively; arguments are valid) ---- */
