@@ -6,8 +6,9 @@
  *                     memory, then reports status until told to stop;
  *   filter_errbuf     a bad expression with an ErrorLength larger than the
  *                     buffer really is (the buffer ends at a PROT_NONE page);
- *   overflow_in_alloc recurses until ~200 bytes of stack are left, then asks
- *                     for a block big enough to need a new segment;
+ *   overflow_in_alloc N  recurses until N bytes of stack are left, then asks
+ *                     for a block big enough to need a new segment (the
+ *                     segment cache's lock);
  *   event_race        submits events while a thread of its own keeps growing
  *                     and shrinking one of their strings;
  *   mprotect_block    leaves a large block and a small one read-only and
@@ -29,6 +30,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
@@ -88,12 +90,13 @@ static BOOL filter_errbuf(HEXPERTKEY key)
 }
 
 static char *g_stack_lo;
+static long g_leave; /* bytes of stack to leave */
 
 static __attribute__((noinline)) void dive(HEXPERTKEY key, int depth)
 {
-    volatile char pad[48];
+    volatile char pad[16];
     pad[0] = (char)depth;
-    if ((char *)__builtin_frame_address(0) - g_stack_lo > 200) {
+    if ((char *)__builtin_frame_address(0) - g_stack_lo > g_leave + 64) {
         dive(key, depth + 1);
         pad[1] = pad[0]; /* not a tail call */
         return;
@@ -102,8 +105,9 @@ static __attribute__((noinline)) void dive(HEXPERTKEY key, int depth)
     ExpertAllocMemory(key, (SIZE_T)8 << 20, &err);
 }
 
-static BOOL overflow_in_alloc(HEXPERTKEY key)
+static BOOL overflow_in_alloc(HEXPERTKEY key, const char *arg)
 {
+    g_leave = strtol(arg, NULL, 10);
     pthread_attr_t a;
     void *lo;
     size_t size;
@@ -119,13 +123,21 @@ static BOOL overflow_in_alloc(HEXPERTKEY key)
 static char g_grow[4096];
 static atomic_int g_grow_stop;
 
+/* Long and short in turns, each for a while, so that a copy that measures
+ * in one pass and copies in a second often sees both. */
 static void *grower(void *arg)
 {
     (void)arg;
+    volatile char *s = g_grow;
     while (!atomic_load_explicit(&g_grow_stop, memory_order_relaxed)) {
-        for (size_t i = 1; i < sizeof g_grow - 1; i++)
-            ((volatile char *)g_grow)[i] = 'A';
-        ((volatile char *)g_grow)[1] = '\0';
+        for (size_t i = 2; i < sizeof g_grow - 1; i++)
+            s[i] = 'A';
+        s[1] = 'A';
+        for (volatile int spin = 0; spin < 2000; spin++)
+            ;
+        s[1] = '\0';
+        for (volatile int spin = 0; spin < 2000; spin++)
+            ;
     }
     return NULL;
 }
@@ -145,7 +157,7 @@ static BOOL event_race(HEXPERTKEY key)
     ev->Column[0].VariantData.Type = NMCOLUMNTYPE_STRING;
     ev->Column[0].VariantData.Value.pStringVal = g_grow;
     unsigned n = 0;
-    for (int i = 0; i < 3000; i++)
+    for (int i = 0; i < 20000; i++)
         n += ExpertSubmitEvent(key, ev) == NMERR_SUCCESS;
     atomic_store(&g_grow_stop, 1);
     pthread_join(t, NULL);
@@ -265,7 +277,7 @@ BOOL WINAPI Run(HEXPERTKEY key, PEXPERTCONFIG config, PEXPERTSTARTUPINFO si, DWO
     if (!strncmp(c, "filter_errbuf", 13))
         return filter_errbuf(key);
     if (!strncmp(c, "overflow_in_alloc", 17))
-        return overflow_in_alloc(key);
+        return overflow_in_alloc(key, c + 17);
     if (!strncmp(c, "event_race", 10))
         return event_race(key);
     if (!strncmp(c, "mprotect_block", 14))
