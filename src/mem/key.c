@@ -368,7 +368,7 @@ static inline __attribute__((always_inline)) void *alloc_locked(nmx_key *k, size
                                                                memory_order_relaxed), 0) &&
         (*code = alloc_refusal(k, n)) != NMERR_SUCCESS)
         return NULL;
-    void *p = nmx__heap_alloc(&k->heap, k, n);
+    void *p = nmx__heap_alloc(&k->heap, n);
     if (__builtin_expect(!p, 0)) {
         ctr_add(&k->st.failed_oom, 1);
         *code = NMERR_OUT_OF_MEMORY;
@@ -421,7 +421,7 @@ static __attribute__((noinline)) SIZE_T free_general(HEXPERTKEY hk, void *ptr)
         if (atomic_load_explicit(&k->terminated, memory_order_relaxed))
             code = NMERR_EXPERT_TERMINATE;
         nmx_block b;
-        bad = nmx__heap_locate(k, ptr, &b);
+        bad = nmx__heap_locate(k->heap.tag, ptr, &b);
         if (bad) {
             report_bad(k, bad);
             code = NMERR_INVALID_PARAMETER;
@@ -470,7 +470,7 @@ NMX_API SIZE_T WINAPI ExpertFreeMemory(HEXPERTKEY hk, LPVOID ptr)
         uint32_t idx;
         nmx_page *pg;
         if (__builtin_expect(!atomic_load_explicit(&k->terminated, memory_order_relaxed), 1) &&
-            (pg = nmx__locate_small(k, (uintptr_t)ptr, &idx)) != NULL) {
+            (pg = nmx__locate_small(k->heap.tag, (uintptr_t)ptr, &idx)) != NULL) {
             size_t req = nmx__block_req(pg, idx);
             nmx__page_free(&k->heap, pg, idx);
             ctr_add(&k->st.frees, 1);
@@ -497,7 +497,7 @@ NMX_API SIZE_T WINAPI ExpertMemorySize(HEXPERTKEY hk, LPVOID ptr)
     int bad = 0;
     if (ptr) {
         nmx_block b;
-        bad = nmx__heap_locate(k, ptr, &b);
+        bad = nmx__heap_locate(k->heap.tag, ptr, &b);
         if (bad)
             report_bad(k, bad);
         else
@@ -525,7 +525,7 @@ NMX_API LPVOID WINAPI ExpertReallocMemory(HEXPERTKEY hk, LPVOID ptr, SIZE_T n, D
     nmx_block b;
     if (!ptr) {
         q = alloc_locked(k, n, &code);
-    } else if ((bad = nmx__heap_locate(k, ptr, &b)) != 0) {
+    } else if ((bad = nmx__heap_locate(k->heap.tag, ptr, &b)) != 0) {
         report_bad(k, bad);
         code = NMERR_INVALID_PARAMETER;
     } else if (atomic_load_explicit(&k->terminated, memory_order_relaxed)) {
@@ -538,7 +538,7 @@ NMX_API LPVOID WINAPI ExpertReallocMemory(HEXPERTKEY hk, LPVOID ptr, SIZE_T n, D
     } else {
         if (nmx__heap_resize_in_place(&k->heap, &b, n)) {
             q = ptr;
-        } else if ((q = nmx__heap_alloc(&k->heap, k, n)) != NULL) {
+        } else if ((q = nmx__heap_alloc(&k->heap, n)) != NULL) {
             memcpy(q, ptr, n < b.req ? n : b.req);
             nmx__heap_free(&k->heap, &b);
         } else {
@@ -596,7 +596,6 @@ NMX_API DWORD nmx_key_create(const nmx_key_options *opt, HEXPERTKEY *out)
 #define X(f) atomic_store_explicit(&k->st.f, 0, memory_order_relaxed);
     STAT_FIELDS(X)
 #undef X
-    nmx__heap_init(&k->heap);
     k->quota = opt ? opt->quota_bytes : 0;
     k->name[0] = '\0';
     if (opt && opt->name) {
@@ -608,6 +607,7 @@ NMX_API DWORD nmx_key_create(const nmx_key_options *opt, HEXPERTKEY *out)
     atomic_store_explicit(&k->ctx, NULL, memory_order_relaxed);
     k->next_free = 0;
     uint64_t gen = atomic_load_explicit(&k->gen, memory_order_relaxed) + 1;
+    nmx__heap_init(&k->heap, (uintptr_t)make_handle(k->slot, gen));
     atomic_store_explicit(&k->gen, gen, memory_order_release);
     pthread_mutex_unlock(&k->lock);
     k->live = 1;
@@ -820,7 +820,7 @@ size_t nmx__key_block_quiet(HEXPERTKEY hk, void *ptr, int release)
         return 0;
     nmx_block b;
     size_t size = 0;
-    if (nmx__heap_locate(k, ptr, &b) == 0) {
+    if (nmx__heap_locate(k->heap.tag, ptr, &b) == 0) {
         size = b.req;
         if (release) {
             nmx__heap_free(&k->heap, &b);
@@ -881,7 +881,7 @@ size_t nmx__key_hold_block_size(const nmx_key_hold *h, const void *ptr)
 {
     nmx_key *k = h->k;
     nmx_block b;
-    if (!k || !ptr || nmx__heap_locate(k, ptr, &b) != 0)
+    if (!k || !ptr || nmx__heap_locate(k->heap.tag, ptr, &b) != 0)
         return 0;
     return b.req;
 }

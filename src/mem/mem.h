@@ -73,8 +73,11 @@ typedef struct nmx_page {
 struct nmx_key;
 
 typedef struct nmx_seg {
-    _Atomic(struct nmx_key *) owner; /* NULL while cached */
-    struct nmx_key *last_owner;      /* huge: who freed it (to tell a double free) */
+    /* The owning key's tag (its handle value: {slot, generation}, never
+     * issued twice), 0 while cached: a segment can never be taken for a
+     * later key in the same slot. */
+    _Atomic uintptr_t owner;
+    uintptr_t last_owner; /* huge: the tag of the key that freed it (to tell a double free) */
     uint8_t huge, huge_live;
     size_t size;       /* bytes mapped */
     size_t huge_req;   /* huge: requested size */
@@ -100,6 +103,7 @@ _Static_assert(sizeof(nmx_page) == 64, "a page descriptor is one cache line");
 
 /* One key's heap. Only touched while the key is held exclusively. */
 typedef struct nmx_heap {
+    uintptr_t tag;                 /* the key's tag, stamped on its segments */
     nmx_page *avail[NMX_NCLASSES]; /* pages of each class with a free block */
     nmx_seg *segs;                 /* regular segments */
     nmx_seg *with_free;            /* those with free pages */
@@ -134,8 +138,8 @@ static inline __attribute__((always_inline)) nmx_seg *nmx__seg_lookup(uintptr_t 
     return atomic_load_explicit(&(*leaf)[i & ((1u << NMX_MAP_L2_BITS) - 1)],
                                 memory_order_acquire);
 }
-nmx_seg *nmx__seg_acquire(struct nmx_key *owner);
-nmx_seg *nmx__seg_acquire_huge(struct nmx_key *owner, size_t data_bytes);
+nmx_seg *nmx__seg_acquire(uintptr_t owner);
+nmx_seg *nmx__seg_acquire_huge(uintptr_t owner, size_t data_bytes);
 void nmx__seg_release(nmx_seg *s); /* owner's exclusion held; s no longer owned */
 void nmx__seg_stats(nmx_heap_stats *out);
 
@@ -186,11 +190,11 @@ typedef struct nmx_block {
     size_t req; /* requested size */
 } nmx_block;
 
-void nmx__heap_init(nmx_heap *h);
+void nmx__heap_init(nmx_heap *h, uintptr_t tag);
 /* The per-call paths nmx__heap_alloc, nmx__heap_locate and nmx__heap_free are
  * inline, in heap_inline.h; these are their out-of-line slow parts. */
-nmx_page *nmx__heap_page_new(nmx_heap *h, struct nmx_key *owner, unsigned cls);
-void *nmx__heap_alloc_big(nmx_heap *h, struct nmx_key *owner, size_t n);
+nmx_page *nmx__heap_page_new(nmx_heap *h, unsigned cls);
+void *nmx__heap_alloc_big(nmx_heap *h, size_t n);
 void nmx__heap_free_big(nmx_heap *h, const nmx_block *b);
 void nmx__heap_page_empty(nmx_heap *h, nmx_page *pg);
 /* Resize in place if the block's slot allows; returns 1 if done (tail zeroed). */

@@ -204,7 +204,7 @@ static void seg_reset(nmx_seg *s)
     s->huge_req = 0;
 }
 
-nmx_seg *nmx__seg_acquire(struct nmx_key *owner)
+nmx_seg *nmx__seg_acquire(uintptr_t owner)
 {
     pthread_mutex_lock(&g_lock);
     read_limit_once();
@@ -227,7 +227,7 @@ nmx_seg *nmx__seg_acquire(struct nmx_key *owner)
     return s;
 }
 
-nmx_seg *nmx__seg_acquire_huge(struct nmx_key *owner, size_t data_bytes)
+nmx_seg *nmx__seg_acquire_huge(uintptr_t owner, size_t data_bytes)
 {
     size_t need = NMX_HUGE_DATA_OFFSET + data_bytes;
     need = (need + NMX_SEG_SIZE - 1) & ~(NMX_SEG_SIZE - 1);
@@ -252,7 +252,7 @@ nmx_seg *nmx__seg_acquire_huge(struct nmx_key *owner, size_t data_bytes)
 
 void nmx__seg_release(nmx_seg *s)
 {
-    atomic_store_explicit(&s->owner, NULL, memory_order_release);
+    atomic_store_explicit(&s->owner, 0, memory_order_release);
     if (s->huge) {
         /* Huge blocks are too big to keep resident: their pages go back now. */
         nmx__os_decommit((void *)(nmx_seg_base(s) + NMX_HUGE_DATA_OFFSET),
