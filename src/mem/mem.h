@@ -114,8 +114,9 @@ typedef struct nmx_heap {
 void *nmx__os_map_aligned(size_t size, size_t align); /* NULL on failure */
 void nmx__os_decommit(void *p, size_t size);            /* contents become zero */
 int nmx__os_guard(void *p, size_t size);
-int nmx__os_membarrier_init(void); /* 1 if the expedited barrier works */
-void nmx__os_membarrier(void);
+int nmx__os_membarrier_init(void); /* 1 if the membarrier mode may be used (excl.c) */
+int nmx__os_membarrier(void);      /* 0, or -1 if the barrier failed */
+int nmx__os_flush_stores(void);    /* a barrier on every other thread without membarrier: 0 or -1 */
 
 /* ---- segment.c ---- */
 
@@ -142,6 +143,9 @@ nmx_seg *nmx__seg_acquire(uintptr_t owner);
 nmx_seg *nmx__seg_acquire_huge(uintptr_t owner, size_t data_bytes);
 void nmx__seg_release(nmx_seg *s); /* owner's exclusion held; s no longer owned */
 void nmx__seg_stats(nmx_heap_stats *out);
+void nmx__seg_fork_prepare(void); /* takes the cache's lock */
+void nmx__seg_fork_parent(void);
+void nmx__seg_fork_child(void);
 
 /* ---- key.c, for src/host ---- */
 void nmx__key_recover_thread(HEXPERTKEY key);

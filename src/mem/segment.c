@@ -32,7 +32,7 @@ static size_t g_huge_in_use_bytes;
 static size_t g_cache_limit = (size_t)64 << 20;
 static int g_limit_read;
 static pthread_cond_t g_trim_cond = PTHREAD_COND_INITIALIZER;
-static int g_trimmer_started, g_atfork_set;
+static int g_trimmer_started;
 
 /* g_lock held. */
 static int map_set(uintptr_t base, size_t size, nmx_seg *s)
@@ -154,11 +154,6 @@ static void *trimmer(void *arg)
     return NULL;
 }
 
-static void atfork_child(void)
-{
-    g_trimmer_started = 0; /* threads do not survive fork */
-}
-
 /* g_lock held. Wakes the trimmer, starting it the first time; if no thread
  * can be started, trims here. */
 static void trim_soon(void)
@@ -166,10 +161,6 @@ static void trim_soon(void)
     if (!over_limit())
         return;
     if (!g_trimmer_started) {
-        if (!g_atfork_set) {
-            g_atfork_set = 1;
-            pthread_atfork(NULL, NULL, atfork_child);
-        }
         pthread_attr_t attr;
         sigset_t all, old;
         pthread_t t;
@@ -303,4 +294,25 @@ NMX_API void nmx_heap_trim(void)
     read_limit_once();
     trim_locked();
     pthread_mutex_unlock(&g_lock);
+}
+
+/* Fork (key.c's handlers, the table lock taken first): the cache is
+ * consistent in the child because its lock is held across the fork. A
+ * segment the trimmer was giving back at that moment (outside the lock) is
+ * lost to the child, which only leaks its address range there. */
+void nmx__seg_fork_prepare(void)
+{
+    pthread_mutex_lock(&g_lock);
+}
+
+void nmx__seg_fork_parent(void)
+{
+    pthread_mutex_unlock(&g_lock);
+}
+
+void nmx__seg_fork_child(void)
+{
+    pthread_mutex_init(&g_lock, NULL);
+    pthread_cond_init(&g_trim_cond, NULL);
+    g_trimmer_started = 0; /* threads do not survive fork: started again when needed */
 }
