@@ -13,6 +13,7 @@
 #define _GNU_SOURCE
 #include "check.h"
 #include "mem/mem.h"
+#include "mem_util.h"
 #include "stack_guard.h"
 
 #include <nmexpert/host.h>
@@ -422,11 +423,113 @@ TEST(test_h5_fault_while_holding_releases_the_hold)
     munmap((void *)bad, 4096);
 }
 
+/* ------------------------------------------------------------------------
+ * Blocks the expert protected or unmapped, then the next key (issue 8 case 5)
+ * ------------------------------------------------------------------------ */
+
+#define SEG_DATA ((size_t)59 * 64 * KiB) /* a whole segment's data: one block */
+
+/* The next key, on this (the child's main) thread, takes every cached
+ * segment and every huge one of `huge` bytes it can get, and each block must
+ * read as zero and take writes everywhere. A protected page would kill it
+ * while the heap zeroes it or while this checks it. */
+static int next_key_takes_everything(size_t huge, int tries)
+{
+    int before = check_failures_;
+    nmx_heap_stats hs;
+    nmx_heap_stats_get(&hs);
+    HEXPERTKEY k = key_new();
+    DWORD err;
+    for (uint64_t i = 0; i < hs.segments_cached + hs.segments_released; i++) {
+        char *p = ExpertAllocMemory(k, SEG_DATA, &err);
+        CHECK(p != NULL);
+        if (!p)
+            break;
+        CHECK(mu_first_nonzero(p, SEG_DATA) == MU_NONE);
+        memset(p, 0xAB, SEG_DATA);
+    }
+    for (int i = 0; i < tries; i++) {
+        char *p = ExpertAllocMemory(k, huge, &err);
+        CHECK(p != NULL);
+        if (!p)
+            break;
+        CHECK(mu_first_nonzero(p, huge) == MU_NONE);
+        memset(p, 0xAB, huge);
+    }
+    CHECK_EQ(nmx_key_destroy(k, NULL), NMERR_SUCCESS);
+    return check_failures_ != before;
+}
+
+typedef struct spoiled {
+    int trim;   /* the released segments' pages go back to the OS first */
+    int huge;   /* a huge block rather than blocks inside segments */
+    int unmap;  /* munmap rather than mprotect */
+} spoiled;
+
+static int spoil_then_reuse(void *p)
+{
+    const spoiled *sp = p;
+    if (sp->trim)
+        nmx_heap_set_cache_limit(0);
+    HEXPERTKEY a = key_new();
+    DWORD err;
+    if (sp->huge) {
+        char *h = ExpertAllocMemory(a, 8 * MiB, &err);
+        memset(h, 0x11, 8 * MiB);
+        if (sp->unmap) {
+            munmap(h + 2 * MiB, MiB);
+        } else {
+            mprotect(h + MiB, MiB, PROT_NONE);
+            mprotect(h + 4 * MiB, MiB, PROT_READ);
+        }
+        CHECK_EQ(ExpertFreeMemory(a, h), NMERR_SUCCESS); /* the segment is released now */
+    } else {
+        char *ro = ExpertAllocMemory(a, 4096, &err);   /* 4 KiB aligned */
+        char *none = ExpertAllocMemory(a, 1024, &err); /* in another page of its own class */
+        char *big = ExpertAllocMemory(a, 256 * KiB, &err); /* whole 64 KiB pages */
+        memset(ro, 0x11, 4096);
+        memset(none, 0x11, 1024);
+        memset(big, 0x11, 256 * KiB);
+        if (sp->unmap) {
+            munmap(big + 64 * KiB, 128 * KiB);
+            munmap((void *)((uintptr_t)none & ~(uintptr_t)4095), 4096);
+        } else {
+            mprotect(ro, 4096, PROT_READ);
+            mprotect((void *)((uintptr_t)none & ~(uintptr_t)4095), 4096, PROT_NONE);
+            mprotect(big + 64 * KiB, 64 * KiB, PROT_READ);
+        }
+    }
+    CHECK_EQ(nmx_key_destroy(a, NULL), NMERR_SUCCESS);
+    if (sp->trim)
+        nmx_heap_trim();
+    return next_key_takes_everything(8 * MiB, sp->huge ? 4 : 0) || check_failures_;
+}
+
+/* M13, H5 (issue 8 case 5): an expert that makes its blocks read-only or
+ * PROT_NONE, or unmaps them, and whose key is then destroyed (or whose huge
+ * block is freed) leaves nothing behind: the next key, on the main thread,
+ * gets that memory zero-filled and writable, whether the segment stayed
+ * resident or went back to the OS in between. (Before: the process died
+ * zeroing it.) Each case runs in a child process, so a crash is a failure. */
+TEST(test_m13_memory_an_expert_protected_or_unmapped_is_whole_for_the_next_key)
+{
+    for (int huge = 0; huge < 2; huge++)
+        for (int unmap = 0; unmap < 2; unmap++)
+            for (int trim = 0; trim < 2; trim++) {
+                spoiled sp = {trim, huge, unmap};
+                char what[96];
+                snprintf(what, sizeof what, "%s block %s, %s", huge ? "huge" : "segment",
+                         unmap ? "unmapped" : "protected", trim ? "trimmed" : "resident");
+                CHECK(mu_in_child(what, spoil_then_reuse, &sp, 60));
+            }
+}
+
 int main(void)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
     RUN(test_h5_stack_exhausted_in_expert_call_leaves_no_lock_held);
     RUN(test_h5_fault_inside_expert_call_releases_the_key);
     RUN(test_h5_fault_while_holding_releases_the_hold);
+    RUN(test_m13_memory_an_expert_protected_or_unmapped_is_whole_for_the_next_key);
     return CHECK_DONE();
 }

@@ -177,6 +177,15 @@ static void barrier_for_owners(void)
     atomic_thread_fence(memory_order_seq_cst);
 }
 
+const char *nmx__excl_mode_name(void)
+{
+    switch (atomic_load_explicit(&g_mode, memory_order_acquire)) {
+    case MODE_MEMBARRIER: return "membarrier";
+    case MODE_FENCE: return "fence";
+    default: return "locked";
+    }
+}
+
 int nmx__owner_enter_fenced(nmx_key *k, _Atomic(nmx_key *) *word, uint64_t exp, uint64_t s)
 {
     if (s == (exp | NMX_ST_FENCE)) {

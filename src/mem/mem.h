@@ -114,6 +114,9 @@ typedef struct nmx_heap {
 void *nmx__os_map_aligned(size_t size, size_t align); /* NULL on failure */
 void nmx__os_decommit(void *p, size_t size);            /* contents become zero */
 int nmx__os_guard(void *p, size_t size);
+/* Read and write access back on [p, p+size): 0 done; 1 done by mapping the
+ * range afresh (part of it was unmapped; it now reads as zero); -1 failed. */
+int nmx__os_restore(void *p, size_t size);
 int nmx__os_membarrier_init(void); /* 1 if the membarrier mode may be used (excl.c) */
 int nmx__os_membarrier(void);      /* 0, or -1 if the barrier failed */
 int nmx__os_flush_stores(void);    /* a barrier on every other thread without membarrier: 0 or -1 */
@@ -183,6 +186,10 @@ int nmx__key_hold_terminated(const nmx_key_hold *h);
 /* The requested size of ptr if it is a live block of the held key, else 0.
  * Never counted or reported as an invalid call; ptr is never read. */
 size_t nmx__key_hold_block_size(const nmx_key_hold *h, const void *ptr);
+
+/* How threads other than a key's owner get their barrier (excl.c):
+ * "membarrier", "fence" or "locked" (no owner's path); for tests and logs. */
+const char *nmx__excl_mode_name(void);
 
 /* ---- heap.c (caller holds the key exclusively; arguments are valid) ---- */
 

@@ -34,6 +34,16 @@ void nmx__os_decommit(void *p, size_t size)
         (void)madvise(p, size, MADV_DONTNEED);
 }
 
+int nmx__os_restore(void *p, size_t size)
+{
+    if (mprotect(p, size, PROT_READ | PROT_WRITE) == 0)
+        return 0;
+    /* ENOMEM: part of it was unmapped. Map the whole range afresh. */
+    void *q = mmap(p, size, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
+    return q == p ? 1 : -1;
+}
+
 int nmx__os_guard(void *p, size_t size)
 {
     return mprotect(p, size, PROT_NONE);

@@ -195,26 +195,62 @@ static void seg_reset(nmx_seg *s)
     s->huge_req = 0;
 }
 
-nmx_seg *nmx__seg_acquire(uintptr_t owner)
+/* A segment another key used may hold blocks that key's expert made
+ * read-only or PROT_NONE, or unmapped (issue 8 case 5): the next key would
+ * fault zeroing them, perhaps on the host's own thread. So its data pages get
+ * back the heap's protection before reuse, here rather than at release, which
+ * keeps destroy free of system calls (W3); nothing touches a cached
+ * segment's data meanwhile (the trimmer's madvise works on any protection).
+ * Not under the lock. 0, or -1 if the segment cannot be used again. */
+static int restore(nmx_seg *s, size_t from)
+{
+    int r = nmx__os_restore((void *)(nmx_seg_base(s) + from), s->size - from);
+    if (r > 0) /* mapped afresh: zero */
+        for (size_t i = NMX_FIRST_DATA_PAGE; i < NMX_PAGES_PER_SEG; i++)
+            s->pages[i].touched = 0;
+    return r < 0 ? -1 : 0;
+}
+
+/* A segment that cannot be used again stays out of every list (its map
+ * entry stays too: a pointer into it is foreign). */
+static void drop(nmx_seg *s)
 {
     pthread_mutex_lock(&g_lock);
-    read_limit_once();
-    nmx_seg *s = g_resident;
-    if (s) {
-        list_remove(&g_resident, s);
-        g_resident_count--;
-    } else if ((s = g_decommitted) != NULL) {
-        list_remove(&g_decommitted, s);
-        g_decommitted_count--;
-    } else {
-        s = seg_map(NMX_SEG_SIZE, 0);
-    }
-    if (s) {
-        g_in_use++;
-        seg_reset(s);
-        atomic_store_explicit(&s->owner, owner, memory_order_release);
-    }
+    if (s->huge)
+        g_huge_in_use_bytes -= s->size;
+    else
+        g_in_use--;
     pthread_mutex_unlock(&g_lock);
+}
+
+nmx_seg *nmx__seg_acquire(uintptr_t owner)
+{
+    nmx_seg *s;
+    for (;;) {
+        pthread_mutex_lock(&g_lock);
+        read_limit_once();
+        int reused = 1;
+        if ((s = g_resident) != NULL) {
+            list_remove(&g_resident, s);
+            g_resident_count--;
+        } else if ((s = g_decommitted) != NULL) {
+            list_remove(&g_decommitted, s);
+            g_decommitted_count--;
+        } else {
+            s = seg_map(NMX_SEG_SIZE, 0);
+            reused = 0;
+        }
+        if (s) {
+            g_in_use++;
+            seg_reset(s);
+        }
+        pthread_mutex_unlock(&g_lock);
+        if (!s || !reused || restore(s, NMX_FIRST_DATA_PAGE * NMX_PAGE_SIZE) == 0)
+            break;
+        drop(s);
+    }
+    if (s)
+        atomic_store_explicit(&s->owner, owner, memory_order_release);
     return s;
 }
 
@@ -222,22 +258,30 @@ nmx_seg *nmx__seg_acquire_huge(uintptr_t owner, size_t data_bytes)
 {
     size_t need = NMX_HUGE_DATA_OFFSET + data_bytes;
     need = (need + NMX_SEG_SIZE - 1) & ~(NMX_SEG_SIZE - 1);
-    pthread_mutex_lock(&g_lock);
     nmx_seg *s;
-    for (s = g_huge_free; s; s = s->next)
-        if (s->size >= need && s->size / 2 <= need)
+    for (;;) {
+        pthread_mutex_lock(&g_lock);
+        for (s = g_huge_free; s; s = s->next)
+            if (s->size >= need && s->size / 2 <= need)
+                break;
+        int reused = s != NULL;
+        if (s)
+            list_remove(&g_huge_free, s);
+        else
+            s = seg_map(need, 1);
+        if (s) {
+            g_huge_in_use_bytes += s->size;
+            s->huge_live = 0;
+            s->huge_req = 0;
+        }
+        pthread_mutex_unlock(&g_lock);
+        /* Its pages were given back at release: zero, whatever happens here. */
+        if (!s || !reused || restore(s, NMX_HUGE_DATA_OFFSET) == 0)
             break;
-    if (s)
-        list_remove(&g_huge_free, s);
-    else
-        s = seg_map(need, 1);
-    if (s) {
-        g_huge_in_use_bytes += s->size;
-        s->huge_live = 0;
-        s->huge_req = 0;
-        atomic_store_explicit(&s->owner, owner, memory_order_release);
+        drop(s);
     }
-    pthread_mutex_unlock(&g_lock);
+    if (s)
+        atomic_store_explicit(&s->owner, owner, memory_order_release);
     return s;
 }
 
