@@ -18,6 +18,8 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -317,6 +319,53 @@ TEST(test_hold_owner_and_foreign_holds_exclude_each_other)
     CHECK_EQ(st.live_blocks, 0);
 }
 
+/* H4, H6: terminate never waits for the key's mutex (the watchdog calls it;
+ * a faulted thread could have left the mutex held): it returns while a
+ * foreign thread holds the key, and takes effect for both paths. */
+TEST(test_h4_terminate_returns_while_the_key_mutex_is_held)
+{
+    holder h = {.key = key_new()};
+    DWORD err;
+    ExpertFreeMemory(h.key, ExpertAllocMemory(h.key, 16, &err)); /* main owns it */
+    holder_start(&h); /* a foreign hold: the key's mutex is held */
+    CHECK_EQ(nmx_key_terminate(h.key), NMERR_SUCCESS);
+    CHECK_EQ(atomic_load(&h.release), 0); /* returned before the hold ended */
+    CHECK_EQ(nmx_key_terminate(h.key), NMERR_SUCCESS); /* idempotent */
+    atomic_store(&h.release, 1);
+    pthread_join(h.t, NULL);
+    CHECK(ExpertAllocMemory(h.key, 16, &err) == NULL);
+    CHECK_EQ(err, NMERR_EXPERT_TERMINATE);
+    CHECK_EQ(nmx_key_destroy(h.key, NULL), NMERR_SUCCESS);
+    CHECK_EQ(nmx_key_terminate(h.key), NMERR_INVALID_EXPERT_HANDLE);
+}
+
+#if defined(__SANITIZE_THREAD__)
+#define UNDER_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define UNDER_TSAN 1
+#endif
+#endif
+
+/* Issue 8: ThreadSanitizer checks the owner's path as it runs, with fences
+ * in place of membarrier (fence mode), rather than a build with the path
+ * turned off; NMEXPERT_NO_FASTPATH=1 is the only way to turn it off. */
+TEST(test_owner_path_is_on_unless_turned_off)
+{
+    HEXPERTKEY k = key_new(); /* the mode is chosen at the first key */
+    const char *mode = nmx__excl_mode_name();
+    if (getenv("NMEXPERT_NO_FASTPATH"))
+        CHECK(strcmp(mode, "locked") == 0);
+#ifdef UNDER_TSAN
+    else
+        CHECK(strcmp(mode, "fence") == 0);
+#else
+    else
+        CHECK(strcmp(mode, "locked") != 0);
+#endif
+    CHECK_EQ(nmx_key_destroy(k, NULL), NMERR_SUCCESS);
+}
+
 int main(void)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -327,5 +376,7 @@ int main(void)
     RUN(test_hold_survives_memory_calls_on_another_key);
     RUN(test_hold_released_by_fault_recovery);
     RUN(test_hold_owner_and_foreign_holds_exclude_each_other);
+    RUN(test_h4_terminate_returns_while_the_key_mutex_is_held);
+    RUN(test_owner_path_is_on_unless_turned_off);
     return CHECK_DONE();
 }

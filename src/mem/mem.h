@@ -73,8 +73,11 @@ typedef struct nmx_page {
 struct nmx_key;
 
 typedef struct nmx_seg {
-    _Atomic(struct nmx_key *) owner; /* NULL while cached */
-    struct nmx_key *last_owner;      /* huge: who freed it (to tell a double free) */
+    /* The owning key's tag (its handle value: {slot, generation}, never
+     * issued twice), 0 while cached: a segment can never be taken for a
+     * later key in the same slot. */
+    _Atomic uintptr_t owner;
+    uintptr_t last_owner; /* huge: the tag of the key that freed it (to tell a double free) */
     uint8_t huge, huge_live;
     size_t size;       /* bytes mapped */
     size_t huge_req;   /* huge: requested size */
@@ -100,6 +103,7 @@ _Static_assert(sizeof(nmx_page) == 64, "a page descriptor is one cache line");
 
 /* One key's heap. Only touched while the key is held exclusively. */
 typedef struct nmx_heap {
+    uintptr_t tag;                 /* the key's tag, stamped on its segments */
     nmx_page *avail[NMX_NCLASSES]; /* pages of each class with a free block */
     nmx_seg *segs;                 /* regular segments */
     nmx_seg *with_free;            /* those with free pages */
@@ -110,8 +114,12 @@ typedef struct nmx_heap {
 void *nmx__os_map_aligned(size_t size, size_t align); /* NULL on failure */
 void nmx__os_decommit(void *p, size_t size);            /* contents become zero */
 int nmx__os_guard(void *p, size_t size);
-int nmx__os_membarrier_init(void); /* 1 if the expedited barrier works */
-void nmx__os_membarrier(void);
+/* Read and write access back on [p, p+size): 0 done; 1 done by mapping the
+ * range afresh (part of it was unmapped; it now reads as zero); -1 failed. */
+int nmx__os_restore(void *p, size_t size);
+int nmx__os_membarrier_init(void); /* 1 if the membarrier mode may be used (excl.c) */
+int nmx__os_membarrier(void);      /* 0, or -1 if the barrier failed */
+int nmx__os_flush_stores(void);    /* a barrier on every other thread without membarrier: 0 or -1 */
 
 /* ---- segment.c ---- */
 
@@ -134,10 +142,13 @@ static inline __attribute__((always_inline)) nmx_seg *nmx__seg_lookup(uintptr_t 
     return atomic_load_explicit(&(*leaf)[i & ((1u << NMX_MAP_L2_BITS) - 1)],
                                 memory_order_acquire);
 }
-nmx_seg *nmx__seg_acquire(struct nmx_key *owner);
-nmx_seg *nmx__seg_acquire_huge(struct nmx_key *owner, size_t data_bytes);
+nmx_seg *nmx__seg_acquire(uintptr_t owner);
+nmx_seg *nmx__seg_acquire_huge(uintptr_t owner, size_t data_bytes);
 void nmx__seg_release(nmx_seg *s); /* owner's exclusion held; s no longer owned */
 void nmx__seg_stats(nmx_heap_stats *out);
+void nmx__seg_fork_prepare(void); /* takes the cache's lock */
+void nmx__seg_fork_parent(void);
+void nmx__seg_fork_child(void);
 
 /* ---- key.c, for src/host ---- */
 void nmx__key_recover_thread(HEXPERTKEY key);
@@ -176,6 +187,10 @@ int nmx__key_hold_terminated(const nmx_key_hold *h);
  * Never counted or reported as an invalid call; ptr is never read. */
 size_t nmx__key_hold_block_size(const nmx_key_hold *h, const void *ptr);
 
+/* How threads other than a key's owner get their barrier (excl.c):
+ * "membarrier", "fence" or "locked" (no owner's path); for tests and logs. */
+const char *nmx__excl_mode_name(void);
+
 /* ---- heap.c (caller holds the key exclusively; arguments are valid) ---- */
 
 /* Where a pointer lies, as found by nmx__heap_locate. */
@@ -186,11 +201,11 @@ typedef struct nmx_block {
     size_t req; /* requested size */
 } nmx_block;
 
-void nmx__heap_init(nmx_heap *h);
+void nmx__heap_init(nmx_heap *h, uintptr_t tag);
 /* The per-call paths nmx__heap_alloc, nmx__heap_locate and nmx__heap_free are
  * inline, in heap_inline.h; these are their out-of-line slow parts. */
-nmx_page *nmx__heap_page_new(nmx_heap *h, struct nmx_key *owner, unsigned cls);
-void *nmx__heap_alloc_big(nmx_heap *h, struct nmx_key *owner, size_t n);
+nmx_page *nmx__heap_page_new(nmx_heap *h, unsigned cls);
+void *nmx__heap_alloc_big(nmx_heap *h, size_t n);
 void nmx__heap_free_big(nmx_heap *h, const nmx_block *b);
 void nmx__heap_page_empty(nmx_heap *h, nmx_page *pg);
 /* Resize in place if the block's slot allows; returns 1 if done (tail zeroed). */
