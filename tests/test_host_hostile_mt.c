@@ -19,6 +19,7 @@
 #include <nmexpert/host.h>
 
 #include "check.h"
+#include "host_util.h"
 #include "test_capture_util.h"
 
 #include <dlfcn.h>
@@ -29,10 +30,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#ifndef NMX_TEST_EXPERTS_DIR
-#error "NMX_TEST_EXPERTS_DIR must name the folder of the test experts"
-#endif
-
 #define WAIT_MS 30000u
 
 extern char **environ;
@@ -42,21 +39,7 @@ static char g_tmp[64];
 
 /* ---- helpers ---- */
 
-static nmx_expert *load(const char *name)
-{
-    char path[4096], err[8192];
-    snprintf(path, sizeof path, "%s/%s.so", NMX_TEST_EXPERTS_DIR, name);
-    nmx_expert *ex = NULL;
-    if (nmx_expert_load(path, &ex, err, sizeof err) != NMERR_SUCCESS)
-        fprintf(stderr, "cannot load %s: %s\n", name, err);
-    return ex;
-}
 
-static void *sym(nmx_expert *ex, const char *name)
-{
-    const EXPERTENUMINFO *in = nmx_expert_info(ex);
-    return in && in->hModule ? dlsym(in->hModule, name) : NULL;
-}
 
 /* A configuration blob holding `text` and its NUL, padded to `size` bytes
  * (0: no padding). malloc'd. */
@@ -234,7 +217,7 @@ static const char *kind_name(char k)
 /* One case beside a wellbehaved run. Returns 1 if it behaved as expected. */
 static int one_case(nmx_expert *hostile, nmx_expert *good, const hcase *c, char kind)
 {
-    volatile hostile_result_t *out = sym(hostile, "hostile_result");
+    volatile hostile_result_t *out = expert_sym(hostile, "hostile_result");
     char config[128];
     snprintf(config, sizeof config, "%s %s %s", c->fn, c->param, kind_name(kind));
     nmx_run *g = start(good, NULL, 0, 0);
@@ -262,7 +245,7 @@ static int one_case(nmx_expert *hostile, nmx_expert *good, const hcase *c, char 
  * bad in four ways, beside a good run; then 100 runs that must all work. */
 TEST(test_h5_every_bad_pointer_to_every_expert_function_is_answered_or_contained)
 {
-    nmx_expert *hostile = load("hostile"), *good = load("wellbehaved"), *filt = load("filtering");
+    nmx_expert *hostile = load_test_expert("hostile"), *good = load_test_expert("wellbehaved"), *filt = load_test_expert("filtering");
     CHECK(hostile && good && filt);
     if (!hostile || !good || !filt)
         return;
@@ -329,7 +312,7 @@ TEST(test_h5_unmapped_status_text_is_refused_and_the_time_limit_still_ends_the_r
 TEST(test_h5_filter_message_into_a_short_buffer_leaves_filters_working)
 {
     reset_out();
-    nmx_expert *filt = load("filtering");
+    nmx_expert *filt = load_test_expert("filtering");
     nmx_run_result res;
     nmx_run *r = start(g_misuse, "filter_errbuf", 0, 0);
     if (wait_end(r, &res)) {
@@ -365,7 +348,7 @@ TEST(test_h5_stack_overflow_at_alloc_ends_the_run_and_segments_still_come)
         CHECK_EQ(res.status.Status, EXPERTSTATUS_ABORTED);
         CHECK_EQ(nmx_run_free(r), NMERR_SUCCESS);
     }
-    nmx_expert *good = load("wellbehaved");
+    nmx_expert *good = load_test_expert("wellbehaved");
     nmx_run *g = good ? start(good, NULL, 0, 0) : NULL;
     HEXPERTKEY k;
     CHECK_EQ(nmx_key_create(NULL, &k), NMERR_SUCCESS);
@@ -521,10 +504,10 @@ static int signal_child(void)
 {
     if (!make_capture())
         return 3;
-    g_misuse = load("misuse");
+    g_misuse = load_test_expert("misuse");
     if (!g_misuse)
         return 3;
-    g_out = sym(g_misuse, "misuse_out");
+    g_out = expert_sym(g_misuse, "misuse_out");
     nmx_run *r = start(g_misuse, "wait_for_signal", 0, 0);
     struct timespec ms = {0, 1000000};
     for (int i = 0; i < 20000 && !atomic_load(&g_out->published); i++)
@@ -565,11 +548,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "cannot make the test capture\n");
         return EXIT_FAILURE;
     }
-    g_misuse = load("misuse");
+    g_misuse = load_test_expert("misuse");
     CHECK(g_misuse != NULL);
     if (!g_misuse)
         return CHECK_DONE();
-    g_out = sym(g_misuse, "misuse_out");
+    g_out = expert_sym(g_misuse, "misuse_out");
     RUN(test_h5_signals_sent_with_kill_are_not_taken_for_faults);
     RUN(test_h5_every_bad_pointer_to_every_expert_function_is_answered_or_contained);
     RUN(test_h5_unmapped_status_text_is_refused_and_the_time_limit_still_ends_the_run);

@@ -67,12 +67,9 @@ static NMX_NO_SANITIZE __attribute__((noinline)) size_t copy_str_raw(volatile ch
     return i;
 }
 
-int nmx__user_read(void *dst, const void *src, size_t n)
+/* Copies n bytes under the thread's recovery point; -1 if a byte faulted. */
+static int probe_copy(void *dst, const void *src, size_t n)
 {
-    if (n == 0)
-        return 0;
-    if (!src)
-        return -1;
     nmx__trap_install();
     sigjmp_buf jb;
     if (sigsetjmp(jb, 0) != 0) {
@@ -86,23 +83,18 @@ int nmx__user_read(void *dst, const void *src, size_t n)
     return 0;
 }
 
+int nmx__user_read(void *dst, const void *src, size_t n)
+{
+    if (n == 0)
+        return 0;
+    return src ? probe_copy(dst, src, n) : -1;
+}
+
 int nmx__user_write(void *dst, const void *src, size_t n)
 {
     if (n == 0)
         return 0;
-    if (!dst)
-        return -1;
-    nmx__trap_install();
-    sigjmp_buf jb;
-    if (sigsetjmp(jb, 0) != 0) {
-        nmx__t_probe = NULL;
-        unblock_faults();
-        return -1;
-    }
-    nmx__t_probe = &jb;
-    copy_raw(dst, src, n);
-    nmx__t_probe = NULL;
-    return 0;
+    return dst ? probe_copy(dst, src, n) : -1;
 }
 
 long nmx__user_read_str(char *dst, const char *src, size_t cap, int *more)
