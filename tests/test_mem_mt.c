@@ -2,12 +2,12 @@
  * key), M12 (destroy racing calls and other destroys), H4/M4-M6 (terminate
  * racing allocations), M14 (statistics read while the key works).
  *
- * The owner fast path of src/mem/key.c makes the first thread that calls on
+ * The owner's path of src/mem/excl.c makes the first thread that calls on
  * a key its owner (no atomics), every other thread a foreign caller
- * (membarrier + mutex). The tests below arrange both: races between two
- * foreign threads, and races where one side is the owner. Run them also with
- * NMEXPERT_NO_FASTPATH=1 (mutex only) and under ThreadSanitizer (where every
- * call takes the mutex).
+ * (mutex + membarrier, or a fence). The tests below arrange both: races
+ * between two foreign threads, and races where one side is the owner. Run
+ * them also with NMEXPERT_NO_FASTPATH=1 (mutex only); under ThreadSanitizer
+ * the owner's path runs in fence mode and is race-checked.
  *
  * Worker threads never use CHECK (its counter is not thread-safe): they use
  * TCHECK, whose failures main() collects with CHECK_THREADS().
