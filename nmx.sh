@@ -72,7 +72,7 @@ run_tests() {
 }
 
 case "${1:-}" in
-    demo)  deps; build build; ./build/nmexpert run samples/loopback-http.pcapng ;;
+    demo)  deps; build build; ./build/nmexpert run samples/netns-lab.pcap ;;
     test)  deps; run_tests ;;
     bench) deps; build build-release -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF
            cmake --build build-release --target bench -j"$JOBS" >/dev/null

@@ -20,36 +20,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#ifndef NMX_BUNDLED_EXPERTS_DIR
-#error "NMX_BUNDLED_EXPERTS_DIR must name the folder of the built experts"
-#endif
-
-static char tmpdir[256];
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
+#include "expert_test_util.h"
 
 static nmx_expert *load_expert(void)
 {
-    char err[512];
-    nmx_expert *ex = NULL;
-    DWORD rc = nmx_expert_load(NMX_BUNDLED_EXPERTS_DIR "/" NMX_TEST_EXPERT_SO, &ex, err, sizeof err);
-    if (rc != NMERR_SUCCESS)
-        fprintf(stderr, "cannot load %s: %s\n", NMX_TEST_EXPERT_SO, err);
-    return ex;
-}
-
-static EXPERTCONFIG *blob(const char *text)
-{
-    size_t n = strlen(text) + 1;
-    EXPERTCONFIG *c = malloc(sizeof(DWORD) + n);
-    c->RawConfigLength = (DWORD)(sizeof(DWORD) + n);
-    memcpy(c->RawConfigData, text, n);
-    return c;
+    char name[64];
+    snprintf(name, sizeof name, "%s", NMX_TEST_EXPERT_SO);
+    *strstr(name, ".so") = '\0';
+    return load_bundled(name);
 }
 
 typedef struct result {
@@ -66,7 +44,7 @@ static int run_on(nmx_expert *ex, const char *path, const char *text, result *ou
     char err[512];
     if (nmx_capture_open(path, &out->cap, err, sizeof err) != NMERR_SUCCESS && !out->cap)
         return 0;
-    EXPERTCONFIG *c = text ? blob(text) : NULL;
+    EXPERTCONFIG *c = make_config(text);
     nmx_run_options opt;
     memset(&opt, 0, sizeof opt);
     opt.capture = (HCAPTURE)out->cap;
@@ -87,55 +65,6 @@ static void done(result *r)
     if (r->cap)
         nmx_capture_close(r->cap);
     memset(r, 0, sizeof *r);
-}
-
-static const NMCOLUMNINFO *col(const NMEVENTDATA *ev, const char *name)
-{
-    for (BYTE i = 0; ev && i < ev->NumColumns; i++)
-        if (ev->Column[i].szColumnName && !strcmp(ev->Column[i].szColumnName, name))
-            return &ev->Column[i];
-    return NULL;
-}
-
-static double num(const NMEVENTDATA *ev, const char *name)
-{
-    const NMCOLUMNINFO *c = col(ev, name);
-    if (!c)
-        return -1;
-    switch (c->VariantData.Type) {
-    case NMCOLUMNTYPE_FLOAT64:
-        return c->VariantData.Value.Float64Val;
-    case NMCOLUMNTYPE_UINT32:
-        return c->VariantData.Value.Uint32Val;
-    case NMCOLUMNTYPE_FRAME:
-        return c->VariantData.Value.FrameVal;
-    default:
-        return -1;
-    }
-}
-
-static const NMEVENTDATA *table_row(nmx_run *run, DWORD table, size_t k)
-{
-    size_t n = 0;
-    const NMEVENTDATA *const *ev = nmx_run_events(run, &n);
-    for (size_t i = 0; i < n; i++)
-        if (ev[i]->EventIdent == table && k-- == 0)
-            return ev[i];
-    return NULL;
-}
-
-static size_t table_rows(nmx_run *run, DWORD table)
-{
-    size_t n = 0, m = 0;
-    const NMEVENTDATA *const *ev = nmx_run_events(run, &n);
-    for (size_t i = 0; i < n; i++)
-        m += ev[i]->EventIdent == table;
-    return m;
-}
-
-static int have_tshark(void)
-{
-    return system("tshark -v >/dev/null 2>&1") == 0;
 }
 
 #endif

@@ -4,7 +4,7 @@
 # and the browser logs no console message (the report has no script at all).
 # Usage: html_check.sh NMEXPERT SOURCE_DIR
 set -u
-nmx=$1 sample=$2/samples/loopback-http.pcapng
+nmx=$1 sample=$2/samples/netns-lab.pcap
 chromium=$(command -v chromium || command -v chromium-browser || true)
 if [ -z "$chromium" ]; then
     echo "skip html report rendering: chromium not installed (Debian package chromium)"
@@ -29,8 +29,9 @@ check no_console_messages sh -c '! grep -q "CONSOLE" "$1"' _ "$tmp/log"
 # shellcheck disable=SC2086
 timeout 120 "$chromium" $flags --user-data-dir="$tmp/profile2" --dump-dom \
     "file://$tmp/report.html" >"$tmp/dom" 2>/dev/null
-check dom_has_a_section_per_expert test "$(grep -c '<h2>' "$tmp/dom")" -eq 5
+check dom_has_a_section_per_expert test "$(grep -c "<h2>" "$tmp/dom")" -eq 7
 check dom_has_charts sh -c 'grep -q "<svg" "$1" && grep -q "<rect" "$1"' _ "$tmp/dom"
+check dom_has_traffic_over_time_chart grep -q '<polyline class="area"' "$tmp/dom"
 check dom_has_the_ledger grep -q "leaked blocks" "$tmp/dom"
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

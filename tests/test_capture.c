@@ -667,7 +667,7 @@ TEST(test_c1_decodes_tcp_fields) {
     CHECK_EQ(d.payload_offset, 54);
     CHECK_EQ(d.payload_len, 10);
     nmx_decode(tf[1].b, tf[1].caplen, LT_ETH, &d);
-    LAYERS(&d, {NMX_PROTO_ETHERNET, 0}, {NMX_PROTO_IPV4, 14}, {NMX_PROTO_UDP, 34}, {NMX_PROTO_PAYLOAD, 42});
+    LAYERS(&d, {NMX_PROTO_ETHERNET, 0}, {NMX_PROTO_IPV4, 14}, {NMX_PROTO_UDP, 34}, {NMX_PROTO_DNS, 42}); /* port 53 */
     CHECK(d.sport == 5353 && d.dport == 53 && d.payload_len == 4);
     nmx_decode(tf[4].b, tf[4].caplen, LT_ETH, &d);
     LAYERS(&d, {NMX_PROTO_ETHERNET, 0}, {NMX_PROTO_IPV4, 14}, {NMX_PROTO_ICMP, 34}, {NMX_PROTO_PAYLOAD, 42});

@@ -1,30 +1,26 @@
 /* Protocol Distribution (SPEC E1, E2): unit tests on a capture the test
- * writes, and agreement with tshark's `-z io,phs` on the zeek corpus.
+ * writes, and agreement with tshark's protocol hierarchy on the zeek corpus.
  *
- * Comparison with tshark: its hierarchy is read with the names "frame",
- * "ethertype", "vlan.etype" and the IPv6 extension headers (ipv6.hopopts,
- * ipv6.routing, ipv6.dstopts, ipv6.fraghdr) made transparent (their children
- * move up one level and add up), as nmexpert does not list them as layers.
- * Compared are the nodes whose path is made of the listed protocols (eth,
- * vlan, ieee8021ad, sll, null, ip, ipv6, arp, tcp, udp, icmp, icmpv6) in
- * the shape nmexpert decodes: link layers, then one network layer, then one
- * transport. Deeper listed protocols in tshark's tree (a packet quoted in an
- * ICMP error, IP in IP, Ethernet in GRE/VXLAN) are not compared: nmexpert
- * does not decode them (its decoder stops at the first transport or at a
- * tunnel), a definition that legitimately differs. Every node of ours must be
- * such a node of tshark's with the same frames and bytes, and vice versa.
- * Captures with IP fragments are excluded (tshark counts the reassembled
- * datagram's protocols on the last fragment only), as the issue says.
- * tshark runs once per file with -T fields (frame.protocols, ip.flags.mf,
- * ip.frag_offset: to find fragments) and -z io,phs together; in that mode
- * phs shows the "frame" root, which is made transparent.
- * Files whose frames the capture layer does not all read (libpcap stops at a
- * pcapng interface with another snapshot length; see test_capture_corpus.c)
- * are excluded: a library matter, not the expert's. Listed exceptions below
- * say why their definition differs.
+ * tshark's hierarchy is built here from frame.protocols (and frame.len),
+ * frame by frame: `-z io,phs` walks the same protocol tree, but tshark run
+ * with -T fields prunes the tree its taps see, so its phs undercounts
+ * there; cli_check.sh compares the sample with a real -z io,phs run. Names
+ * that are part of a layer in nmexpert's terms ("ethertype", "vlan.etype",
+ * the IPv6 extension headers, "wlan_radio") are transparent (their children
+ * move up). A node is compared when it and every node above it are names
+ * the host can list (experts/common/xu_proto.h): tshark's other nodes
+ * (data-text-lines, tcp.segments, protocols the host does not recognise)
+ * are left out with their subtree, and so is what tshark shows inside an
+ * ICMP error (a quoted datagram, which the host does not decode). Every
+ * node of ours must be such a node of tshark's with the same frames and
+ * bytes, and vice versa. Captures with IP fragments are excluded (tshark
+ * counts the reassembled datagram's protocols on the last fragment only),
+ * as are files whose frames the capture layer does not all read. Listed
+ * exceptions below say why their definition differs.
  * Time: every 4th zeek file by name (NMX_EXPERT_CORPUS_FULL=1: all).
  */
 #include "expert_counting_util.h" /* first: it sets _DEFAULT_SOURCE */
+#include "../experts/common/xu_proto.h"
 
 /* ---- unit tests ---- */
 
@@ -74,13 +70,14 @@ TEST(test_protdist_counts_a_known_capture)
         check_row(run, "  ip", 6, 74 * 3 + 54 + 60 + 1514, tf, tb);
         check_row(run, "    tcp", 4, 74 * 3 + 1514, tf, tb);
         check_row(run, "    udp", 2, 54 + 60, tf, tb);
+        check_row(run, "      dns", 2, 54 + 60, tf, tb); /* from port 53: DNS to the host, as to tshark */
         check_row(run, "  arp", 1, 60, tf, tb);
         check_row(run, "  vlan", 1, 50, tf, tb);
         check_row(run, "    ip", 1, 50, tf, tb);
         check_row(run, "      udp", 1, 50, tf, tb);
         check_row(run, "  ipv6", 1, 62, tf, tb);
         check_row(run, "    icmpv6", 1, 62, tf, tb);
-        CHECK_EQ(r.events, 10);
+        CHECK_EQ(r.events, 11);
         /* the first row is the root, and children follow their parent */
         const NMEVENTDATA *first = nmx_run_event(run, 0), *second = nmx_run_event(run, 1);
         CHECK(first && strcmp(col_str(first, "Protocol"), "eth") == 0);
@@ -188,7 +185,7 @@ TEST(test_protdist_terminate_and_empty_capture)
 TEST(test_protdist_damaged_frames)
 {
     static const char *const cfg[] = {NULL, "depth=2"};
-    check_survives_damage(ex, cfg, 2);
+    check_survives_damage(ex, cfg, 2, 1);
 }
 
 /* ---- against tshark ---- */
@@ -219,85 +216,73 @@ static pnode *plist_get(plist *l, const char *path)
     return x;
 }
 
+/* tshark's nodes that are part of the layer above them in nmexpert's
+ * terms (or no layer at all): left out of a path, their children kept. */
 static int transparent(const char *n)
 {
     static const char *const t[] = {"frame", "raw", "ethertype", "vlan.etype", "ipv6.hopopts", "ipv6.routing",
-                                    "ipv6.dstopts", "ipv6.fraghdr"};
+                                    "ipv6.dstopts", "ipv6.fraghdr", "wlan_radio"};
     for (size_t i = 0; i < sizeof t / sizeof *t; i++)
         if (strcmp(n, t[i]) == 0)
             return 1;
     return 0;
 }
 
-/* 1 if `path` ("eth/vlan/ip/tcp") has the shape nmexpert decodes. */
-static int comparable(const char *path)
+/* 1 if the host can list this node: a protocol name of xu_proto.h (or
+ * ieee8021ad). tshark's other nodes (data-text-lines, tcp.segments, the
+ * protocols the host does not recognise) are left out with what is below
+ * them, and so is anything below icmp/icmpv6: an ICMP error's quoted
+ * datagram is not decoded (netmon.h). */
+static int listed(const char *n)
 {
-    char buf[256];
-    snprintf(buf, sizeof buf, "%s", path);
-    int stage = 0; /* 0 link, 1 after network, 2 after transport */
-    for (char *tok = strtok(buf, "/"); tok; tok = strtok(NULL, "/")) {
-        if (!strcmp(tok, "eth") || !strcmp(tok, "vlan") || !strcmp(tok, "ieee8021ad") ||
-            !strcmp(tok, "sll") || !strcmp(tok, "null")) {
-            if (stage != 0)
-                return 0;
-        } else if (!strcmp(tok, "ip") || !strcmp(tok, "ipv6") || !strcmp(tok, "arp")) {
-            if (stage != 0)
-                return 0;
-            stage = strcmp(tok, "arp") ? 1 : 3;
-        } else if (!strcmp(tok, "tcp") || !strcmp(tok, "udp") || !strcmp(tok, "icmp") ||
-                   !strcmp(tok, "icmpv6")) {
-            if (stage != 1)
-                return 0;
-            stage = 2;
-        } else {
-            return 0;
-        }
-    }
-    return 1;
+    return !strcmp(n, "ieee8021ad") || xu_proto_id(n) >= 0;
 }
 
-/* Parses the phs block of tshark's output into comparable nodes. */
-static void parse_phs(const char *stats, plist *out)
+/* tshark's hierarchy from the -T fields lines (frame.protocols first,
+ * frame.len last): each frame counts once in every node of its path. */
+static void parse_phs(const char *text, plist *out)
 {
-    const char *p = strstr(stats ? stats : "", "Protocol Hierarchy Statistics");
-    if (!p)
-        return;
-    char stack[32][64];
-    int kept[32];
-    for (p = strchr(p, '\n'); p && *p; p = strchr(p, '\n')) {
-        p++;
-        if (strncmp(p, "====", 4) == 0)
-            break;
-        const char *f = strstr(p, "frames:");
+    for (const char *p = text; p && *p;) {
         const char *nl = strchr(p, '\n');
-        if (!f || (nl && f > nl))
+        size_t len = nl ? (size_t)(nl - p) : strlen(p);
+        char line[4096];
+        snprintf(line, sizeof line, "%.*s", (int)(len < sizeof line ? len : sizeof line - 1), p);
+        p = nl ? nl + 1 : NULL;
+        char *tab = strchr(line, '\t'), *last = strrchr(line, '\t');
+        if (!tab || !last)
             continue;
-        int indent = (int)strspn(p, " ");
-        int depth = indent / 2;
-        if (depth >= 32)
-            continue;
-        char name[64];
-        if (sscanf(p, "%63s", name) != 1)
-            continue;
-        unsigned long long fr = 0, by = 0;
-        if (sscanf(f, "frames:%llu bytes:%llu", &fr, &by) != 2)
-            continue;
-        snprintf(stack[depth], sizeof stack[depth], "%s", name);
-        kept[depth] = !transparent(name);
-        if (!kept[depth])
-            continue;
-        char path[256] = "";
-        for (int i = 0; i <= depth; i++) {
-            if (!kept[i])
+        *tab = '\0';
+        unsigned long long bytes = strtoull(last + 1, NULL, 10);
+        char stack[32][64], path[256] = "";
+        int depth = 0, ok = 1;
+        char *save = NULL;
+        int transport = -1; /* depth of the innermost tcp/udp so far */
+        for (char *tok = strtok_r(line, ":", &save); tok && depth < 32; tok = strtok_r(NULL, ":", &save)) {
+            if (transparent(tok))
                 continue;
+            /* the host lists the layers of the first message in a frame:
+             * tshark's second message (tls:tls, nbss:smb:nbss:smb) and what
+             * QUIC carries (its CRYPTO frames' TLS) are not in our tree */
+            int again = 0;
+            for (int k = transport + 1; transport >= 0 && k < depth; k++)
+                again |= !strcmp(stack[k], tok);
+            if (again || (depth && !strcmp(stack[depth - 1], "quic")))
+                break;
+            if (!strcmp(tok, "tcp") || !strcmp(tok, "udp"))
+                transport = depth;
+            /* compared while every node on the way is listed, and not inside ICMP */
+            ok = ok && listed(tok) && !(depth && (!strcmp(stack[depth - 1], "icmp") ||
+                                                   !strcmp(stack[depth - 1], "icmpv6")));
+            if (!ok)
+                break;
+            snprintf(stack[depth++], sizeof stack[0], "%s", tok);
             size_t u = strlen(path);
-            snprintf(path + u, sizeof path - u, "%s%s", u ? "/" : "", stack[i]);
+            if (u + 66 < sizeof path)
+                snprintf(path + u, sizeof path - u, "%s%.63s", u ? "/" : "", tok);
+            pnode *x = plist_get(out, path);
+            x->frames++;
+            x->bytes += bytes;
         }
-        if (!comparable(path))
-            continue;
-        pnode *x = plist_get(out, path);
-        x->frames += fr;
-        x->bytes += by;
     }
 }
 
@@ -317,7 +302,8 @@ static void our_nodes(nmx_run *run, plist *out)
         char path[256] = "";
         for (size_t k = 0; k <= depth; k++) {
             size_t u = strlen(path);
-            snprintf(path + u, sizeof path - u, "%s%s", u ? "/" : "", stack[k]);
+            if (u + 34 < sizeof path) /* one more level fits: "/" and 32 */
+                snprintf(path + u, sizeof path - u, "%s%.31s", u ? "/" : "", stack[k]);
         }
         pnode *x = plist_get(out, path);
         x->frames += (unsigned long long)col_num(ev[i], "Frames");
@@ -331,6 +317,22 @@ static const struct {
     {"cisco-fabric-path.pcap",
      "Wireshark's FabricPath heuristic dissector takes the FabricPath frames whole (phs root \"cfp\", "
      "not \"eth\"); nmexpert decodes them as Ethernet frames carrying an unknown type"},
+    /* Where the host's recognition and tshark's frame.protocols differ, for the reasons
+     * tests/test_recognize_util.h names (the recognizer's own corpus test). */
+    {"rdp/rdp-unknown-keyboard.pcap",
+     "recognition: the X.224 connection request that opens an RDP conversation, which tshark lists as "
+     "cotp:rdp without the tpkt it is in"},
+    {"http/http-bad-content-range-01.pcap",
+     "recognition: an HTTP response without a length ends when the server closes; tshark lists http on the "
+     "FIN segment, which has no payload, the host lists layers only on bytes"},
+    {"http/http-inner-transfer-encoding-ossfuzz.pcap",
+     "recognition: fuzzed HTTP, whose messages Wireshark's parser ends elsewhere"},
+    {"netbios/netbios-split-session-msg.pcap",
+     "recognition: a NetBIOS session message split over segments, which tshark reassembles into a nested "
+     "nbss:smb inside the first"},
+    {"tunnels/geneve-truncated.pcapng",
+     "recognition: a Geneve packet cut inside its inner Ethernet header; tshark lists the cut eth, the host "
+     "stops at the header that was cut"},
 };
 
 static const char *exception_for(const char *path)
@@ -341,66 +343,45 @@ static const char *exception_for(const char *path)
     return NULL;
 }
 
+static int phs_argv(size_t i, const char *path, char **argv, void *ctx)
+{
+    (void)ctx;
+    static const char *const z[] = {"-e", "frame.len", NULL};
+    if (!in_subset(i, 4) && !exception_for(path))
+        return 0;
+    corpus_argv(argv, path, z);
+    return 1;
+}
+
 TEST(test_e2_protdist_equals_tshark_phs_on_the_zeek_corpus)
 {
-    strv files = {0};
-    zeek_files(&files);
-    CHECK(ex != NULL);
-    if (!files.n || !have_tshark() || !ex) {
-        strv_free(&files);
-        SKIP_HERE(!files.n ? "the shared capture corpus is absent" : "tshark is not installed");
+    corpus c;
+    const char *skip;
+    if (!corpus_start(&c, phs_argv, NULL, &skip)) {
+        SKIP_HERE(skip);
     }
-    double t0 = now_s();
-    job *jobs = calloc(files.n, sizeof *jobs);
-    size_t nj = 0;
-    size_t *which = calloc(files.n, sizeof *which);
-    for (size_t i = 0; i < files.n; i++) {
-        if (!in_subset(i, 4) && !exception_for(files.v[i]))
-            continue;
-        static char *tmpl[] = {"tshark", "-n", "-r", NULL, "-T", "fields", "-e", "frame.protocols", "-e",
-                               "ip.flags.mf", "-e", "ip.frag_offset", "-z", "io,phs", NULL};
-        char **argv = malloc(sizeof tmpl);
-        memcpy(argv, tmpl, sizeof tmpl);
-        argv[3] = files.v[i];
-        jobs[nj].argv = argv;
-        snprintf(jobs[nj].out, sizeof jobs[nj].out, "%s/phs-%zu.txt", tmpdir, i);
-        which[nj++] = i;
-    }
-    run_jobs(jobs, nj, jobs_par());
-    unsigned compared = 0, equal = 0, frag = 0, unreadable = 0, differ = 0, nodes = 0, quoted = 0,
+    unsigned compared = 0, equal = 0, frag = 0, differ = 0, nodes = 0, quoted = 0,
              short_read = 0, excused = 0;
-    for (size_t j = 0; j < nj; j++) {
-        const char *path = files.v[which[j]];
-        char *text = slurp(jobs[j].out);
-        unlink(jobs[j].out);
-        free(jobs[j].argv);
-        nmx_capture *cap = open_capture(path);
-        if (!text || jobs[j].status != 0 || !cap) {
-            unreadable++;
-            free(text);
-            if (cap)
-                nmx_capture_close(cap);
-            continue;
-        }
-        file_traits tr;
-        char *stats = read_traits(text, &tr);
+    corpus_file cf;
+    while (corpus_next(&c, &cf)) {
+        const char *path = cf.path;
+        nmx_capture *cap = cf.cap;
+        file_traits tr = cf.tr;
         if (tr.fragments) {
             frag++;
-            free(text);
-            nmx_capture_close(cap);
+            corpus_file_done(&cf);
             continue;
         }
         if (our_frames(cap) != tr.frames) {
             short_read++;
             printf("     excluded: %s: the capture layer reads %u of tshark's %u frames\n", short_name(path),
                    our_frames(cap), tr.frames);
-            free(text);
-            nmx_capture_close(cap);
+            corpus_file_done(&cf);
             continue;
         }
         quoted += tr.icmp_quote || tr.tunnels;
         plist theirs = {0}, ours = {0};
-        parse_phs(stats, &theirs);
+        parse_phs(cf.text, &theirs);
         nmx_run_result r;
         nmx_run *run = run_over(ex, cap, NULL, &r, NULL);
         CHECK(run != NULL);
@@ -442,39 +423,25 @@ TEST(test_e2_protdist_equals_tshark_phs_on_the_zeek_corpus)
             differ++;
         free(ours.v);
         free(theirs.v);
-        free(text);
-        nmx_capture_close(cap);
+        corpus_file_done(&cf);
     }
     printf("     io,phs: %zu zeek files, %zu in the subset: %u compared (%u nodes), %u equal, %u differ, %u listed "
-           "exceptions; %u excluded for IP fragments, %u read short by libpcap, %u unreadable; %u have ICMP-quoted or tunnelled layers (not "
-           "compared below the outer stack) (%.1f s)\n",
-           files.n, nj, compared, nodes, equal, differ, excused, frag, short_read, unreadable, quoted, now_s() - t0);
+           "exceptions; %u excluded for IP fragments, %u read short by libpcap, %u unreadable; %u have tunnels or ICMP "
+           "errors (compared down to what the host decodes) (%.1f s)\n",
+           c.files.n, c.nj, compared, nodes, equal, differ, excused, frag, short_read, c.unreadable, quoted, now_s() - c.t0);
     CHECK(compared > 0);
     CHECK_EQ(differ, 0);
-    free(jobs);
-    free(which);
-    strv_free(&files);
+    corpus_end(&c);
 }
 
 int main(int argc, char **argv)
 {
-    CHECK_INIT(argc, argv);
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/nmx_protdist_XXXXXX");
-    if (!mkdtemp(tmpdir)) {
-        perror("mkdtemp");
+    if (!counting_begin(argc, argv, "protdist"))
         return EXIT_FAILURE;
-    }
-    ex = load_bundled("protdist");
-    CHECK(ex != NULL);
     RUN(test_protdist_counts_a_known_capture);
     RUN(test_protdist_configuration);
     RUN(test_protdist_terminate_and_empty_capture);
     RUN(test_protdist_damaged_frames);
     RUN_CORPUS(test_e2_protdist_equals_tshark_phs_on_the_zeek_corpus);
-    nmx_expert_unload(ex);
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", tmpdir);
-    return CHECK_DONE();
+    return counting_end();
 }

@@ -12,32 +12,57 @@
  *    expert reports with EXPERTSTATUS_PROBLEM.
  *  - Progress: ExpertIndicateStatus(RUNNING, 0, text, percent) every 1/100 of
  *    the capture; NMERR_EXPERT_TERMINATE from any call ends the run at once.
+ *  - A table whose first column is "Time (s)" is a time series (one row per
+ *    interval, in time order): reports chart it over time.
+ *  - Numbers are FLOAT64 (exact below 2^53), percentages 0..100 in columns
+ *    whose name starts with "%".
+ *
+ * The other headers here: xu_map.h (the hash table), xu_addr.h (addresses as
+ * tshark prints them), xu_proto.h (protocol ids by Wireshark's names).
  */
 #ifndef NMX_EXPERT_UTIL_H
 #define NMX_EXPERT_UTIL_H
 
 #include <nmexpert/netmon.h>
 
+#include "xu_proto.h"
+
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-/* One frame as the experts see it: bytes, lengths, time and where each
- * recognised layer starts (off[NMX_PROTO_x], valid when has(x)). For VLAN the
- * first tag's offset is kept and nvlan counts the tags. */
+/* ---- frames ---- */
+
+#define XU_MAX_LAYERS 48
+
+typedef struct xu_layer {
+    WORD proto, off;
+} xu_layer;
+
+/* One frame as the experts see it: bytes, lengths, time and the layers the
+ * host recognised, in the order of its table (outermost first): off[x] is
+ * where the outermost layer x starts and last[x] the innermost (valid when
+ * xu_has(f, x)); nvlan counts the VLAN tags.
+ *
+ * bytes points into the host's frame: valid until the run's next
+ * ExpertGetFrame call (SPEC C5 as amended). An expert copies what it keeps
+ * (addresses, names) and keeps no pointer into a frame across frames. */
 typedef struct xu_frame {
     DWORD number;
     const uint8_t *bytes;
     DWORD caplen, wirelen;
     int64_t ts_ns;
-    uint32_t have; /* bit x: layer NMX_PROTO_x present */
-    unsigned nvlan;
-    WORD off[NMX_PROTO_PAYLOAD + 1];
+    uint64_t have[XU_NPROTO / 64];
+    unsigned nvlan, nlayers;
+    xu_layer layer[XU_MAX_LAYERS];
+    WORD off[XU_NPROTO], last[XU_NPROTO];
 } xu_frame;
 
 static inline int xu_has(const xu_frame *f, unsigned proto)
 {
-    return (f->have >> proto) & 1u;
+    return proto < XU_NPROTO && ((f->have[proto >> 6] >> (proto & 63)) & 1u);
 }
 
 /* Bytes available from offset `off` to the end of the captured bytes. */
@@ -56,6 +81,91 @@ static inline uint32_t xu_be32(const uint8_t *p)
     return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
 }
 
+/* The length of the IPv4 datagram at offset ip (its header captured), as
+ * Wireshark takes it: the total length field, except that 0 (TCP
+ * segmentation offload leaves it to the NIC) and a length beyond the frame
+ * both give the frame's length from the header on. */
+static inline uint32_t xu_ipv4_len(const xu_frame *f, DWORD ip)
+{
+    uint32_t tot = xu_be16(f->bytes + ip + 2), room = f->wirelen > ip ? f->wirelen - ip : 0;
+    return tot == 0 || tot > room ? room : tot;
+}
+
+/* Whether an IPv4 header counts, as Wireshark's ip tap sees it: version 4,
+ * a header length of at least 20 bytes, the whole header (options included)
+ * captured, and a total length of 0 (TSO) or at least the header length.
+ * Wireshark stops before its tap on a bogus or truncated header. */
+static inline int xu_ipv4_tapped(const xu_frame *f, DWORD o)
+{
+    DWORD avail = xu_avail(f, o);
+    if (avail < 20)
+        return 0;
+    const uint8_t *p = f->bytes + o;
+    DWORD hlen = (DWORD)(p[0] & 0x0f) * 4;
+    uint16_t tot = xu_be16(p + 2);
+    return (p[0] >> 4) == 4 && hlen >= 20 && avail >= hlen && (tot == 0 || tot >= hlen);
+}
+
+/* Whether an IPv6 header counts: version 6 and the fixed header and its
+ * chain of extension headers (hop-by-hop, routing, fragment, destination
+ * options, AH) wholly captured; Wireshark taps IPv6 after walking the chain,
+ * so a truncated chain never reaches its tap. */
+static inline int xu_ipv6_tapped(const xu_frame *f, DWORD o)
+{
+    DWORD avail = xu_avail(f, o);
+    if (avail < 40 || (f->bytes[o] >> 4) != 6)
+        return 0;
+    unsigned nh = f->bytes[o + 6];
+    DWORD at = o + 40;
+    for (int i = 0; i < 64; i++) {
+        DWORD len;
+        if (nh == 0 || nh == 43 || nh == 60) {
+            if (xu_avail(f, at) < 2)
+                return 0;
+            len = ((DWORD)f->bytes[at + 1] + 1) * 8;
+        } else if (nh == 44) {
+            len = 8;
+        } else if (nh == 51) {
+            if (xu_avail(f, at) < 2)
+                return 0;
+            len = ((DWORD)f->bytes[at + 1] + 2) * 4;
+        } else {
+            return 1;
+        }
+        if (xu_avail(f, at) < len)
+            return 0;
+        nh = f->bytes[at];
+        at += len;
+    }
+    return 1;
+}
+
+/* Fills f from a frame descriptor. Only the header is cleared: off[] and
+ * last[] are valid where `have` says so. */
+static inline void xu_frame_fill(xu_frame *f, const EXPERTFRAMEDESCRIPTOR *d)
+{
+    memset(f, 0, offsetof(xu_frame, layer));
+    f->number = d->FrameNumber;
+    f->bytes = d->pFrame->MacFrame;
+    f->caplen = d->pFrame->nBytesAvail;
+    f->wirelen = d->pFrame->FrameLength;
+    f->ts_ns = d->pFrame->TimeStamp;
+    const RECOGNIZEDATATABLE *t = d->lpRecognizeDataTable;
+    for (WORD i = 0; t && i < t->nRecognizeDatas && f->nlayers < XU_MAX_LAYERS; i++) {
+        WORD p = t->RecognizeData[i].ProtocolID, o = t->RecognizeData[i].nProtocolOffset;
+        if (p >= XU_NPROTO)
+            continue;
+        f->layer[f->nlayers].proto = p;
+        f->layer[f->nlayers++].off = o;
+        if (p == NMX_PROTO_VLAN)
+            f->nvlan++;
+        if (!xu_has(f, p))
+            f->off[p] = o;
+        f->last[p] = o;
+        f->have[p >> 6] |= 1ull << (p & 63);
+    }
+}
+
 /* The next frame after *number (start with INVALID_FRAME_NUMBER), through the
  * host's filter and `filter` (may be NULL). Returns ExpertGetFrame's code. */
 static inline DWORD xu_next(HEXPERTKEY key, DWORD *number, HFILTER filter, xu_frame *f)
@@ -66,23 +176,7 @@ static inline DWORD xu_next(HEXPERTKEY key, DWORD *number, HFILTER filter, xu_fr
     if (rc != NMERR_SUCCESS)
         return rc;
     *number = d.FrameNumber;
-    memset(f, 0, sizeof *f);
-    f->number = d.FrameNumber;
-    f->bytes = d.pFrame->MacFrame;
-    f->caplen = d.pFrame->nBytesAvail;
-    f->wirelen = d.pFrame->FrameLength;
-    f->ts_ns = d.pFrame->TimeStamp;
-    const RECOGNIZEDATATABLE *t = d.lpRecognizeDataTable;
-    for (WORD i = 0; t && i < t->nRecognizeDatas; i++) {
-        WORD p = t->RecognizeData[i].ProtocolID;
-        if (p > NMX_PROTO_PAYLOAD)
-            continue;
-        if (p == NMX_PROTO_VLAN)
-            f->nvlan++;
-        if (!xu_has(f, p))
-            f->off[p] = t->RecognizeData[i].nProtocolOffset;
-        f->have |= 1u << p;
-    }
+    xu_frame_fill(f, &d);
     return NMERR_SUCCESS;
 }
 
@@ -99,72 +193,180 @@ static inline DWORD xu_progress(HEXPERTKEY key, DWORD frame, DWORD total, LONG *
     return ExpertIndicateStatus(key, EXPERTSTATUS_RUNNING, 0, text, pct);
 }
 
-/* ---- TCP ---- */
+/* The time stamp of the capture's first frame (Wireshark's reference for
+ * relative times), whatever the host's filter shows; 0 without frames. */
+static inline int64_t xu_capture_t0(HEXPERTKEY key)
+{
+    EXPERTFRAMEDESCRIPTOR d;
+    if (ExpertGetFrame(key, GET_SPECIFIED_FRAME, 0, 0, NULL, &d) != NMERR_SUCCESS)
+        return 0;
+    return d.pFrame->TimeStamp;
+}
+
+/* ---- a Run's walk over the capture ---- */
+
+typedef struct xu_walk {
+    HEXPERTKEY key;
+    DWORD number, total;
+    LONG pct;
+    const char *text;
+    DWORD rc; /* why the walk stopped: NMERR_NO_MORE_FRAMES at the end */
+} xu_walk;
+
+/* Starts a walk: reports RUNNING at 0 % with `text` (kept, not copied). */
+static inline void xu_walk_begin(xu_walk *w, HEXPERTKEY key, const EXPERTSTARTUPINFO *st,
+                                 const char *text)
+{
+    w->key = key;
+    w->number = INVALID_FRAME_NUMBER;
+    w->total = st ? GetCaptureTotalFrames(st->hCapture) : 0;
+    w->pct = 0;
+    w->text = text;
+    w->rc = ExpertIndicateStatus(key, EXPERTSTATUS_RUNNING, 0, text, 0);
+    if (w->rc != NMERR_EXPERT_TERMINATE)
+        w->rc = NMERR_SUCCESS;
+}
+
+/* The next frame (1), or 0 when the walk is over: w->rc says why. */
+static inline int xu_walk_next(xu_walk *w, xu_frame *f)
+{
+    if (w->rc != NMERR_SUCCESS)
+        return 0;
+    if ((w->rc = xu_next(w->key, &w->number, NULL, f)) != NMERR_SUCCESS)
+        return 0;
+    if (xu_progress(w->key, w->number, w->total, &w->pct, w->text) == NMERR_EXPERT_TERMINATE) {
+        w->rc = NMERR_EXPERT_TERMINATE;
+        return 0;
+    }
+    return 1;
+}
+
+/* What Run returns when it stops with code rc (NMERR_SUCCESS or
+ * NMERR_NO_MORE_FRAMES: it finished): FALSE after a terminate, or after
+ * reporting the problem (out of memory or quota, an unreadable capture) as
+ * EXPERTSTATUS_PROBLEM, "<name>: <what>". */
+static inline BOOL xu_run_end(HEXPERTKEY key, const char *name, DWORD rc)
+{
+    if (rc == NMERR_SUCCESS || rc == NMERR_NO_MORE_FRAMES)
+        return TRUE;
+    if (rc == NMERR_EXPERT_TERMINATE)
+        return FALSE;
+    char msg[200];
+    if (rc == NMERR_OUT_OF_MEMORY)
+        snprintf(msg, sizeof msg, "%s: out of memory (or over the run's memory limit)", name);
+    else
+        snprintf(msg, sizeof msg, "%s: cannot read the capture (error %lu)", name, (unsigned long)rc);
+    ExpertIndicateStatus(key, EXPERTSTATUS_PROBLEM, rc, msg, 0);
+    return FALSE;
+}
+
+/* ---- flows: the innermost IP layer and the transport after it ---- */
 
 typedef struct xu_seg {
-    uint8_t fam;
-    const uint8_t *src, *dst;
+    uint8_t fam;               /* 4 or 6 */
+    const uint8_t *src, *dst;  /* into the frame: copy what you keep */
     uint16_t sp, dp;
-    uint32_t seq, ack, win, seglen;
-    uint8_t flags;
+    DWORD ip_off, l4_off;
+    uint32_t seglen;           /* payload bytes after the transport header, as the IP lengths give them */
+    uint32_t seq, ack, win;    /* TCP */
+    uint8_t flags;             /* TCP */
 } xu_seg;
 
-/* The TCP segment of a frame, from the innermost IP header before TCP:
- * addresses (pointing into the frame), ports, sequence and acknowledgement
- * numbers, window, flags and the payload length the IP lengths give (wire
- * bytes). Returns 0 for anything that is not a whole-enough TCP header, and
- * for a header length the IP lengths contradict (Wireshark: no analysis). */
-static inline int xu_tcp_parse(const xu_frame *f, xu_seg *g)
+/* Index of the innermost layer `proto` in f's list, or -1; also -1 when an
+ * ICMP layer precedes it (a packet quoted in an ICMP error is not traffic). */
+static inline int xu_innermost(const xu_frame *f, unsigned proto)
 {
-    if (!xu_has(f, NMX_PROTO_TCP))
-        return 0;
-    DWORD t = f->off[NMX_PROTO_TCP];
-    int v4 = xu_has(f, NMX_PROTO_IPV4) && f->off[NMX_PROTO_IPV4] < t;
-    int v6 = xu_has(f, NMX_PROTO_IPV6) && f->off[NMX_PROTO_IPV6] < t;
-    if (v4 && v6) {
-        if (f->off[NMX_PROTO_IPV4] > f->off[NMX_PROTO_IPV6])
-            v6 = 0;
-        else
-            v4 = 0;
+    int at = -1;
+    for (unsigned i = 0; i < f->nlayers; i++) {
+        unsigned p = f->layer[i].proto;
+        if (p == proto)
+            at = (int)i;
+        else if ((p == NMX_PROTO_ICMP || p == NMX_PROTO_ICMPV6) && at < 0)
+            return -1;
     }
+    return at;
+}
+
+/* The endpoints Wireshark gives an IPv6 packet's transport (pinfo's source
+ * and destination): a Home Address option (Mobile IPv6) is the source, and
+ * the last address of a type 0 or type 2 routing header with segments left
+ * is the destination. Walks the captured extension headers only. */
+static inline void xu_ipv6_ends(const xu_frame *f, DWORD ip, const uint8_t **src, const uint8_t **dst)
+{
+    unsigned nh = f->bytes[ip + 6];
+    DWORD at = ip + 40;
+    for (int i = 0; i < 16 && (nh == 0 || nh == 43 || nh == 60); i++) {
+        if (xu_avail(f, at) < 8)
+            return;
+        const uint8_t *h = f->bytes + at;
+        DWORD len = ((DWORD)h[1] + 1) * 8;
+        if (xu_avail(f, at) < len)
+            return;
+        if (nh == 43 && (h[2] == 0 || h[2] == 2) && h[3] > 0 && len >= 24)
+            *dst = h + len - 16; /* the last address listed */
+        for (DWORD o = 2; nh == 60 && o + 2 <= len;) {
+            if (h[o] == 0) { /* Pad1 */
+                o++;
+                continue;
+            }
+            if (h[o] == 201 && h[o + 1] == 16 && o + 18 <= len)
+                *src = h + o + 2; /* Home Address */
+            o += 2u + h[o + 1];
+        }
+        nh = h[0];
+        at += len;
+    }
+}
+
+/* The IP header right before layer i: fills fam, src, dst, ip_off and
+ * returns how many bytes the IP lengths give from layer i's start on (the
+ * transport's wire length), or -1 when there is no usable IP header. */
+static inline int64_t xu_ip_before(const xu_frame *f, int i, xu_seg *g)
+{
+    while (--i >= 0 && f->layer[i].proto != NMX_PROTO_IPV4 && f->layer[i].proto != NMX_PROTO_IPV6)
+        ;
+    if (i < 0)
+        return -1;
+    DWORD ip = f->layer[i].off, l4 = g->l4_off;
+    const uint8_t *p = f->bytes + ip;
+    g->ip_off = ip;
+    if (f->layer[i].proto == NMX_PROTO_IPV4) {
+        if (xu_avail(f, ip) < 20 || (p[0] & 15) < 5)
+            return -1;
+        g->fam = 4;
+        g->src = p + 12;
+        g->dst = p + 16;
+        return (int64_t)xu_ipv4_len(f, ip) - (int64_t)(l4 - ip);
+    }
+    if (xu_avail(f, ip) < 40)
+        return -1;
+    uint32_t plen = xu_be16(p + 4), room = f->wirelen > ip + 40 ? f->wirelen - ip - 40 : 0;
+    if (plen == 0 || plen > room) /* jumbogram or TSO; or more than the frame holds */
+        plen = room;
+    g->fam = 6;
+    g->src = p + 8;
+    g->dst = p + 24;
+    xu_ipv6_ends(f, ip, &g->src, &g->dst);
+    return (int64_t)plen + 40 - (int64_t)(l4 - ip);
+}
+
+/* The TCP segment of layer i of a frame (xu_tcp_at) or of its innermost
+ * TCP layer (xu_tcp_parse), with the IP header before it: addresses (pointing into the frame), ports, sequence and
+ * acknowledgement numbers, window, flags and the payload length the IP
+ * lengths give (wire bytes). Returns 0 for anything that is not a
+ * whole-enough TCP header, and for a header length the IP lengths
+ * contradict (Wireshark: no analysis). */
+static inline int xu_tcp_at(const xu_frame *f, int i, xu_seg *g)
+{
+    if (i < 0)
+        return 0;
+    DWORD t = g->l4_off = f->layer[i].off;
     if (xu_avail(f, t) < 20)
         return 0;
     const uint8_t *tp = f->bytes + t;
     uint32_t thl = (uint32_t)(tp[12] >> 4) * 4;
-    if (thl < 20)
-        return 0;
-    int64_t l4;
-    if (v4) {
-        DWORD ip = f->off[NMX_PROTO_IPV4];
-        if (xu_avail(f, ip) < 20)
-            return 0;
-        const uint8_t *p = f->bytes + ip;
-        uint32_t ihl = (uint32_t)(p[0] & 15) * 4;
-        uint32_t tot = xu_be16(p + 2);
-        if (tot == 0) /* TSO: the total length is left to the NIC */
-            tot = f->wirelen > ip ? f->wirelen - ip : 0;
-        l4 = (int64_t)tot - (int64_t)(t - ip);
-        if (ihl < 20)
-            return 0;
-        g->fam = 4;
-        g->src = p + 12;
-        g->dst = p + 16;
-    } else if (v6) {
-        DWORD ip = f->off[NMX_PROTO_IPV6];
-        if (xu_avail(f, ip) < 40)
-            return 0;
-        const uint8_t *p = f->bytes + ip;
-        uint32_t plen = xu_be16(p + 4);
-        if (plen == 0)
-            plen = f->wirelen > ip + 40 ? f->wirelen - ip - 40 : 0;
-        l4 = (int64_t)plen + 40 - (int64_t)(t - ip);
-        g->fam = 6;
-        g->src = p + 8;
-        g->dst = p + 24;
-    } else {
-        return 0;
-    }
-    if (l4 < (int64_t)thl)
+    int64_t l4 = xu_ip_before(f, i, g);
+    if (thl < 20 || l4 < (int64_t)thl)
         return 0; /* Wireshark: bogus header length, no analysis */
     g->seglen = (uint32_t)(l4 - thl);
     g->sp = xu_be16(tp);
@@ -176,9 +378,69 @@ static inline int xu_tcp_parse(const xu_frame *f, xu_seg *g)
     return 1;
 }
 
+static inline int xu_tcp_parse(const xu_frame *f, xu_seg *g)
+{
+    return xu_tcp_at(f, xu_innermost(f, NMX_PROTO_TCP), g);
+}
+
+/* TCP streams as Wireshark tells them apart. Each direction's base
+ * sequence number is its SYN's, else one below its first segment's, or
+ * taken from the other side's first ACK; a SYN (without ACK) whose sequence
+ * number is not its direction's base starts a new stream on the same tuple
+ * (the port was reused). */
+typedef struct xu_tcp_bases {
+    uint32_t base[2];
+    uint8_t set[2];
+} xu_tcp_bases;
+
+static inline int xu_tcp_new_stream(const xu_tcp_bases *b, int dir, const xu_seg *g)
+{
+    return (g->flags & 0x12) == 0x02 && b->set[dir] && b->base[dir] != g->seq;
+}
+
+static inline void xu_tcp_note(xu_tcp_bases *b, int dir, const xu_seg *g)
+{
+    if (!b->set[dir]) {
+        b->base[dir] = (g->flags & 0x02) ? g->seq : g->seq - 1;
+        b->set[dir] = 1;
+    }
+    if (!b->set[!dir] && (g->flags & 0x10)) {
+        b->base[!dir] = g->ack - 1;
+        b->set[!dir] = 1;
+    }
+}
+
+/* The UDP datagram of layer i (xu_udp_at) or of the innermost UDP layer
+ * (xu_udp_parse), with the IP header before it; seglen is the payload the UDP length gives (capped by
+ * the IP lengths). Returns 0 without a whole UDP header. */
+static inline int xu_udp_at(const xu_frame *f, int i, xu_seg *g)
+{
+    if (i < 0)
+        return 0;
+    DWORD u = g->l4_off = f->layer[i].off;
+    if (xu_avail(f, u) < 8)
+        return 0;
+    const uint8_t *up = f->bytes + u;
+    int64_t l4 = xu_ip_before(f, i, g);
+    if (l4 < 8)
+        return 0;
+    uint32_t ulen = xu_be16(up + 4);
+    g->seglen = (uint32_t)((ulen >= 8 && ulen <= l4 ? ulen : l4) - 8);
+    g->sp = xu_be16(up);
+    g->dp = xu_be16(up + 2);
+    g->seq = g->ack = g->win = 0;
+    g->flags = 0;
+    return 1;
+}
+
+static inline int xu_udp_parse(const xu_frame *f, xu_seg *g)
+{
+    return xu_udp_at(f, xu_innermost(f, NMX_PROTO_UDP), g);
+}
+
 /* ---- rows ---- */
 
-#define XU_MAX_COLS 16
+#define XU_MAX_COLS 32
 
 /* A row being built: the event plus room for its columns, on the stack. The
  * host deep-copies it on submit, so strings may point at local buffers. A
@@ -267,6 +529,62 @@ static inline BOOL xu_config_store(HEXPERTKEY key, PEXPERTCONFIG *pp, const char
     return TRUE;
 }
 
+/* Numbers and switches in configuration values: 1 and *out when v is one. */
+static inline int xu_parse_uint(const char *v, unsigned long max, unsigned long *out)
+{
+    unsigned long n = 0;
+    if (!*v)
+        return 0;
+    for (const char *p = v; *p; p++) {
+        if (*p < '0' || *p > '9' || n > (max - (unsigned long)(*p - '0')) / 10)
+            return 0;
+        n = n * 10 + (unsigned long)(*p - '0');
+    }
+    *out = n;
+    return 1;
+}
+
+static inline int xu_parse_real(const char *v, double min, double max, double *out)
+{
+    char *end;
+    double d = strtod(v, &end);
+    if (!*v || *end || d != d || d < min || d > max)
+        return 0;
+    *out = d;
+    return 1;
+}
+
+static inline int xu_parse_bool(const char *v, int *out)
+{
+    if (strcmp(v, "0") && strcmp(v, "1"))
+        return 0;
+    *out = v[0] == '1';
+    return 1;
+}
+
+/* Calls fn(word, ctx) for each word of a comma- or space-separated list
+ * (words cut at 63 bytes); stops at and returns the first non-zero result.
+ * Returns -1 for an empty list. */
+static inline int xu_each_word(const char *v, int (*fn)(const char *word, void *ctx), void *ctx)
+{
+    int any = 0;
+    while (*v) {
+        while (*v == ',' || *v == ' ')
+            v++;
+        size_t n = strcspn(v, ", ");
+        if (!n)
+            break;
+        char w[64];
+        snprintf(w, sizeof w, "%.*s", (int)(n < 63 ? n : 63), v);
+        int rc = fn(w, ctx);
+        if (rc)
+            return rc;
+        any = 1;
+        v += n;
+    }
+    return any ? 0 : -1;
+}
+
 /* Calls fn(key, value, ctx) for each "key=value" line of the blob (spaces
  * around both trimmed, '#' lines and blank lines skipped). Stops at the first
  * non-zero return, and returns it; -1 for a line without '='. */
@@ -311,5 +629,68 @@ static inline int xu_config_each(const EXPERTCONFIG *cfg,
     }
     return 0;
 }
+
+/* Runs xu_config_each with fn; on failure `err` holds fn's message (fn
+ * writes it there through ctx) or says a line has no '='. Returns 1 when the
+ * blob is valid (or absent). */
+static inline int xu_config_load(const EXPERTCONFIG *cfg, int (*fn)(const char *, const char *, void *),
+                                 void *ctx, char *err, size_t errlen)
+{
+    int rc = xu_config_each(cfg, fn, ctx);
+    if (rc == -1)
+        snprintf(err, errlen, "a configuration line without '='");
+    return rc == 0;
+}
+
+/* Run's first step: the configuration, parsed by `load` (1: valid); when it
+ * is not, the run's problem is "configuration: <err>" and Run returns FALSE. */
+static inline int xu_run_config(HEXPERTKEY key, int ok, const char *err)
+{
+    if (ok)
+        return 1;
+    char msg[300];
+    snprintf(msg, sizeof msg, "configuration: %s", err);
+    ExpertIndicateStatus(key, EXPERTSTATUS_PROBLEM, 0, msg, 0);
+    return 0;
+}
+
+/* Register's work: the names and EXPERT_ENUM_FLAG_CONFIGURABLE (every
+ * bundled expert takes a configuration). */
+static inline BOOL xu_register(PEXPERTENUMINFO info, const char *name, const char *description,
+                               DWORD version)
+{
+    if (!info)
+        return FALSE;
+    snprintf(info->szName, sizeof info->szName, "%s", name);
+    snprintf(info->szVendor, sizeof info->szVendor, "nmexpert");
+    snprintf(info->szDescription, sizeof info->szDescription, "%s", description);
+    info->Version = version;
+    info->Flags = EXPERT_ENUM_FLAG_CONFIGURABLE;
+    return TRUE;
+}
+
+/* Configure for an expert whose configuration type T (with a char
+ * error[...] member) is parsed by `parse(const EXPERTCONFIG *, T *)` (1:
+ * valid) and written back, normalised, by `normalise(const T *, char *,
+ * size_t)`: a valid blob (or none: the defaults) becomes the normalised
+ * text; an invalid one is refused, its reason the problem. */
+#define XU_CONFIGURE(T, parse, normalise)                                                             \
+    BOOL WINAPI Configure(HEXPERTKEY key, PEXPERTCONFIG *ppConfig, PEXPERTSTARTUPINFO startup,       \
+                          DWORD flags, HWND parent)                                                 \
+    {                                                                                               \
+        (void)startup;                                                                              \
+        (void)flags;                                                                                \
+        (void)parent;                                                                               \
+        T c;                                                                                        \
+        char text[512];                                                                             \
+        if (!ppConfig)                                                                              \
+            return FALSE;                                                                           \
+        if (!parse(*ppConfig, &c)) {                                                                \
+            ExpertIndicateStatus(key, EXPERTSTATUS_PROBLEM, 0, c.error, 0);                         \
+            return FALSE;                                                                           \
+        }                                                                                           \
+        normalise(&c, text, sizeof text);                                                           \
+        return xu_config_store(key, ppConfig, text);                                                \
+    }
 
 #endif

@@ -1,13 +1,19 @@
 /* Property Distribution: for one configured field, each value's count and
- * share of the frames that carry the field, and the field's count, minimum,
- * maximum and mean. Field names are Wireshark's; the value is taken from the
- * outermost header that carries it (as the first value tshark -T fields
- * prints). Config: "field=NAME" (default frame.len), "top=N" (value rows,
- * 0 = all, the default). See README.md.
+ * share of the frames that carry the field, the field's count, minimum,
+ * maximum and mean (numbers) or count and distinct values (addresses,
+ * names), and for lengths the size buckets of `-z plen,tree`. Field names
+ * are Wireshark's; the value is taken from the outermost header that
+ * carries it (as the first value tshark -T fields prints). Config:
+ * "field=NAME" (default frame.len), "top=N" (value rows, 0 = all, the
+ * default). See README.md.
  */
+#define _GNU_SOURCE /* qsort_r */
 #include <nmexpert/netmon.h>
 
 #include "expert_util.h"
+#include "propdist_fields.h"
+#include "xu_addr.h"
+#include "xu_map.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -16,22 +22,12 @@
 
 BOOL WINAPI Register(PEXPERTENUMINFO info)
 {
-    strcpy(info->szName, NAME);
-    strcpy(info->szVendor, "nmexpert");
-    strcpy(info->szDescription,
-           "Distribution of one field's values (eth.type, ip.proto, ip.ttl, ip.len, tcp ports, "
-           "tcp.window_size_value, udp ports, frame.len) with count, minimum, maximum and mean "
-           "(config: field=NAME, top=N)");
-    info->Version = 1;
-    info->Flags = EXPERT_ENUM_FLAG_CONFIGURABLE;
-    return TRUE;
+    return xu_register(info, NAME,
+                       "Distribution of one field's values (frame, Ethernet, IP and transport fields, DNS query "
+                       "names, HTTP hosts, TLS server names) with count, minimum, maximum, mean and length "
+                       "buckets (config: field=NAME, top=N)",
+                       2);
 }
-
-enum { F_FRAME_LEN, F_ETH_TYPE, F_IP_PROTO, F_IP_TTL, F_IP_LEN, F_TCP_SRCPORT, F_TCP_DSTPORT,
-       F_TCP_WINDOW, F_UDP_SRCPORT, F_UDP_DSTPORT, NFIELDS };
-static const char *const field_names[NFIELDS] = {
-    "frame.len",   "eth.type",    "ip.proto",  "ip.ttl", "ip.len", "tcp.srcport",
-    "tcp.dstport", "tcp.window_size_value", "udp.srcport", "udp.dstport"};
 
 /* ---- configuration ---- */
 
@@ -45,25 +41,17 @@ static int cfg_line(const char *k, const char *v, void *ctx)
 {
     pr_config *c = ctx;
     if (strcmp(k, "field") == 0) {
-        for (int i = 0; i < NFIELDS; i++)
-            if (strcmp(v, field_names[i]) == 0) {
-                c->field = i;
-                return 0;
-            }
+        c->field = pd_field_by_name(v);
+        if (c->field >= 0)
+            return 0;
         snprintf(c->error, sizeof c->error, "field=%.60s: not a supported field", v);
         return 1;
     }
     if (strcmp(k, "top") == 0) {
-        unsigned long n = 0;
-        const char *p = v;
-        for (; *p >= '0' && *p <= '9' && n <= 100000000ul; p++)
-            n = n * 10 + (unsigned long)(*p - '0');
-        if (!*v || *p || n > 100000000ul) {
-            snprintf(c->error, sizeof c->error, "top=%.60s: not a number of rows", v);
-            return 1;
-        }
-        c->top = n;
-        return 0;
+        if (xu_parse_uint(v, 100000000ul, &c->top))
+            return 0;
+        snprintf(c->error, sizeof c->error, "top=%.60s: not a number of rows", v);
+        return 1;
     }
     snprintf(c->error, sizeof c->error, "unknown configuration key \"%.60s\" (known: field, top)", k);
     return 1;
@@ -73,175 +61,166 @@ static int cfg_parse(const EXPERTCONFIG *cfg, pr_config *c)
 {
     memset(c, 0, sizeof *c);
     c->field = F_FRAME_LEN;
-    int rc = xu_config_each(cfg, cfg_line, c);
-    if (rc == -1)
-        snprintf(c->error, sizeof c->error, "a configuration line without '='");
-    return rc == 0;
+    return xu_config_load(cfg, cfg_line, c, c->error, sizeof c->error);
 }
 
-BOOL WINAPI Configure(HEXPERTKEY key, PEXPERTCONFIG *ppConfig, PEXPERTSTARTUPINFO startup,
-                      DWORD flags, HWND parent)
+static void normalise(const pr_config *c, char *text, size_t len)
 {
-    (void)startup;
-    (void)flags;
-    (void)parent;
-    if (!ppConfig)
-        return FALSE;
-    pr_config c;
-    if (!cfg_parse(*ppConfig, &c)) {
-        ExpertIndicateStatus(key, EXPERTSTATUS_PROBLEM, 0, c.error, 0);
-        return FALSE;
-    }
-    char text[128];
-    snprintf(text, sizeof text, "field=%s\ntop=%lu\n", field_names[c.field], c.top);
-    return xu_config_store(key, ppConfig, text);
+    snprintf(text, len, "field=%s\ntop=%lu\n", pd_fields[c->field].name, c->top);
 }
 
-/* ---- reading a field ---- */
+XU_CONFIGURE(pr_config, cfg_parse, normalise)
 
-/* 1 and *v when the frame carries the field with all its bytes captured. */
-static int field_value(const xu_frame *f, int field, uint32_t *v)
-{
-    DWORD o;
-    switch (field) {
-    case F_FRAME_LEN:
-        *v = f->wirelen;
-        return 1;
-    case F_ETH_TYPE:
-        if (!xu_has(f, NMX_PROTO_ETHERNET) || xu_avail(f, o = f->off[NMX_PROTO_ETHERNET]) < 14)
-            return 0;
-        *v = xu_be16(f->bytes + o + 12);
-        return *v >= 0x0600; /* below: an 802.3 length (eth.len), not a type */
-    case F_IP_PROTO:
-    case F_IP_TTL:
-    case F_IP_LEN:
-        if (!xu_has(f, NMX_PROTO_IPV4))
-            return 0;
-        o = f->off[NMX_PROTO_IPV4];
-        /* Wireshark stops before these fields on a bogus version or header
-         * length, and before ttl and proto on a total length shorter than
-         * the header (0 is TSO, accepted) */
-        if (xu_avail(f, o) < 4 || (f->bytes[o] >> 4) != 4 || (f->bytes[o] & 0x0f) < 5)
-            return 0;
-        if (field != F_IP_LEN) {
-            uint16_t tot = xu_be16(f->bytes + o + 2);
-            if (tot != 0 && tot < (f->bytes[o] & 0x0f) * 4u)
-                return 0;
-        }
-        if (field == F_IP_LEN) {
-            if (xu_avail(f, o) < 4)
-                return 0;
-            *v = xu_be16(f->bytes + o + 2);
-        } else {
-            DWORD at = field == F_IP_TTL ? 8 : 9;
-            if (xu_avail(f, o) < at + 1)
-                return 0;
-            *v = f->bytes[o + at];
-        }
-        return 1;
-    case F_TCP_SRCPORT:
-    case F_TCP_DSTPORT:
-    case F_TCP_WINDOW: {
-        if (!xu_has(f, NMX_PROTO_TCP))
-            return 0;
-        o = f->off[NMX_PROTO_TCP];
-        DWORD at = field == F_TCP_SRCPORT ? 0 : field == F_TCP_DSTPORT ? 2 : 14;
-        if (xu_avail(f, o) < at + 2)
-            return 0;
-        *v = xu_be16(f->bytes + o + at);
-        return 1;
-    }
-    case F_UDP_SRCPORT:
-    case F_UDP_DSTPORT: {
-        if (!xu_has(f, NMX_PROTO_UDP))
-            return 0;
-        o = f->off[NMX_PROTO_UDP];
-        DWORD at = field == F_UDP_SRCPORT ? 0 : 2;
-        if (xu_avail(f, o) < at + 2)
-            return 0;
-        *v = xu_be16(f->bytes + o + at);
-        return 1;
-    }
-    default:
-        return 0;
-    }
-}
+/* ---- counting ---- */
 
-/* ---- value counts: open addressing, grown with ExpertReallocMemory ---- */
+/* The size buckets of Wireshark's plen tree: [lo, next lo). */
+static const uint32_t bucket_lo[] = {0, 20, 40, 80, 160, 320, 640, 1280, 2560, 5120};
+#define NBUCKETS (sizeof bucket_lo / sizeof bucket_lo[0])
 
 typedef struct bucket {
-    uint32_t value, used;
-    uint64_t count;
+    uint64_t n, sum;
+    uint32_t min, max;
 } bucket;
 
 typedef struct counts {
-    bucket *b;
-    size_t cap, n;
+    const pd_field *field;
+    xu_map values;       /* key: the value (pd_value's bytes), then a uint64_t count */
+    size_t count_at;     /* where the count sits in an item */
+    uint64_t n, sum;     /* frames with the field; sum of numeric values */
+    uint32_t min, max;
+    bucket b[NBUCKETS];
 } counts;
 
-static size_t hash32(uint32_t v, size_t cap)
+static uint64_t *count_of(const counts *c, size_t i)
 {
-    uint64_t h = (uint64_t)v * 0x9E3779B97F4A7C15ull;
-    return (size_t)(h >> 32) & (cap - 1);
+    return (uint64_t *)((uint8_t *)xu_map_item(&c->values, i) + c->count_at);
 }
 
-static DWORD count_value(HEXPERTKEY key, counts *c, uint32_t v)
+static DWORD count_value(counts *c, const pd_value *v)
 {
-    if ((c->n + 1) * 4 > c->cap * 3) {
-        size_t ncap = c->cap * 2;
-        DWORD err = NMERR_SUCCESS;
-        bucket *nb = ExpertReallocMemory(key, c->b, ncap * sizeof *nb, &err);
-        if (!nb)
-            return err;
-        /* rehash in place: the grown tail is zero; move every entry out of
-         * the way, then put it back */
-        size_t ocap = c->cap;
-        bucket *tmp = ExpertAllocMemory(key, c->n * sizeof *tmp + 1, &err);
-        if (!tmp) {
-            c->b = nb; /* the old layout, in the first ocap slots: still consistent */
-            return err;
-        }
-        size_t k = 0;
-        for (size_t i = 0; i < ocap; i++)
-            if (nb[i].used)
-                tmp[k++] = nb[i];
-        memset(nb, 0, ncap * sizeof *nb);
-        for (size_t i = 0; i < k; i++) {
-            size_t j = hash32(tmp[i].value, ncap);
-            while (nb[j].used)
-                j = (j + 1) & (ncap - 1);
-            nb[j] = tmp[i];
-        }
-        ExpertFreeMemory(key, tmp);
-        c->b = nb;
-        c->cap = ncap;
+    DWORD err = NMERR_SUCCESS;
+    long i = xu_map_get(&c->values, v->key, &err);
+    if (i < 0)
+        return err;
+    ++*count_of(c, (size_t)i);
+    c->n++;
+    if (c->field->kind != PD_NUMBER)
+        return NMERR_SUCCESS;
+    uint32_t x = v->number;
+    c->sum += x;
+    if (c->n == 1 || x < c->min)
+        c->min = x;
+    if (c->n == 1 || x > c->max)
+        c->max = x;
+    if (c->field->buckets) {
+        size_t k = NBUCKETS - 1;
+        while (k > 0 && x < bucket_lo[k])
+            k--;
+        bucket *b = &c->b[k];
+        if (!b->n || x < b->min)
+            b->min = x;
+        if (!b->n || x > b->max)
+            b->max = x;
+        b->n++;
+        b->sum += x;
     }
-    size_t j = hash32(v, c->cap);
-    while (c->b[j].used && c->b[j].value != v)
-        j = (j + 1) & (c->cap - 1);
-    if (!c->b[j].used) {
-        c->b[j].used = 1;
-        c->b[j].value = v;
-        c->n++;
-    }
-    c->b[j].count++;
     return NMERR_SUCCESS;
 }
 
-static int by_count(const void *pa, const void *pb)
+/* ---- the report ---- */
+
+/* Most frequent first; ties by value (numbers and addresses as unsigned
+ * big-endian bytes, names by length, then bytes). */
+static int by_count(const void *pa, const void *pb, void *ctx)
 {
-    const bucket *a = pa, *b = pb;
-    if (a->count != b->count)
-        return a->count > b->count ? -1 : 1;
-    return a->value < b->value ? -1 : a->value > b->value;
+    const counts *c = ctx;
+    size_t a = *(const size_t *)pa, b = *(const size_t *)pb;
+    uint64_t ca = *count_of(c, a), cb = *count_of(c, b);
+    if (ca != cb)
+        return ca > cb ? -1 : 1;
+    return memcmp(xu_map_item(&c->values, a), xu_map_item(&c->values, b), c->values.key_size);
 }
 
-static void format_value(int field, uint32_t v, char *buf, size_t len)
+static DWORD report_values(HEXPERTKEY key, counts *c, unsigned long top)
 {
-    if (field == F_ETH_TYPE)
-        snprintf(buf, len, "0x%04x", (unsigned)v); /* as tshark -T fields prints it */
-    else
-        snprintf(buf, len, "%u", (unsigned)v);
+    size_t k = c->values.n;
+    DWORD rc = NMERR_SUCCESS;
+    size_t *order = ExpertAllocMemory(key, (k ? k : 1) * sizeof *order, &rc);
+    if (!order)
+        return rc;
+    for (size_t i = 0; i < k; i++)
+        order[i] = i;
+    qsort_r(order, k, sizeof *order, by_count, c);
+    size_t rows = top && k > top ? top : k;
+    char title[96];
+    snprintf(title, sizeof title, "%s values", c->field->name);
+    for (size_t i = 0; i < rows && rc == NMERR_SUCCESS; i++) {
+        char val[PD_MAX_TEXT + 8];
+        pd_format(c->field, xu_map_item(&c->values, order[i]), val, sizeof val);
+        uint64_t n = *count_of(c, order[i]);
+        xu_row r;
+        xu_row_begin(&r, NAME, 1, title);
+        xu_col_str(&r, "Value", val);
+        xu_col_f64(&r, "Count", (double)n);
+        xu_col_f64(&r, "%", c->n ? 100.0 * (double)n / (double)c->n : 0.0);
+        rc = xu_row_submit(key, &r);
+    }
+    ExpertFreeMemory(key, order);
+    return rc;
+}
+
+static DWORD report_summary(HEXPERTKEY key, const counts *c)
+{
+    char title[96];
+    snprintf(title, sizeof title, "%s summary", c->field->name);
+    xu_row r;
+    xu_row_begin(&r, NAME, 2, title);
+    xu_col_str(&r, "Field", c->field->name);
+    xu_col_f64(&r, "Count", (double)c->n);
+    if (c->field->kind == PD_NUMBER) {
+        xu_col_f64(&r, "Minimum", c->n ? (double)c->min : 0.0);
+        xu_col_f64(&r, "Maximum", c->n ? (double)c->max : 0.0);
+        xu_col_f64(&r, "Mean", c->n ? (double)c->sum / (double)c->n : 0.0);
+    } else {
+        xu_col_f64(&r, "Distinct", (double)c->values.n);
+    }
+    return xu_row_submit(key, &r);
+}
+
+/* Table 3, lengths only: every bucket, as -z plen,tree lists them. */
+static DWORD report_buckets(HEXPERTKEY key, const counts *c)
+{
+    char title[96];
+    snprintf(title, sizeof title, "%s buckets", c->field->name);
+    DWORD rc = NMERR_SUCCESS;
+    for (size_t k = 0; k < NBUCKETS && rc == NMERR_SUCCESS; k++) {
+        const bucket *b = &c->b[k];
+        char range[32];
+        if (k + 1 < NBUCKETS)
+            snprintf(range, sizeof range, "%u-%u", bucket_lo[k], bucket_lo[k + 1] - 1);
+        else
+            snprintf(range, sizeof range, "%u and greater", bucket_lo[k]);
+        xu_row r;
+        xu_row_begin(&r, NAME, 3, title);
+        xu_col_str(&r, "Bucket", range);
+        xu_col_f64(&r, "Count", (double)b->n);
+        xu_col_f64(&r, "Average", b->n ? (double)b->sum / (double)b->n : 0.0);
+        xu_col_f64(&r, "Minimum", (double)b->min);
+        xu_col_f64(&r, "Maximum", (double)b->max);
+        xu_col_f64(&r, "%", c->n ? 100.0 * (double)b->n / (double)c->n : 0.0);
+        rc = xu_row_submit(key, &r);
+    }
+    return rc;
+}
+
+static DWORD report(HEXPERTKEY key, counts *c, unsigned long top)
+{
+    DWORD rc = report_values(key, c, top);
+    if (rc == NMERR_SUCCESS)
+        rc = report_summary(key, c);
+    if (rc == NMERR_SUCCESS && c->field->buckets)
+        rc = report_buckets(key, c);
+    return rc;
 }
 
 BOOL WINAPI Run(HEXPERTKEY key, PEXPERTCONFIG config, PEXPERTSTARTUPINFO startup, DWORD flags,
@@ -250,83 +229,26 @@ BOOL WINAPI Run(HEXPERTKEY key, PEXPERTCONFIG config, PEXPERTSTARTUPINFO startup
     (void)flags;
     (void)parent;
     pr_config cfg;
-    if (!cfg_parse(config, &cfg)) {
-        ExpertIndicateStatus(key, EXPERTSTATUS_PROBLEM, 0, cfg.error, 0);
+    if (!xu_run_config(key, cfg_parse(config, &cfg), cfg.error))
         return FALSE;
-    }
-    DWORD total = startup ? GetCaptureTotalFrames(startup->hCapture) : 0;
-    DWORD rc = NMERR_SUCCESS;
-    counts c = {0};
-    c.cap = 64;
-    c.b = ExpertAllocMemory(key, c.cap * sizeof *c.b, &rc);
-    if (!c.b) {
-        if (rc != NMERR_EXPERT_TERMINATE)
-            ExpertIndicateStatus(key, EXPERTSTATUS_PROBLEM, rc, "Property Distribution: out of memory", 0);
-        return FALSE;
-    }
-    uint64_t n = 0, sum = 0;
-    uint32_t mn = UINT32_MAX, mx = 0;
-    DWORD number = INVALID_FRAME_NUMBER;
-    LONG last = -1;
+    counts c;
+    memset(&c, 0, sizeof c);
+    c.field = &pd_fields[cfg.field];
+    size_t ks = pd_key_size(c.field);
+    c.count_at = (ks + 7) & ~(size_t)7;
+    xu_map_init(&c.values, key, ks, c.count_at + sizeof(uint64_t));
+    xu_walk w;
     xu_frame f;
-    BOOL ok = TRUE;
-    while ((rc = xu_next(key, &number, NULL, &f)) == NMERR_SUCCESS) {
-        if ((rc = xu_progress(key, f.number, total, &last, "Counting values")) != NMERR_SUCCESS)
-            break;
-        uint32_t v;
-        if (!field_value(&f, cfg.field, &v))
-            continue;
-        if ((rc = count_value(key, &c, v)) != NMERR_SUCCESS)
-            break;
-        n++;
-        sum += v;
-        if (v < mn)
-            mn = v;
-        if (v > mx)
-            mx = v;
-    }
-    if (rc != NMERR_NO_MORE_FRAMES) {
-        ok = FALSE;
-        if (rc != NMERR_EXPERT_TERMINATE)
-            ExpertIndicateStatus(key, EXPERTSTATUS_PROBLEM, rc, "Property Distribution: cannot read the capture", 0);
-        goto out;
-    }
-    /* compact, sort, report */
-    size_t k = 0;
-    for (size_t i = 0; i < c.cap; i++)
-        if (c.b[i].used)
-            c.b[k++] = c.b[i];
-    qsort(c.b, k, sizeof *c.b, by_count);
-    size_t rows = cfg.top && k > cfg.top ? cfg.top : k;
-    char title[96];
-    snprintf(title, sizeof title, "%s values", field_names[cfg.field]);
-    for (size_t i = 0; i < rows; i++) {
-        char val[32];
-        format_value(cfg.field, c.b[i].value, val, sizeof val);
-        xu_row r;
-        xu_row_begin(&r, NAME, 1, title);
-        xu_col_str(&r, "Value", val);
-        xu_col_f64(&r, "Count", (double)c.b[i].count);
-        xu_col_f64(&r, "%", n ? 100.0 * (double)c.b[i].count / (double)n : 0.0);
-        if ((rc = xu_row_submit(key, &r)) != NMERR_SUCCESS) {
-            ok = FALSE;
-            goto out;
-        }
-    }
-    {
-        char title2[96];
-        snprintf(title2, sizeof title2, "%s summary", field_names[cfg.field]);
-        xu_row r;
-        xu_row_begin(&r, NAME, 2, title2);
-        xu_col_str(&r, "Field", field_names[cfg.field]);
-        xu_col_f64(&r, "Count", (double)n);
-        xu_col_f64(&r, "Minimum", n ? (double)mn : 0.0);
-        xu_col_f64(&r, "Maximum", n ? (double)mx : 0.0);
-        xu_col_f64(&r, "Mean", n ? (double)sum / (double)n : 0.0);
-        if (xu_row_submit(key, &r) != NMERR_SUCCESS)
-            ok = FALSE;
-    }
-out:
-    ExpertFreeMemory(key, c.b);
-    return ok;
+    pd_value v;
+    DWORD rc = NMERR_SUCCESS;
+    xu_walk_begin(&w, key, startup, "Counting values");
+    while (rc == NMERR_SUCCESS && xu_walk_next(&w, &f))
+        if (pd_value_of(&f, c.field, &v))
+            rc = count_value(&c, &v);
+    if (rc == NMERR_SUCCESS)
+        rc = w.rc;
+    if (rc == NMERR_NO_MORE_FRAMES)
+        rc = report(key, &c, cfg.top);
+    xu_map_free(&c.values);
+    return xu_run_end(key, NAME, rc);
 }

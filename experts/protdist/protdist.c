@@ -18,14 +18,10 @@
 
 BOOL WINAPI Register(PEXPERTENUMINFO info)
 {
-    strcpy(info->szName, NAME);
-    strcpy(info->szVendor, "nmexpert");
-    strcpy(info->szDescription,
-           "Frames and bytes per protocol as a hierarchy (eth > ip > tcp ...), with percentages of "
-           "the capture (config: depth=N)");
-    info->Version = 1;
-    info->Flags = EXPERT_ENUM_FLAG_CONFIGURABLE;
-    return TRUE;
+    return xu_register(info, NAME,
+                       "Frames and bytes per protocol as a hierarchy (eth > ip > tcp ...), with percentages of "
+                       "the capture (config: depth=N)",
+                       1);
 }
 
 /* ---- configuration ---- */
@@ -39,15 +35,10 @@ static int cfg_line(const char *k, const char *v, void *ctx)
 {
     pd_config *c = ctx;
     if (strcmp(k, "depth") == 0) {
-        unsigned long n = 0;
-        const char *p = v;
-        for (; *p >= '0' && *p <= '9' && n < 1000; p++)
-            n = n * 10 + (unsigned long)(*p - '0');
-        if (!*v || *p || n > 64) {
+        if (!xu_parse_uint(v, 64, &c->depth)) {
             snprintf(c->error, sizeof c->error, "depth=%.60s: not a depth (0..64)", v);
             return 1;
         }
-        c->depth = n;
         return 0;
     }
     snprintf(c->error, sizeof c->error, "unknown configuration key \"%.60s\" (known: depth)", k);
@@ -57,35 +48,26 @@ static int cfg_line(const char *k, const char *v, void *ctx)
 static int cfg_parse(const EXPERTCONFIG *cfg, pd_config *c)
 {
     memset(c, 0, sizeof *c);
-    int rc = xu_config_each(cfg, cfg_line, c);
-    if (rc == -1)
-        snprintf(c->error, sizeof c->error, "a configuration line without '='");
-    return rc == 0;
+    return xu_config_load(cfg, cfg_line, c, c->error, sizeof c->error);
 }
 
-BOOL WINAPI Configure(HEXPERTKEY key, PEXPERTCONFIG *ppConfig, PEXPERTSTARTUPINFO startup,
-                      DWORD flags, HWND parent)
+static void normalise(const pd_config *c, char *text, size_t len)
 {
-    (void)startup;
-    (void)flags;
-    (void)parent;
-    if (!ppConfig)
-        return FALSE;
-    pd_config c;
-    if (!cfg_parse(*ppConfig, &c)) {
-        ExpertIndicateStatus(key, EXPERTSTATUS_PROBLEM, 0, c.error, 0);
-        return FALSE;
-    }
-    char text[64];
-    snprintf(text, sizeof text, "depth=%lu\n", c.depth);
-    return xu_config_store(key, ppConfig, text);
+    snprintf(text, len, "depth=%lu\n", c->depth);
 }
+
+XU_CONFIGURE(pd_config, cfg_parse, normalise)
 
 /* ---- the tree ---- */
 
-enum { N_ETH, N_VLAN, N_8021AD, N_SLL, N_NULL, N_ARP, N_IP, N_IPV6, N_TCP, N_UDP, N_ICMP, N_ICMPV6 };
-static const char *const node_names[] = {"eth", "vlan", "ieee8021ad", "sll", "null", "arp",
-                                         "ip", "ipv6", "tcp", "udp", "icmp", "icmpv6"};
+/* A node's name is a protocol id (xu_proto.h), or N_8021AD: a VLAN tag
+ * announced by 0x88a8, which Wireshark names apart. */
+#define N_8021AD XU_NPROTO
+
+static const char *node_name(uint32_t name)
+{
+    return name == N_8021AD ? "ieee8021ad" : xu_proto_name(name);
+}
 
 typedef struct node {
     int32_t parent, child, sibling, last_child; /* -1: none; node 0 is the root */
@@ -126,68 +108,37 @@ static int32_t child_of(HEXPERTKEY key, tree *t, int32_t parent, uint32_t name, 
     return id;
 }
 
-static int node_name_of(unsigned proto)
-{
-    switch (proto) {
-    case NMX_PROTO_ETHERNET: return N_ETH;
-    case NMX_PROTO_SLL:
-    case NMX_PROTO_SLL2: return N_SLL; /* Wireshark's "sll" dissects both versions */
-    case NMX_PROTO_NULL: return N_NULL;
-    case NMX_PROTO_ARP: return N_ARP;
-    case NMX_PROTO_IPV4: return N_IP;
-    case NMX_PROTO_IPV6: return N_IPV6;
-    case NMX_PROTO_TCP: return N_TCP;
-    case NMX_PROTO_UDP: return N_UDP;
-    case NMX_PROTO_ICMP: return N_ICMP;
-    case NMX_PROTO_ICMPV6: return N_ICMPV6;
-    default: return -1;
-    }
-}
-
-/* The frame's path: its layers ordered by offset; VLAN tags one node each,
- * named after the TPID that announced them (0x88a8: "ieee8021ad"). */
+/* The frame's path: its named layers ordered by offset (the table's order
+ * for layers at one offset); VLAN tags one node each, named after the TPID
+ * that announced them. */
 static unsigned frame_path(const xu_frame *f, uint32_t *path)
 {
     /* An Ethernet header cut short by the snapshot length: Wireshark's tree
      * has no "eth" (only its _ws.short), so the frame has no path here. */
     if (xu_has(f, NMX_PROTO_ETHERNET) && xu_avail(f, f->off[NMX_PROTO_ETHERNET]) < 14)
         return 0;
-    struct { DWORD off; int name; } l[NMX_PROTO_PAYLOAD + MAX_PATH_LAYERS];
+    struct {
+        DWORD off;
+        uint32_t name;
+    } l[MAX_PATH_LAYERS];
     unsigned n = 0;
-    for (unsigned p = 1; p < NMX_PROTO_PAYLOAD; p++) {
-        if (!xu_has(f, p))
+    for (unsigned i = 0; i < f->nlayers && n < MAX_PATH_LAYERS; i++) {
+        unsigned p = f->layer[i].proto;
+        DWORD o = f->layer[i].off;
+        if (!xu_proto_name(p))
             continue;
-        if (p == NMX_PROTO_VLAN) {
-            for (unsigned i = 0; i < f->nvlan && i < 16; i++) {
-                DWORD o = f->off[p] + 4u * i;
-                /* the type field announcing tag i is the 2 bytes before it */
-                int name = N_VLAN;
-                if (o >= 2 && xu_avail(f, o - 2) >= 2 && xu_be16(f->bytes + o - 2) == 0x88a8)
-                    name = N_8021AD;
-                l[n].off = o;
-                l[n++].name = name;
-            }
-            continue;
-        }
-        int name = node_name_of(p);
-        if (name >= 0) {
-            l[n].off = f->off[p];
-            l[n++].name = name;
-        }
-    }
-    /* insertion sort by offset (stable: a link layer at 0 before IP at 0 cannot happen) */
-    for (unsigned i = 1; i < n; i++)
-        for (unsigned j = i; j > 0 && l[j].off < l[j - 1].off; j--) {
-            DWORD to = l[j].off;
-            int tn = l[j].name;
+        uint32_t name = p;
+        /* the type field announcing a tag is the 2 bytes before it */
+        if (p == NMX_PROTO_VLAN && o >= 2 && xu_avail(f, o - 2) >= 2 && xu_be16(f->bytes + o - 2) == 0x88a8)
+            name = N_8021AD;
+        unsigned j = n++;
+        for (; j > 0 && l[j - 1].off > o; j--) /* insertion by offset, stable */
             l[j] = l[j - 1];
-            l[j - 1].off = to;
-            l[j - 1].name = tn;
-        }
-    if (n > MAX_PATH_LAYERS)
-        n = MAX_PATH_LAYERS;
+        l[j].off = o;
+        l[j].name = name;
+    }
     for (unsigned i = 0; i < n; i++)
-        path[i] = (uint32_t)l[i].name;
+        path[i] = l[i].name;
     return n;
 }
 
@@ -208,7 +159,7 @@ static DWORD report(HEXPERTKEY key, const tree *t, unsigned long maxdepth)
             char label[2 * 64 + 32];
             unsigned ind = depth < 64 ? depth : 64;
             memset(label, ' ', 2 * ind);
-            snprintf(label + 2 * ind, sizeof label - 2 * ind, "%s", node_names[x->name]);
+            snprintf(label + 2 * ind, sizeof label - 2 * ind, "%s", node_name(x->name));
             xu_row r;
             xu_row_begin(&r, NAME, 1, "Protocol Hierarchy");
             xu_col_str(&r, "Protocol", label);
@@ -240,52 +191,38 @@ BOOL WINAPI Run(HEXPERTKEY key, PEXPERTCONFIG config, PEXPERTSTARTUPINFO startup
     (void)flags;
     (void)parent;
     pd_config c;
-    if (!cfg_parse(config, &c)) {
-        ExpertIndicateStatus(key, EXPERTSTATUS_PROBLEM, 0, c.error, 0);
+    if (!xu_run_config(key, cfg_parse(config, &c), c.error))
         return FALSE;
-    }
-    DWORD total = startup ? GetCaptureTotalFrames(startup->hCapture) : 0;
-    DWORD err = NMERR_SUCCESS;
+    DWORD rc = NMERR_SUCCESS;
     tree t = {0};
     t.cap = 64;
-    t.n = ExpertAllocMemory(key, t.cap * sizeof *t.n, &err);
-    if (!t.n) {
-        if (err != NMERR_EXPERT_TERMINATE)
-            ExpertIndicateStatus(key, EXPERTSTATUS_PROBLEM, err, "Protocol Distribution: out of memory", 0);
-        return FALSE;
-    }
+    t.n = ExpertAllocMemory(key, t.cap * sizeof *t.n, &rc);
+    if (!t.n)
+        return xu_run_end(key, NAME, rc);
     t.len = 1;
     t.n[0].parent = t.n[0].child = t.n[0].sibling = t.n[0].last_child = -1;
 
-    DWORD number = INVALID_FRAME_NUMBER, rc;
-    LONG last = -1;
+    xu_walk w;
     xu_frame f;
-    BOOL ok = TRUE;
-    while ((rc = xu_next(key, &number, NULL, &f)) == NMERR_SUCCESS) {
-        if ((rc = xu_progress(key, f.number, total, &last, "Counting protocols")) != NMERR_SUCCESS)
-            break;
+    xu_walk_begin(&w, key, startup, "Counting protocols");
+    while (rc == NMERR_SUCCESS && xu_walk_next(&w, &f)) {
         uint32_t path[MAX_PATH_LAYERS];
         unsigned n = frame_path(&f, path);
         int32_t cur = 0;
         t.n[0].frames++;
         t.n[0].bytes += f.wirelen;
-        for (unsigned i = 0; i < n; i++) {
+        for (unsigned i = 0; i < n && cur >= 0; i++) {
             cur = child_of(key, &t, cur, path[i], &rc);
-            if (cur < 0)
-                break;
-            t.n[cur].frames++;
-            t.n[cur].bytes += f.wirelen;
+            if (cur >= 0) {
+                t.n[cur].frames++;
+                t.n[cur].bytes += f.wirelen;
+            }
         }
-        if (cur < 0)
-            break;
     }
-    if (rc != NMERR_NO_MORE_FRAMES) {
-        ok = FALSE;
-        if (rc != NMERR_EXPERT_TERMINATE)
-            ExpertIndicateStatus(key, EXPERTSTATUS_PROBLEM, rc, "Protocol Distribution: cannot read the capture", 0);
-    } else if (report(key, &t, c.depth) != NMERR_SUCCESS) {
-        ok = FALSE;
-    }
+    if (rc == NMERR_SUCCESS)
+        rc = w.rc;
+    if (rc == NMERR_NO_MORE_FRAMES)
+        rc = report(key, &t, c.depth);
     ExpertFreeMemory(key, t.n);
-    return ok;
+    return xu_run_end(key, NAME, rc);
 }

@@ -1,86 +1,86 @@
-/* Server Response Time: per server address and port, the number of
- * request/response exchanges and the minimum, mean and maximum time from the
- * first segment of a client's request to the first data segment of the
- * server's reply (see README.md). Built against nmexpert/netmon.h and
- * experts/common/expert_util.h alone. */
-#include <nmexpert/netmon.h>
+/* Server Response Time: per protocol (generic TCP request/response, DNS,
+ * HTTP, TLS handshakes, SMB2) and per server address and port, the number
+ * of exchanges and the minimum, mean, maximum and 95th percentile of the
+ * time from request to response (see README.md). Built against
+ * nmexpert/netmon.h and experts/common/ alone. */
+#define _GNU_SOURCE /* qsort_r */
+#include "resptime.h"
 
-#include "expert_util.h"
+#include "xu_addr.h"
 
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define NAME "Server Response Time"
-#define MAX_PORTS 64
-
-#define TH_FIN 0x01
 #define TH_SYN 0x02
-#define TH_RST 0x04
 #define TH_ACK 0x10
+
+static const char *const proto_label[NPROTO] = {"TCP", "DNS", "HTTP", "TLS", "SMB2"};
+static const char *const proto_word[NPROTO] = {"tcp", "dns", "http", "tls", "smb2"};
+static const char *const proto_title[NPROTO] = {"Response time by server", "DNS response time by server",
+                                                "HTTP response time by server", "TLS handshake time by server",
+                                                "SMB2 response time by server"};
+/* Table 1 is generic TCP (as before the protocols came), 2 the exchanges,
+ * 3 the protocols side by side, 4.. one per protocol. */
+static const DWORD proto_table[NPROTO] = {1, 4, 5, 6, 7};
 
 /* ---- configuration ---- */
 
-typedef struct cfg {
-    uint16_t ports[MAX_PORTS];
-    unsigned nports;      /* 0: every port */
-    unsigned long top;    /* 0: every server */
-    int detail;           /* table 2: every exchange */
-    char bad[128];
-} cfg;
+static int add_port(const char *word, void *ctx)
+{
+    cfg *c = ctx;
+    unsigned long p;
+    if (!xu_parse_uint(word, 65535, &p) || p == 0)
+        return 1;
+    if (c->nports == MAX_PORTS) {
+        snprintf(c->bad, sizeof c->bad, "more than %d ports", MAX_PORTS);
+        return 2;
+    }
+    c->ports[c->nports++] = (uint16_t)p;
+    return 0;
+}
+
+static int add_proto(const char *word, void *ctx)
+{
+    cfg *c = ctx;
+    for (int p = 0; p < NPROTO; p++)
+        if (!strcmp(word, proto_word[p])) {
+            c->protos |= 1u << p;
+            return 0;
+        }
+    return 1;
+}
 
 static int cfg_line(const char *k, const char *v, void *ctx)
 {
     cfg *c = ctx;
+    int rc = 0;
     if (!strcmp(k, "ports")) {
         c->nports = 0;
-        const char *s = v;
-        while (*s) {
-            while (*s == ' ' || *s == ',')
-                s++;
-            if (!*s)
-                break;
-            char *end;
-            unsigned long p = strtoul(s, &end, 10);
-            if (end == s || p == 0 || p > 65535 || (*end && *end != ',' && *end != ' '))
-                goto bad;
-            if (c->nports == MAX_PORTS) {
-                snprintf(c->bad, sizeof c->bad, "more than %d ports", MAX_PORTS);
-                return 1;
-            }
-            c->ports[c->nports++] = (uint16_t)p;
-            s = end;
-        }
+        rc = *v ? xu_each_word(v, add_port, c) : 0;
+        if (rc == 2)
+            return 1; /* the message is set */
+    } else if (!strcmp(k, "protocols")) {
+        c->protos = 0;
+        rc = xu_each_word(v, add_proto, c);
     } else if (!strcmp(k, "top")) {
-        char *end;
-        if (!*v || *v == '-')
-            goto bad;
-        unsigned long n = strtoul(v, &end, 10);
-        if (*end)
-            goto bad;
-        c->top = n;
+        rc = !xu_parse_uint(v, 4294967295ul, &c->top);
     } else if (!strcmp(k, "detail")) {
-        if (strcmp(v, "0") && strcmp(v, "1"))
-            goto bad;
-        c->detail = v[0] == '1';
+        rc = !xu_parse_bool(v, &c->detail);
     } else {
         snprintf(c->bad, sizeof c->bad, "unknown key \"%.60s\"", k);
         return 1;
     }
-    return 0;
-bad:
-    snprintf(c->bad, sizeof c->bad, "bad value for %.40s: \"%.60s\"", k, v);
-    return 1;
+    if (rc)
+        snprintf(c->bad, sizeof c->bad, "bad value for %.40s: \"%.60s\"", k, v);
+    return rc != 0;
 }
 
 static int cfg_load(const EXPERTCONFIG *blob, cfg *c)
 {
     memset(c, 0, sizeof *c);
-    int rc = xu_config_each(blob, cfg_line, c);
-    if (rc == -1)
-        snprintf(c->bad, sizeof c->bad, "a line without '='");
-    return rc == 0;
+    c->protos = (1u << NPROTO) - 1;
+    return xu_config_load(blob, cfg_line, c, c->bad, sizeof c->bad);
 }
 
 static int port_listed(const cfg *c, uint16_t p)
@@ -92,6 +92,8 @@ static int port_listed(const cfg *c, uint16_t p)
 }
 
 static const char DEFAULT_CONFIG[] = "# Server Response Time (see README.md)\n"
+                                     "# protocols: which to time (tcp = any request/response over TCP)\n"
+                                     "protocols=tcp,dns,http,tls,smb2\n"
                                      "# ports: server ports to measure, comma-separated (empty = every port)\n"
                                      "ports=\n"
                                      "# top=N: list the N servers with most exchanges (0 = all)\n"
@@ -99,279 +101,300 @@ static const char DEFAULT_CONFIG[] = "# Server Response Time (see README.md)\n"
                                      "# detail=1: also list every exchange (table 2)\n"
                                      "detail=0\n";
 
-/* ---- tables ---- */
+/* ---- servers and their samples ---- */
 
-typedef struct conn {
-    uint8_t fam;
-    uint8_t addr[2][16]; /* [1] is the server */
-    uint16_t port[2];
-    int server_known;    /* from a SYN or SYN/ACK */
-    int waiting;         /* a request started, no reply yet */
-    int64_t req_ts;
-    DWORD req_frame;
-    uint32_t next_in_chain;
-} conn;
+typedef struct server_key {
+    uint8_t proto, fam, pad[2];
+    uint16_t port, pad2;
+    uint8_t addr[16];
+} server_key;
 
 typedef struct server {
-    uint8_t fam;
-    uint8_t addr[16];
-    uint16_t port;
-    uint64_t n;
-    int64_t min, max;
-    double sum;
+    server_key k;
     DWORD first_frame;
-    uint32_t next_in_chain;
 } server;
 
-typedef struct table {
-    void *items;
-    size_t n, cap, size;
-    int is_conn; /* items are conns, else servers */
-    uint32_t *buckets;
-    size_t nbuckets;
-} table;
-
-typedef struct state {
-    HEXPERTKEY key;
-    table conns, servers;
-} state;
-
-static uint32_t mix(uint32_t h)
+RT_INTERNAL DWORD rt_sample(state *s, int p, const xu_flow_key *k, int side, DWORD req_frame, int64_t req_ts,
+                            const xu_frame *rsp)
 {
-    h ^= h >> 15;
-    h *= 0x2c1b3c6du;
-    h ^= h >> 12;
-    return h;
-}
-
-static uint32_t fnv(uint32_t h, const uint8_t *p, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ p[i]) * 16777619u;
-    return h;
-}
-
-static uint32_t ep_hash(uint8_t fam, const uint8_t *a, uint16_t port)
-{
-    uint8_t pb[2] = {(uint8_t)(port >> 8), (uint8_t)port};
-    return fnv(fnv(2166136261u, a, fam == 4 ? 4 : 16), pb, 2);
-}
-
-static uint32_t conn_hash(const conn *c)
-{
-    uint32_t a = ep_hash(c->fam, c->addr[0], c->port[0]), b = ep_hash(c->fam, c->addr[1], c->port[1]);
-    return mix(a ^ b ^ (a + b));
-}
-
-static uint32_t server_hash(const server *s)
-{
-    return mix(ep_hash(s->fam, s->addr, s->port));
-}
-
-static uint32_t item_hash(const table *t, size_t i)
-{
-    const uint8_t *p = (const uint8_t *)t->items + i * t->size;
-    return t->is_conn ? conn_hash((const conn *)p) : server_hash((const server *)p);
-}
-
-static uint32_t *chain_of(const table *t, size_t i)
-{
-    uint8_t *p = (uint8_t *)t->items + i * t->size;
-    return t->is_conn ? &((conn *)p)->next_in_chain : &((server *)p)->next_in_chain;
-}
-
-static DWORD rehash(HEXPERTKEY key, table *t, size_t nb)
-{
+    if (s->cf->nports && !port_listed(s->cf, k->port[side]))
+        return NMERR_SUCCESS;
+    server_key sk;
+    memset(&sk, 0, sizeof sk);
+    sk.proto = (uint8_t)p;
+    sk.fam = k->fam;
+    sk.port = k->port[side];
+    memcpy(sk.addr, k->addr[side], 16);
     DWORD err = NMERR_SUCCESS;
-    uint32_t *b = ExpertAllocMemory(key, nb * sizeof *b, &err);
-    if (!b)
-        return err;
-    ExpertFreeMemory(key, t->buckets);
-    t->buckets = b;
-    t->nbuckets = nb;
-    for (size_t i = 0; i < t->n; i++) {
-        uint32_t h = item_hash(t, i) & (uint32_t)(nb - 1);
-        *chain_of(t, i) = b[h];
-        b[h] = (uint32_t)i + 1;
+    long i = xu_map_find(&s->servers, &sk);
+    if (i < 0) {
+        if ((i = xu_map_add(&s->servers, &sk, &err)) < 0)
+            return err;
+        ((server *)xu_map_item(&s->servers, (size_t)i))->first_frame = rsp->number;
     }
-    return NMERR_SUCCESS;
-}
-
-/* Appends a zeroed item; the caller fills it and calls link_last. */
-static void *append(HEXPERTKEY key, table *t, DWORD *err)
-{
-    if (t->n == t->cap) {
-        size_t nc = t->cap ? t->cap * 2 : 64;
-        void *p = ExpertReallocMemory(key, t->items, nc * t->size, err);
-        if (!p)
-            return NULL;
-        t->items = p;
-        t->cap = nc;
+    if (s->ns == s->caps) {
+        size_t nc = s->caps ? s->caps * 2 : 256;
+        sample *v = ExpertReallocMemory(s->key, s->s, nc * sizeof *v, &err);
+        if (!v)
+            return err;
+        s->s = v;
+        s->caps = nc;
     }
-    if (t->n + 1 > t->nbuckets / 2) {
-        DWORD e = rehash(key, t, t->nbuckets ? t->nbuckets * 2 : 128);
-        if (e != NMERR_SUCCESS) {
-            *err = e;
-            return NULL;
-        }
-    }
-    void *p = (uint8_t *)t->items + t->n * t->size;
-    memset(p, 0, t->size);
-    t->n++;
-    return p;
+    int64_t dt = rsp->ts_ns - req_ts;
+    sample *x = &s->s[s->ns++];
+    x->server = (uint32_t)i;
+    x->req_frame = req_frame;
+    x->rsp_frame = rsp->number;
+    x->dt = dt < 0 ? 0 : dt; /* time stamps out of order */
+    if (!s->cf->detail)
+        return NMERR_SUCCESS;
+    char a[64];
+    xu_fmt_addr(a, sizeof a, sk.fam, sk.addr);
+    xu_row r;
+    xu_row_begin(&r, NAME, 2, "Exchanges");
+    xu_col_str(&r, "Protocol", proto_label[p]);
+    xu_col_str(&r, "Server", a);
+    xu_col_u32(&r, "Port", sk.port);
+    NMCOLUMNINFO *col = xu_col(&r, "Request frame", NMCOLUMNTYPE_FRAME);
+    if (col)
+        col->VariantData.Value.FrameVal = req_frame;
+    col = xu_col(&r, "Response frame", NMCOLUMNTYPE_FRAME);
+    if (col)
+        col->VariantData.Value.FrameVal = rsp->number;
+    xu_col_f64(&r, "Time (ms)", (double)x->dt / 1e6);
+    return xu_row_submit(s->key, &r);
 }
 
-static void link_last(table *t)
-{
-    size_t i = t->n - 1;
-    uint32_t h = item_hash(t, i) & (uint32_t)(t->nbuckets - 1);
-    *chain_of(t, i) = t->buckets[h];
-    t->buckets[h] = (uint32_t)i + 1;
-}
+/* ---- generic TCP request/response ---- */
 
-static void table_free(HEXPERTKEY key, table *t)
+/* The flow of segment g, created the way the generic TCP timing has always
+ * told client from server: the destination of a SYN, the source of a
+ * SYN/ACK; mid-stream, a configured port, else the lower port. A SYN from
+ * the side taken for the server reuses the tuple the other way round: a new
+ * flow. */
+static flow *tcp_flow(state *s, const xu_seg *g, int *side, DWORD *err)
 {
-    ExpertFreeMemory(key, t->items);
-    ExpertFreeMemory(key, t->buckets);
-    t->items = NULL;
-    t->buckets = NULL;
-}
-
-static conn *find_conn(state *s, const xu_seg *g, int *from_server)
-{
-    table *t = &s->conns;
-    if (!t->nbuckets)
+    xu_flow_key k;
+    *side = xu_flow_key_of(&k, g->fam, 6, g->src, g->sp, g->dst, g->dp);
+    long i = xu_map_find(&s->flows, &k);
+    flow *fl = i >= 0 ? xu_map_item(&s->flows, (size_t)i) : NULL;
+    int syn = (g->flags & (TH_SYN | TH_ACK)) == TH_SYN, synack = (g->flags & (TH_SYN | TH_ACK)) == (TH_SYN | TH_ACK);
+    if (fl && !(syn && *side == fl->server && !fl->waiting && fl->server_known))
+        return fl;
+    int src_is_server;
+    if (syn)
+        src_is_server = 0;
+    else if (synack)
+        src_is_server = 1;
+    else if (s->cf->nports && port_listed(s->cf, g->sp) != port_listed(s->cf, g->dp))
+        src_is_server = port_listed(s->cf, g->sp);
+    else
+        src_is_server = g->sp < g->dp;
+    if ((i = xu_map_add(&s->flows, &k, err)) < 0)
         return NULL;
-    size_t al = g->fam == 4 ? 4 : 16;
-    uint32_t a = ep_hash(g->fam, g->src, g->sp), b = ep_hash(g->fam, g->dst, g->dp);
-    uint32_t h = mix(a ^ b ^ (a + b)) & (uint32_t)(t->nbuckets - 1);
-    for (uint32_t i = t->buckets[h]; i; i = ((conn *)t->items)[i - 1].next_in_chain) {
-        conn *c = &((conn *)t->items)[i - 1];
-        if (c->fam != g->fam)
-            continue;
-        for (int side = 0; side < 2; side++)
-            if (c->port[side] == g->sp && c->port[!side] == g->dp && !memcmp(c->addr[side], g->src, al) &&
-                !memcmp(c->addr[!side], g->dst, al)) {
-                *from_server = side;
-                return c;
-            }
-    }
-    return NULL;
+    fl = xu_map_item(&s->flows, (size_t)i);
+    fl->server = (uint8_t)(src_is_server ? *side : !*side);
+    fl->server_known = (uint8_t)(syn || synack);
+    return fl;
 }
 
-static server *find_server(state *s, const conn *c, DWORD frame, DWORD *err)
+/* A request is the client's data after the server's last (or the first);
+ * its response the server's first data after it. The same SYN seen again
+ * (a resend, or a copy delayed in the network) changes nothing. */
+static DWORD tcp_exchange(state *s, const seen *x)
 {
-    table *t = &s->servers;
-    size_t al = c->fam == 4 ? 4 : 16;
-    if (t->nbuckets) {
-        uint32_t h = mix(ep_hash(c->fam, c->addr[1], c->port[1])) & (uint32_t)(t->nbuckets - 1);
-        for (uint32_t i = t->buckets[h]; i; i = ((server *)t->items)[i - 1].next_in_chain) {
-            server *v = &((server *)t->items)[i - 1];
-            if (v->fam == c->fam && v->port == c->port[1] && !memcmp(v->addr, c->addr[1], al))
-                return v;
-        }
+    flow *fl = x->fl;
+    const xu_seg *g = &x->g;
+    int from_server = x->side == fl->server;
+    if ((g->flags & (TH_SYN | TH_ACK)) == TH_SYN && !from_server && !(fl->syn_seen && fl->syn_seq == g->seq)) {
+        fl->waiting = 0; /* a new connection on the tuple: no request yet */
+        fl->syn_seen = 1;
+        fl->syn_seq = g->seq;
     }
-    server *v = append(s->key, t, err);
-    if (!v)
-        return NULL;
-    v->fam = c->fam;
-    memcpy(v->addr, c->addr[1], al);
-    v->port = c->port[1];
-    v->first_frame = frame;
-    link_last(t);
-    return v;
+    if (g->seglen == 0)
+        return NMERR_SUCCESS;
+    if (!from_server) {
+        if (!fl->waiting) { /* the first segment of a request */
+            fl->waiting = 1;
+            fl->req_ts = x->f->ts_ns;
+            fl->req_frame = x->f->number;
+        }
+        return NMERR_SUCCESS;
+    }
+    if (!fl->waiting)
+        return NMERR_SUCCESS; /* more of the same reply */
+    fl->waiting = 0;
+    return rt_sample(s, P_TCP, &fl->k, x->side, fl->req_frame, fl->req_ts, x->f);
 }
 
-/* ---- output ---- */
+/* ---- a frame ---- */
 
-static void fmt_addr(char *buf, size_t len, uint8_t fam, const uint8_t *a)
+static DWORD frame(state *s, const xu_frame *f)
 {
-    if (fam == 4) {
-        snprintf(buf, len, "%u.%u.%u.%u", a[0], a[1], a[2], a[3]);
-        return;
-    }
-    uint16_t w[8];
-    for (int i = 0; i < 8; i++)
-        w[i] = (uint16_t)(a[2 * i] << 8 | a[2 * i + 1]);
-    int best = -1, bestlen = 1;
-    for (int i = 0; i < 8;) {
-        int j = i;
-        while (j < 8 && w[j] == 0)
-            j++;
-        if (j - i > bestlen) {
-            best = i;
-            bestlen = j - i;
+    seen x = {.f = f};
+    DWORD rc = NMERR_SUCCESS;
+    unsigned want = s->cf->protos;
+    if (xu_tcp_parse(f, &x.g)) {
+        if (!(x.fl = tcp_flow(s, &x.g, &x.side, &rc)))
+            return rc;
+        uint32_t end = x.g.seq + x.g.seglen;
+        x.copy = x.fl->data_seen[x.side] && (int32_t)(end - x.fl->data_end[x.side]) <= 0;
+        if (x.g.seglen && !x.copy) {
+            x.fl->data_end[x.side] = end;
+            x.fl->data_seen[x.side] = 1;
         }
-        i = j > i ? j : i + 1;
+        if (want & 1u << P_TCP)
+            rc = tcp_exchange(s, &x);
+        if (rc == NMERR_SUCCESS && (want & 1u << P_HTTP) && x.g.seglen && !x.copy &&
+            (xu_has(f, NMX_PROTO_HTTP) || xu_has(f, NMX_PROTO_PAYLOAD)))
+            rc = rt_http(s, &x);
+        if (rc == NMERR_SUCCESS && (want & 1u << P_TLS) && !x.copy && xu_has(f, NMX_PROTO_TLS))
+            rc = rt_tls(s, &x);
+        if (rc == NMERR_SUCCESS && (want & 1u << P_SMB2) && x.g.seglen && !x.copy &&
+            (xu_has(f, NMX_PROTO_SMB2) || xu_has(f, NMX_PROTO_PAYLOAD)))
+            rc = rt_smb2(s, &x);
+    } else if (!xu_udp_parse(f, &x.g)) {
+        return NMERR_SUCCESS;
     }
-    size_t n = 0;
-    buf[0] = '\0';
-    for (int i = 0; i < 8 && n < len; i++) {
-        if (i == best) {
-            n += (size_t)snprintf(buf + n, len - n, "::");
-            i += bestlen - 1;
-            continue;
-        }
-        n += (size_t)snprintf(buf + n, len - n, "%s%x", (n && buf[n - 1] != ':') ? ":" : "", w[i]);
+    if (rc != NMERR_SUCCESS || !(want & 1u << P_DNS) ||
+        !(xu_has(f, NMX_PROTO_DNS) || xu_has(f, NMX_PROTO_MDNS) || xu_has(f, NMX_PROTO_LLMNR)))
+        return rc;
+    flow uf; /* UDP: the flow is only its key */
+    if (!x.fl) {
+        memset(&uf, 0, sizeof uf);
+        x.side = xu_flow_key_of(&uf.k, x.g.fam, 17, x.g.src, x.g.sp, x.g.dst, x.g.dp);
+        x.fl = &uf;
     }
+    return rt_dns(s, &x);
 }
 
+/* ---- the report ---- */
+
+/* Samples by server, then time: each server's run is in order. */
+static int by_server_time(const void *pa, const void *pb)
+{
+    const sample *a = pa, *b = pb;
+    if (a->server != b->server)
+        return a->server < b->server ? -1 : 1;
+    return a->dt < b->dt ? -1 : a->dt > b->dt;
+}
+
+typedef struct figures {
+    uint64_t n;
+    int64_t min, max, p95;
+    double sum;
+} figures;
+
+/* The figures of n sorted times: p95 by the nearest rank (the smallest time
+ * with at least 95 % of the times at or below it). */
+static figures figures_of(const sample *v, size_t n)
+{
+    figures x = {n, v[0].dt, v[n - 1].dt, v[(n * 95 + 99) / 100 - 1].dt, 0};
+    for (size_t i = 0; i < n; i++)
+        x.sum += (double)v[i].dt;
+    return x;
+}
+
+static void figure_cols(xu_row *r, const figures *x)
+{
+    xu_col_f64(r, "Exchanges", (double)x->n);
+    xu_col_f64(r, "Min (ms)", (double)x->min / 1e6);
+    xu_col_f64(r, "Mean (ms)", x->sum / (double)x->n / 1e6);
+    xu_col_f64(r, "Max (ms)", (double)x->max / 1e6);
+    xu_col_f64(r, "P95 (ms)", (double)x->p95 / 1e6);
+}
+
+typedef struct srow {
+    const server *sv;
+    figures x;
+} srow;
+
+/* Most exchanges first; ties in the order the servers were first seen. */
 static int by_exchanges(const void *pa, const void *pb)
 {
-    const server *a = *(const server *const *)pa, *b = *(const server *const *)pb;
-    if (a->n != b->n)
-        return a->n > b->n ? -1 : 1;
-    return a->first_frame < b->first_frame ? -1 : a->first_frame > b->first_frame;
+    const srow *a = pa, *b = pb;
+    if (a->x.n != b->x.n)
+        return a->x.n > b->x.n ? -1 : 1;
+    return a->sv->first_frame < b->sv->first_frame ? -1 : a->sv->first_frame > b->sv->first_frame;
 }
 
-static DWORD report(state *s, const cfg *cf)
+static DWORD server_rows(state *s, int p, srow *rows, size_t n)
 {
-    DWORD err = NMERR_SUCCESS;
-    size_t n = s->servers.n;
-    server **order = ExpertAllocMemory(s->key, (n ? n : 1) * sizeof *order, &err);
-    if (!order)
-        return err;
-    size_t m = 0;
-    for (size_t i = 0; i < n; i++) {
-        server *v = &((server *)s->servers.items)[i];
-        if (v->n)
-            order[m++] = v;
-    }
-    qsort(order, m, sizeof *order, by_exchanges);
-    if (cf->top && m > cf->top)
-        m = cf->top;
-    for (size_t i = 0; i < m && err == NMERR_SUCCESS; i++) {
-        const server *v = order[i];
+    qsort(rows, n, sizeof *rows, by_exchanges);
+    if (s->cf->top && n > s->cf->top)
+        n = s->cf->top;
+    DWORD rc = NMERR_SUCCESS;
+    for (size_t i = 0; i < n && rc == NMERR_SUCCESS; i++) {
         char a[64];
-        fmt_addr(a, sizeof a, v->fam, v->addr);
+        xu_fmt_addr(a, sizeof a, rows[i].sv->k.fam, rows[i].sv->k.addr);
         xu_row r;
-        xu_row_begin(&r, NAME, 1, "Response time by server");
+        xu_row_begin(&r, NAME, proto_table[p], proto_title[p]);
+        xu_col_str(&r, "Protocol", proto_label[p]);
         xu_col_str(&r, "Server", a);
-        xu_col_u32(&r, "Port", v->port);
-        xu_col_f64(&r, "Exchanges", (double)v->n);
-        xu_col_f64(&r, "Min (ms)", (double)v->min / 1e6);
-        xu_col_f64(&r, "Mean (ms)", v->sum / (double)v->n / 1e6);
-        xu_col_f64(&r, "Max (ms)", (double)v->max / 1e6);
-        err = xu_row_submit(s->key, &r);
+        xu_col_u32(&r, "Port", rows[i].sv->k.port);
+        figure_cols(&r, &rows[i].x);
+        rc = xu_row_submit(s->key, &r);
     }
-    ExpertFreeMemory(s->key, order);
-    return err;
+    return rc;
+}
+
+/* One row per protocol with exchanges (table 3), then each protocol's
+ * servers. Times per protocol need the samples in time order across its
+ * servers: a second sort of a copy. */
+static DWORD report(state *s)
+{
+    DWORD rc = NMERR_SUCCESS;
+    size_t nsv = s->servers.n;
+    srow *rows = ExpertAllocMemory(s->key, (nsv ? nsv : 1) * sizeof *rows, &rc);
+    sample *byp = rows ? ExpertAllocMemory(s->key, (s->ns ? s->ns : 1) * sizeof *byp, &rc) : NULL;
+    if (!byp) {
+        ExpertFreeMemory(s->key, rows);
+        return rc;
+    }
+    qsort(s->s, s->ns, sizeof *s->s, by_server_time);
+    for (int p = 0; p < NPROTO && rc == NMERR_SUCCESS; p++) {
+        size_t nr = 0, nb = 0;
+        for (size_t i = 0; i < s->ns;) {
+            size_t j = i;
+            while (j < s->ns && s->s[j].server == s->s[i].server)
+                j++;
+            const server *sv = xu_map_item(&s->servers, s->s[i].server);
+            if (sv->k.proto == p) {
+                rows[nr].sv = sv;
+                rows[nr++].x = figures_of(s->s + i, j - i);
+                for (size_t k = i; k < j; k++) {
+                    byp[nb] = s->s[k];
+                    byp[nb++].server = 0;
+                }
+            }
+            i = j;
+        }
+        if (!nb)
+            continue;
+        qsort(byp, nb, sizeof *byp, by_server_time);
+        figures all = figures_of(byp, nb);
+        xu_row r;
+        xu_row_begin(&r, NAME, 3, "Response time by protocol");
+        xu_col_str(&r, "Protocol", proto_label[p]);
+        figure_cols(&r, &all);
+        xu_col_f64(&r, "Servers", (double)nr);
+        if ((rc = xu_row_submit(s->key, &r)) == NMERR_SUCCESS)
+            rc = server_rows(s, p, rows, nr);
+    }
+    ExpertFreeMemory(s->key, byp);
+    ExpertFreeMemory(s->key, rows);
+    return rc;
 }
 
 /* ---- entry points ---- */
 
 BOOL WINAPI Register(PEXPERTENUMINFO info)
 {
-    if (!info)
-        return FALSE;
-    snprintf(info->szName, sizeof info->szName, "%s", NAME);
-    snprintf(info->szVendor, sizeof info->szVendor, "nmexpert");
-    snprintf(info->szDescription, sizeof info->szDescription,
-             "Average server response time per server address and port: request/response exchanges over TCP "
-             "and the minimum, mean and maximum time from a request's first segment to the reply's first");
-    info->Version = 1;
-    info->Flags = EXPERT_ENUM_FLAG_CONFIGURABLE;
-    return TRUE;
+    return xu_register(info, NAME,
+                       "Server response time per protocol and server: DNS queries, HTTP requests, TLS "
+                       "handshakes, SMB2 commands and any TCP request/response, with count, minimum, mean, "
+                       "maximum and 95th percentile",
+                       2);
 }
 
 BOOL WINAPI Configure(HEXPERTKEY key, PEXPERTCONFIG *ppConfig, PEXPERTSTARTUPINFO startup, DWORD flags,
@@ -382,25 +405,19 @@ BOOL WINAPI Configure(HEXPERTKEY key, PEXPERTCONFIG *ppConfig, PEXPERTSTARTUPINF
     (void)window;
     if (!ppConfig)
         return FALSE;
-    if (!*ppConfig) {
-        DWORD err;
-        size_t n = sizeof(DWORD) + sizeof DEFAULT_CONFIG;
-        EXPERTCONFIG *c = ExpertAllocMemory(key, n, &err);
-        if (!c)
-            return FALSE;
-        c->RawConfigLength = (DWORD)n;
-        memcpy(c->RawConfigData, DEFAULT_CONFIG, sizeof DEFAULT_CONFIG);
-        *ppConfig = c;
-        return TRUE;
-    }
+    if (!*ppConfig)
+        return xu_config_store(key, ppConfig, DEFAULT_CONFIG);
     cfg cf;
     return cfg_load(*ppConfig, &cf) ? TRUE : FALSE;
 }
 
 static void cleanup(state *s)
 {
-    table_free(s->key, &s->conns);
-    table_free(s->key, &s->servers);
+    xu_map_free(&s->flows);
+    xu_map_free(&s->dns);
+    xu_map_free(&s->smb2);
+    xu_map_free(&s->servers);
+    ExpertFreeMemory(s->key, s->s);
 }
 
 BOOL WINAPI Run(HEXPERTKEY key, PEXPERTCONFIG config, PEXPERTSTARTUPINFO startup, DWORD flags, HWND window)
@@ -408,125 +425,25 @@ BOOL WINAPI Run(HEXPERTKEY key, PEXPERTCONFIG config, PEXPERTSTARTUPINFO startup
     (void)flags;
     (void)window;
     cfg cf;
-    if (!cfg_load(config, &cf)) {
-        char msg[200];
-        snprintf(msg, sizeof msg, "configuration: %s", cf.bad);
-        ExpertIndicateStatus(key, EXPERTSTATUS_PROBLEM, 0, msg, 0);
+    if (!xu_run_config(key, cfg_load(config, &cf), cf.bad))
         return FALSE;
-    }
     state s;
     memset(&s, 0, sizeof s);
     s.key = key;
-    s.conns.size = sizeof(conn);
-    s.conns.is_conn = 1;
-    s.servers.size = sizeof(server);
-    DWORD total = startup ? GetCaptureTotalFrames(startup->hCapture) : 0;
-    LONG last = -1;
-    DWORD number = INVALID_FRAME_NUMBER, rc, err = NMERR_SUCCESS;
+    s.cf = &cf;
+    xu_map_init(&s.flows, key, sizeof(xu_flow_key), sizeof(flow));
+    xu_map_init(&s.servers, key, sizeof(server_key), sizeof(server));
+    rt_proto_init(&s);
+    xu_walk w;
     xu_frame f;
-    static const char *text = "Timing requests and responses";
-    if (ExpertIndicateStatus(key, EXPERTSTATUS_RUNNING, 0, text, 0) == NMERR_EXPERT_TERMINATE)
-        return TRUE;
-    while ((rc = xu_next(key, &number, NULL, &f)) == NMERR_SUCCESS) {
-        if (xu_progress(key, number, total, &last, text) == NMERR_EXPERT_TERMINATE) {
-            cleanup(&s);
-            return TRUE;
-        }
-        xu_seg g;
-        if (!xu_tcp_parse(&f, &g))
-            continue;
-        int from_server = 0;
-        conn *c = find_conn(&s, &g, &from_server);
-        int syn = (g.flags & (TH_SYN | TH_ACK)) == TH_SYN, synack = (g.flags & (TH_SYN | TH_ACK)) == (TH_SYN | TH_ACK);
-        if (c && syn && from_server && !c->waiting && c->server_known) {
-            /* a SYN from the side we took for the server: the tuple is
-             * reused the other way round; start afresh */
-            c = NULL;
-        }
-        if (!c) {
-            /* The server: the SYN's destination, the SYN/ACK's source;
-             * mid-stream, a configured port, else the lower port. */
-            int src_is_server;
-            if (syn)
-                src_is_server = 0;
-            else if (synack)
-                src_is_server = 1;
-            else if (cf.nports && port_listed(&cf, g.sp) != port_listed(&cf, g.dp))
-                src_is_server = port_listed(&cf, g.sp);
-            else
-                src_is_server = g.sp < g.dp;
-            c = append(key, &s.conns, &err);
-            if (!c)
-                break;
-            size_t al = g.fam == 4 ? 4 : 16;
-            c->fam = g.fam;
-            memcpy(c->addr[0], src_is_server ? g.dst : g.src, al);
-            memcpy(c->addr[1], src_is_server ? g.src : g.dst, al);
-            c->port[0] = src_is_server ? g.dp : g.sp;
-            c->port[1] = src_is_server ? g.sp : g.dp;
-            c->server_known = syn || synack;
-            link_last(&s.conns);
-            from_server = src_is_server;
-        }
-        if (syn && !from_server)
-            c->waiting = 0; /* a new connection on the tuple: no request yet */
-        if (g.seglen == 0 || (cf.nports && !port_listed(&cf, c->port[1])))
-            continue;
-        if (!from_server) {
-            if (!c->waiting) { /* the first segment of a request */
-                c->waiting = 1;
-                c->req_ts = f.ts_ns;
-                c->req_frame = number;
-            }
-            continue;
-        }
-        if (!c->waiting)
-            continue; /* more of the same reply */
-        c->waiting = 0;
-        int64_t dt = f.ts_ns - c->req_ts;
-        if (dt < 0)
-            dt = 0; /* time stamps out of order */
-        server *v = find_server(&s, c, number, &err);
-        if (!v)
-            break;
-        if (!v->n || dt < v->min)
-            v->min = dt;
-        if (!v->n || dt > v->max)
-            v->max = dt;
-        v->n++;
-        v->sum += (double)dt;
-        if (cf.detail) {
-            char a[64];
-            fmt_addr(a, sizeof a, v->fam, v->addr);
-            xu_row r;
-            xu_row_begin(&r, NAME, 2, "Exchanges");
-            xu_col_str(&r, "Server", a);
-            xu_col_u32(&r, "Port", v->port);
-            NMCOLUMNINFO *col = xu_col(&r, "Request frame", NMCOLUMNTYPE_FRAME);
-            if (col)
-                col->VariantData.Value.FrameVal = c->req_frame;
-            col = xu_col(&r, "Response frame", NMCOLUMNTYPE_FRAME);
-            if (col)
-                col->VariantData.Value.FrameVal = number;
-            xu_col_f64(&r, "Time (ms)", (double)dt / 1e6);
-            if (xu_row_submit(key, &r) == NMERR_EXPERT_TERMINATE) {
-                cleanup(&s);
-                return TRUE;
-            }
-        }
-    }
-    if (rc == NMERR_SUCCESS) { /* left the loop on an allocation failure */
-        cleanup(&s);
-        if (err == NMERR_EXPERT_TERMINATE)
-            return TRUE;
-        ExpertIndicateStatus(key, EXPERTSTATUS_PROBLEM, 0, "out of memory", 0);
-        return FALSE;
-    }
-    if (rc == NMERR_EXPERT_TERMINATE) {
-        cleanup(&s);
-        return TRUE;
-    }
-    report(&s, &cf);
+    DWORD rc = NMERR_SUCCESS;
+    xu_walk_begin(&w, key, startup, "Timing requests and responses");
+    while (rc == NMERR_SUCCESS && xu_walk_next(&w, &f))
+        rc = frame(&s, &f);
+    if (rc == NMERR_SUCCESS)
+        rc = w.rc;
+    if (rc == NMERR_NO_MORE_FRAMES)
+        rc = report(&s);
     cleanup(&s);
-    return TRUE;
+    return xu_run_end(key, NAME, rc);
 }

@@ -4,16 +4,17 @@
  * A frame counts once as sent (Tx) for its source address and once as
  * received (Rx) for its destination, with its wire length; Frames and Bytes
  * are Tx + Rx (so a frame from an address to itself counts twice, as in
- * tshark). Only the outermost header of each kind is counted (tunnels are not
- * decoded); a bogus or truncated IP header is not counted, as Wireshark's
- * taps do not see it. Tables sorted by bytes, descending; config "top=N" (default 20,
+ * tshark). Every header of each kind counts (a tunnel's inner ones too, as
+ * Wireshark taps each); a bogus or truncated IP header is not counted, as
+ * Wireshark's taps do not see it. Tables sorted by bytes, descending; config "top=N" (default 20,
  * 0 = all). See README.md.
  */
 #include <nmexpert/netmon.h>
 
 #include "expert_util.h"
+#include "xu_addr.h"
+#include "xu_map.h"
 
-#include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,14 +23,10 @@
 
 BOOL WINAPI Register(PEXPERTENUMINFO info)
 {
-    strcpy(info->szName, NAME);
-    strcpy(info->szVendor, "nmexpert");
-    strcpy(info->szDescription,
-           "Endpoints at the Ethernet, IPv4 and IPv6 levels: frames and bytes sent, received and "
-           "total, sorted by bytes (config: top=N)");
-    info->Version = 1;
-    info->Flags = EXPERT_ENUM_FLAG_CONFIGURABLE;
-    return TRUE;
+    return xu_register(info, NAME,
+                       "Endpoints at the Ethernet, IPv4 and IPv6 levels: frames and bytes sent, received and "
+                       "total, sorted by bytes (config: top=N)",
+                       1);
 }
 
 /* ---- configuration ---- */
@@ -39,27 +36,11 @@ typedef struct tu_config {
     char error[200];
 } tu_config;
 
-static int parse_uint(const char *v, unsigned long max, unsigned long *out)
-{
-    if (!*v)
-        return 0;
-    unsigned long n = 0;
-    for (const char *p = v; *p; p++) {
-        if (*p < '0' || *p > '9')
-            return 0;
-        n = n * 10 + (unsigned long)(*p - '0');
-        if (n > max)
-            return 0;
-    }
-    *out = n;
-    return 1;
-}
-
 static int cfg_line(const char *k, const char *v, void *ctx)
 {
     tu_config *c = ctx;
     if (strcmp(k, "top") == 0) {
-        if (!parse_uint(v, 100000000ul, &c->top)) {
+        if (!xu_parse_uint(v, 100000000ul, &c->top)) {
             snprintf(c->error, sizeof c->error, "top=%.60s: not a number of rows", v);
             return 1;
         }
@@ -74,99 +55,40 @@ static int cfg_parse(const EXPERTCONFIG *cfg, tu_config *c)
 {
     memset(c, 0, sizeof *c);
     c->top = DEFAULT_TOP;
-    int rc = xu_config_each(cfg, cfg_line, c);
-    if (rc == -1)
-        snprintf(c->error, sizeof c->error, "a configuration line without '='");
-    return rc == 0;
+    return xu_config_load(cfg, cfg_line, c, c->error, sizeof c->error);
 }
 
-BOOL WINAPI Configure(HEXPERTKEY key, PEXPERTCONFIG *ppConfig, PEXPERTSTARTUPINFO startup,
-                      DWORD flags, HWND parent)
+static void normalise(const tu_config *c, char *text, size_t len)
 {
-    (void)startup;
-    (void)flags;
-    (void)parent;
-    if (!ppConfig)
-        return FALSE;
-    tu_config c;
-    if (!cfg_parse(*ppConfig, &c)) {
-        ExpertIndicateStatus(key, EXPERTSTATUS_PROBLEM, 0, c.error, 0);
-        return FALSE;
-    }
-    char text[64];
-    snprintf(text, sizeof text, "top=%lu\n", c.top);
-    return xu_config_store(key, ppConfig, text);
+    snprintf(text, len, "top=%lu\n", c->top);
 }
+
+XU_CONFIGURE(tu_config, cfg_parse, normalise)
 
 /* ---- the endpoint table ---- */
 
 enum { K_ETH = 0, K_IP4 = 1, K_IP6 = 2, NKINDS = 3 };
 static const unsigned addr_len[NKINDS] = {6, 4, 16};
+static const int addr_fam[NKINDS] = {0, 4, 6};
 
 typedef struct endpoint {
-    uint8_t used, kind;
-    uint8_t addr[16];
+    uint8_t kind, addr[16], pad[7]; /* the key (zero padded) */
     uint64_t txf, txb, rxf, rxb;
 } endpoint;
 
-typedef struct table {
-    endpoint *slot;
-    size_t cap, n; /* cap: power of two */
-} table;
+#define EP_KEY offsetof(endpoint, txf)
 
-static uint64_t hash_addr(unsigned kind, const uint8_t *a)
+static DWORD add(xu_map *m, unsigned kind, const uint8_t *a, int tx, DWORD bytes)
 {
-    uint64_t h = 1469598103934665603ull ^ kind;
-    for (unsigned i = 0; i < addr_len[kind]; i++) {
-        h ^= a[i];
-        h *= 1099511628211ull;
-    }
-    return h ^ (h >> 29);
-}
-
-/* Grows the table (ExpertReallocMemory); returns an Expert error code. */
-static DWORD grow(HEXPERTKEY key, table *t)
-{
-    size_t ncap = t->cap ? t->cap * 2 : 256;
+    endpoint k;
+    memset(&k, 0, EP_KEY);
+    k.kind = (uint8_t)kind;
+    memcpy(k.addr, a, addr_len[kind]);
     DWORD err = NMERR_SUCCESS;
-    endpoint *old = t->slot;
-    size_t ocap = t->cap;
-    /* A fresh block, then rehash; the old block is freed. */
-    endpoint *s = ExpertReallocMemory(key, NULL, ncap * sizeof *s, &err);
-    if (!s)
+    long i = xu_map_get(m, &k, &err);
+    if (i < 0)
         return err;
-    for (size_t i = 0; i < ocap; i++) {
-        if (!old[i].used)
-            continue;
-        size_t j = (size_t)hash_addr(old[i].kind, old[i].addr) & (ncap - 1);
-        while (s[j].used)
-            j = (j + 1) & (ncap - 1);
-        s[j] = old[i];
-    }
-    ExpertFreeMemory(key, old);
-    t->slot = s;
-    t->cap = ncap;
-    return NMERR_SUCCESS;
-}
-
-static DWORD add(HEXPERTKEY key, table *t, unsigned kind, const uint8_t *a, int tx, DWORD bytes)
-{
-    if ((t->n + 1) * 4 > t->cap * 3) {
-        DWORD rc = grow(key, t);
-        if (rc != NMERR_SUCCESS)
-            return rc;
-    }
-    size_t j = (size_t)hash_addr(kind, a) & (t->cap - 1);
-    while (t->slot[j].used &&
-           !(t->slot[j].kind == kind && memcmp(t->slot[j].addr, a, addr_len[kind]) == 0))
-        j = (j + 1) & (t->cap - 1);
-    endpoint *e = &t->slot[j];
-    if (!e->used) {
-        e->used = 1;
-        e->kind = (uint8_t)kind;
-        memcpy(e->addr, a, addr_len[kind]);
-        t->n++;
-    }
+    endpoint *e = xu_map_item(m, (size_t)i);
     if (tx) {
         e->txf++;
         e->txb += bytes;
@@ -189,27 +111,15 @@ static int by_bytes(const void *pa, const void *pb)
     return memcmp(a->addr, b->addr, 16);
 }
 
-static void format_addr(const endpoint *e, char *buf, size_t len)
-{
-    const uint8_t *a = e->addr;
-    if (e->kind == K_ETH)
-        snprintf(buf, len, "%02x:%02x:%02x:%02x:%02x:%02x", a[0], a[1], a[2], a[3], a[4], a[5]);
-    else if (e->kind == K_IP4)
-        snprintf(buf, len, "%u.%u.%u.%u", a[0], a[1], a[2], a[3]);
-    else if (!inet_ntop(AF_INET6, a, buf, (socklen_t)len)) /* glibc: RFC 5952, as tshark */
-        snprintf(buf, len, "?");
-}
-
 static const char *const titles[NKINDS] = {"Ethernet Endpoints", "IPv4 Endpoints",
                                            "IPv6 Endpoints"};
 
 /* Submits table `kind`; returns an Expert error code. */
-static DWORD report(HEXPERTKEY key, const table *t, unsigned kind, unsigned long top)
+static DWORD report(HEXPERTKEY key, const xu_map *m, unsigned kind, unsigned long top)
 {
     size_t n = 0;
-    for (size_t i = 0; i < t->cap; i++)
-        if (t->slot[i].used && t->slot[i].kind == kind)
-            n++;
+    for (size_t i = 0; i < m->n; i++)
+        n += ((const endpoint *)xu_map_item(m, i))->kind == kind;
     if (!n)
         return NMERR_SUCCESS;
     DWORD err = NMERR_SUCCESS;
@@ -217,9 +127,14 @@ static DWORD report(HEXPERTKEY key, const table *t, unsigned kind, unsigned long
     if (!v)
         return err;
     size_t k = 0;
-    for (size_t i = 0; i < t->cap; i++)
-        if (t->slot[i].used && t->slot[i].kind == kind)
-            v[k++] = &t->slot[i];
+    uint64_t all = 0;
+    for (size_t i = 0; i < m->n; i++) {
+        const endpoint *e = xu_map_item(m, i);
+        if (e->kind == kind) {
+            v[k++] = e;
+            all += e->txb + e->rxb;
+        }
+    }
     qsort(v, n, sizeof *v, by_bytes);
     if (top && n > top)
         n = top;
@@ -227,12 +142,13 @@ static DWORD report(HEXPERTKEY key, const table *t, unsigned kind, unsigned long
     for (size_t i = 0; i < n && rc == NMERR_SUCCESS; i++) {
         const endpoint *e = v[i];
         char addr[64];
-        format_addr(e, addr, sizeof addr);
+        xu_fmt_addr(addr, sizeof addr, addr_fam[kind], e->addr);
         xu_row r;
         xu_row_begin(&r, NAME, kind + 1, titles[kind]);
         xu_col_str(&r, "Address", addr);
         xu_col_f64(&r, "Frames", (double)(e->txf + e->rxf));
         xu_col_f64(&r, "Bytes", (double)(e->txb + e->rxb));
+        xu_col_f64(&r, "% Bytes", all ? 100.0 * (double)(e->txb + e->rxb) / (double)all : 0.0);
         xu_col_f64(&r, "Tx Frames", (double)e->txf);
         xu_col_f64(&r, "Tx Bytes", (double)e->txb);
         xu_col_f64(&r, "Rx Frames", (double)e->rxf);
@@ -243,53 +159,38 @@ static DWORD report(HEXPERTKEY key, const table *t, unsigned kind, unsigned long
     return rc;
 }
 
-/* Whether an IPv4 header counts, as Wireshark's ip tap sees it: version 4,
- * a header length of at least 20 bytes, the whole header (options included)
- * captured, and a total length of 0 (TSO) or at least the header length.
- * Wireshark stops before its tap on a bogus or truncated header. */
-static int ipv4_counts(const xu_frame *f, DWORD o)
+/* Counts every Ethernet, IPv4 and IPv6 header of the frame (a tunnel's inner
+ * ones too, as Wireshark's taps see each), sent by its source and received
+ * by its destination. */
+static DWORD count_frame(xu_map *m, const xu_frame *f)
 {
-    DWORD avail = xu_avail(f, o);
-    if (avail < 20)
-        return 0;
-    const uint8_t *p = f->bytes + o;
-    DWORD hlen = (DWORD)(p[0] & 0x0f) * 4;
-    uint16_t tot = xu_be16(p + 2);
-    return (p[0] >> 4) == 4 && hlen >= 20 && avail >= hlen && (tot == 0 || tot >= hlen);
-}
-
-/* Whether an IPv6 header counts: version 6 and the fixed header and its
- * chain of extension headers (hop-by-hop, routing, fragment, destination
- * options, AH) wholly captured; Wireshark taps IPv6 after walking the chain,
- * so a truncated chain never reaches its tap. */
-static int ipv6_counts(const xu_frame *f, DWORD o)
-{
-    DWORD avail = xu_avail(f, o);
-    if (avail < 40 || (f->bytes[o] >> 4) != 6)
-        return 0;
-    unsigned nh = f->bytes[o + 6];
-    DWORD at = o + 40;
-    for (int i = 0; i < 64; i++) {
-        DWORD len;
-        if (nh == 0 || nh == 43 || nh == 60) {
-            if (xu_avail(f, at) < 2)
-                return 0;
-            len = ((DWORD)f->bytes[at + 1] + 1) * 8;
-        } else if (nh == 44) {
-            len = 8;
-        } else if (nh == 51) {
-            if (xu_avail(f, at) < 2)
-                return 0;
-            len = ((DWORD)f->bytes[at + 1] + 2) * 4;
-        } else {
-            return 1;
+    DWORD rc = NMERR_SUCCESS;
+    for (unsigned i = 0; i < f->nlayers && rc == NMERR_SUCCESS; i++) {
+        DWORD o = f->layer[i].off;
+        unsigned kind, src, dst;
+        switch (f->layer[i].proto) {
+        case NMX_PROTO_ETHERNET:
+            if (xu_avail(f, o) < 12)
+                continue;
+            kind = K_ETH, src = 6, dst = 0;
+            break;
+        case NMX_PROTO_IPV4:
+            if (!xu_ipv4_tapped(f, o))
+                continue;
+            kind = K_IP4, src = 12, dst = 16;
+            break;
+        case NMX_PROTO_IPV6:
+            if (!xu_ipv6_tapped(f, o))
+                continue;
+            kind = K_IP6, src = 8, dst = 24;
+            break;
+        default:
+            continue;
         }
-        if (xu_avail(f, at) < len)
-            return 0;
-        nh = f->bytes[at];
-        at += len;
+        if ((rc = add(m, kind, f->bytes + o + src, 1, f->wirelen)) == NMERR_SUCCESS)
+            rc = add(m, kind, f->bytes + o + dst, 0, f->wirelen);
     }
-    return 1;
+    return rc;
 }
 
 BOOL WINAPI Run(HEXPERTKEY key, PEXPERTCONFIG config, PEXPERTSTARTUPINFO startup, DWORD flags,
@@ -298,47 +199,21 @@ BOOL WINAPI Run(HEXPERTKEY key, PEXPERTCONFIG config, PEXPERTSTARTUPINFO startup
     (void)flags;
     (void)parent;
     tu_config c;
-    if (!cfg_parse(config, &c)) {
-        ExpertIndicateStatus(key, EXPERTSTATUS_PROBLEM, 0, c.error, 0);
+    if (!xu_run_config(key, cfg_parse(config, &c), c.error))
         return FALSE;
-    }
-    DWORD total = startup ? GetCaptureTotalFrames(startup->hCapture) : 0;
-    table t = {0};
-    DWORD number = INVALID_FRAME_NUMBER, rc;
-    LONG last = -1;
+    xu_map m;
+    xu_map_init(&m, key, EP_KEY, sizeof(endpoint));
+    xu_walk w;
     xu_frame f;
-    BOOL ok = TRUE;
-    while ((rc = xu_next(key, &number, NULL, &f)) == NMERR_SUCCESS) {
-        if ((rc = xu_progress(key, f.number, total, &last, "Counting endpoints")) != NMERR_SUCCESS)
-            break;
-        DWORD o;
-        if (xu_has(&f, NMX_PROTO_ETHERNET) && xu_avail(&f, o = f.off[NMX_PROTO_ETHERNET]) >= 12) {
-            if ((rc = add(key, &t, K_ETH, f.bytes + o + 6, 1, f.wirelen)) != NMERR_SUCCESS ||
-                (rc = add(key, &t, K_ETH, f.bytes + o, 0, f.wirelen)) != NMERR_SUCCESS)
-                break;
-        }
-        if (xu_has(&f, NMX_PROTO_IPV4) && ipv4_counts(&f, o = f.off[NMX_PROTO_IPV4])) {
-            if ((rc = add(key, &t, K_IP4, f.bytes + o + 12, 1, f.wirelen)) != NMERR_SUCCESS ||
-                (rc = add(key, &t, K_IP4, f.bytes + o + 16, 0, f.wirelen)) != NMERR_SUCCESS)
-                break;
-        }
-        if (xu_has(&f, NMX_PROTO_IPV6) && ipv6_counts(&f, o = f.off[NMX_PROTO_IPV6])) {
-            if ((rc = add(key, &t, K_IP6, f.bytes + o + 8, 1, f.wirelen)) != NMERR_SUCCESS ||
-                (rc = add(key, &t, K_IP6, f.bytes + o + 24, 0, f.wirelen)) != NMERR_SUCCESS)
-                break;
-        }
-    }
-    if (rc != NMERR_NO_MORE_FRAMES) {
-        ok = FALSE;
-        if (rc != NMERR_EXPERT_TERMINATE)
-            ExpertIndicateStatus(key, EXPERTSTATUS_PROBLEM, rc, "Top Users: cannot read the capture", 0);
-    } else {
-        for (unsigned k = 0; k < NKINDS && rc != NMERR_EXPERT_TERMINATE; k++) {
-            rc = report(key, &t, k, c.top);
-            if (rc != NMERR_SUCCESS)
-                ok = FALSE;
-        }
-    }
-    ExpertFreeMemory(key, t.slot);
-    return ok;
+    DWORD rc = NMERR_SUCCESS;
+    xu_walk_begin(&w, key, startup, "Counting endpoints");
+    while (rc == NMERR_SUCCESS && xu_walk_next(&w, &f))
+        rc = count_frame(&m, &f);
+    if (rc == NMERR_SUCCESS)
+        rc = w.rc;
+    for (unsigned k = 0; k < NKINDS && rc == NMERR_NO_MORE_FRAMES; k++)
+        if ((rc = report(key, &m, k, c.top)) == NMERR_SUCCESS)
+            rc = NMERR_NO_MORE_FRAMES;
+    xu_map_free(&m);
+    return xu_run_end(key, NAME, rc);
 }

@@ -170,7 +170,11 @@ NMX_API int nmx_filter_match(const nmx_filter *filter, const nmx_capture *cap, D
 /* A short lower-case name ("ethernet", "ipv4", ...); "?" for unknown ids. */
 NMX_API const char *nmx_proto_name(unsigned proto);
 
-#define NMX_DECODE_MAX_LAYERS 16
+/* Layers of one frame: enough for a tunnel in a tunnel with VLAN tags and
+ * MPLS labels on both (eth vlan vlan mpls mpls ipv4 gre erspan eth vlan ipv6
+ * udp vxlan eth ipv4 tcp nbss smb2 is 18). A frame with more lists the first
+ * NMX_DECODE_MAX_LAYERS. */
+#define NMX_DECODE_MAX_LAYERS 24
 #define NMX_DECODE_MAX_VLANS 8
 
 typedef struct nmx_layer {
@@ -187,17 +191,25 @@ typedef struct nmx_layer {
 #define NMX_DEC_MALFORMED 0x20 /* a field contradicts its format (bad version, short length ...) */
 #define NMX_DEC_IP_LEN_ZERO 0x40 /* IPv4 total length or IPv6 payload length was 0
                                     (TSO or a jumbogram): lengths taken from the captured bytes */
+#define NMX_DEC_TUNNEL 0x80    /* an IP datagram inside another was decoded (IP-in-IP, GRE,
+                                  VXLAN, GTP-U ...): the flow fields describe the inner one */
 
-/* What nmx_decode found. Fields not marked valid by `flags` are 0. Multi-byte
- * values are in host order; addresses stay in network order. When IP is
- * nested (IP-in-IP is not decoded) or repeated, the fields describe the first
- * (outermost) header. */
+/* What nmx_decode found. Fields not marked valid by `flags` are 0; layers[]
+ * beyond nlayers are undefined. Multi-byte values are in host order;
+ * addresses stay in network order.
+ *
+ * Tunnels: layers[] lists every layer, outer first (as Wireshark's
+ * frame.protocols does), while the flow fields describe the INNERMOST flow:
+ * the Ethernet fields the innermost complete Ethernet header, the network
+ * and transport fields the innermost complete IPv4/IPv6 header and the
+ * transport header after it (an inner header that is cut short leaves the
+ * outer one's). vlan_ids lists every tag of the frame, outer first;
+ * ethertype is the type field of the innermost link layer. */
 typedef struct nmx_decoded {
     int dlt;
     uint32_t caplen;
     uint32_t flags; /* NMX_DEC_* */
     unsigned nlayers;
-    nmx_layer layers[NMX_DECODE_MAX_LAYERS];
 
     /* link */
     uint8_t eth_dst[6], eth_src[6];
@@ -206,7 +218,8 @@ typedef struct nmx_decoded {
     uint16_t vlan_ids[NMX_DECODE_MAX_VLANS]; /* 12-bit VLAN ids, outermost first */
     uint16_t arp_op;                         /* ARP opcode, when 8 ARP bytes are captured */
 
-    /* network */
+    /* network (the innermost datagram; from here to `layers`, an inner IP
+     * header resets every field) */
     uint8_t ip_version;   /* 4 or 6 when NMX_DEC_IP */
     uint8_t ip_proto;     /* the transport protocol: IPv4 protocol or last IPv6 next header */
     uint8_t ttl;          /* TTL / hop limit */
@@ -229,6 +242,8 @@ typedef struct nmx_decoded {
     uint8_t tcp_hdr_len;  /* data offset * 4 */
     uint32_t payload_offset; /* first byte after the transport header (ICMP: after its 8 bytes) */
     uint32_t payload_len;    /* payload length by the IP (UDP: UDP) lengths; may exceed what was captured */
+
+    nmx_layer layers[NMX_DECODE_MAX_LAYERS]; /* last: not cleared beyond nlayers */
 } nmx_decoded;
 
 /* Decode `caplen` bytes of a frame of link type `dlt` (DLT_* as

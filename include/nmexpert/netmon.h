@@ -919,84 +919,119 @@ NMX_STATIC_ASSERT(offsetof(PROPERTYINST, IFlags) == 28 && sizeof(PROPERTYINST) =
  * ========================================================================== */
 
 /* Protocol ids in RECOGNIZEDATA.ProtocolID and nmx_layer.proto. Stable:
- * never renumbered, new ones get new numbers. Each layer's offset is where its
- * header starts in the frame (VLAN: the 4-byte tag after the type field that
- * announced it, i.e. TCI and the next type; NULL: the 4-byte family). Raw-IP
- * link types have no link layer: IPv4/IPv6 starts at 0. PAYLOAD is the first
- * byte after the deepest header decoded: a transport's payload (only when the
- * IP lengths say there is one, so Ethernet padding is not payload), or
- * whatever follows a header whose content is not decoded (LLC, MPLS, GRE,
- * ESP, a non-first fragment ...). Only layers with at least one captured byte
- * are listed. A header announced as IPv6 whose version is not 6 is not IPv6
- * (Wireshark agrees): its bytes are PAYLOAD. nProtocolOffset is a WORD: a
- * layer starting beyond byte 65535 of a frame (only possible with jumbo
- * frames and long IPv6 extension chains) ends the RECOGNIZEDATA table;
- * nmx_decode's uint32 offsets still list it. */
-#define NMX_PROTO_ETHERNET 1
-#define NMX_PROTO_VLAN 2     /* 802.1Q, 802.1ad and 0x9100 tags, one layer per tag */
+ * never renumbered, new ones get new numbers (docs/RECOGNITION.md has the
+ * whole list with Wireshark's name for each).
+ *
+ * A frame's table lists its layers outer first, as Wireshark's
+ * frame.protocols does; each layer's offset is where its header starts in
+ * the frame. Only layers with at least one captured byte are listed.
+ * nProtocolOffset is a WORD: a layer starting beyond byte 65535 of a frame
+ * (only possible with jumbo frames and long IPv6 extension chains) ends the
+ * table; nmx_decode's uint32 offsets still list it.
+ *
+ * Flows in tunnels: the layers of the carried frame or datagram follow the
+ * tunnel's as ordinary layers (IPV4 > GRE > ETHERNET > IPV4 > TCP ...), so
+ * an expert that analyses flows takes the LAST (innermost) IPV4/IPV6 layer
+ * and the TCP/UDP/ICMP layer after it. IP-in-IP, 6in4 and 4in6 are simply a
+ * second IPV4/IPV6 layer. An ICMP error's quoted datagram is not decoded
+ * (it is PAYLOAD): it is not a flow of the frame. */
+
+/* Link, network and transport layers. */
+#define NMX_PROTO_ETHERNET 1 /* the 14-byte header (also inside VXLAN, GRE, ERSPAN, Geneve) */
+#define NMX_PROTO_VLAN 2     /* 802.1Q, 802.1ad and 0x9100 tags, one layer per tag: the 4-byte tag
+                                after the type field that announced it (TCI, then the next type) */
 #define NMX_PROTO_SLL 3      /* Linux cooked capture v1 */
 #define NMX_PROTO_SLL2 4     /* Linux cooked capture v2 */
-#define NMX_PROTO_NULL 5     /* BSD loopback, DLT_NULL (either byte order) and DLT_LOOP */
+#define NMX_PROTO_NULL 5     /* BSD loopback, DLT_NULL (either byte order) and DLT_LOOP: the 4-byte family */
 #define NMX_PROTO_ARP 6      /* ARP and RARP */
-#define NMX_PROTO_IPV4 7
-#define NMX_PROTO_IPV6 8
+#define NMX_PROTO_IPV4 7     /* the IPv4 header; raw-IP link types have no link layer: it starts at 0 */
+#define NMX_PROTO_IPV6 8     /* the fixed header; extension headers are part of this layer. A header
+                                announced as IPv6 whose version is not 6 is not IPv6 (Wireshark
+                                agrees): its bytes are PAYLOAD */
 #define NMX_PROTO_TCP 9
 #define NMX_PROTO_UDP 10
 #define NMX_PROTO_ICMP 11
 #define NMX_PROTO_ICMPV6 12
-#define NMX_PROTO_PAYLOAD 13
+#define NMX_PROTO_PAYLOAD 13 /* the first byte after the deepest header, when no protocol below
+                                claims it: a transport's payload (only when the IP lengths say there
+                                is one, so Ethernet padding is not payload) that carries no
+                                recognised message, a segment in the middle of a TCP message, or
+                                whatever follows a header whose content is not decoded (ESP, a
+                                non-first fragment, LCP ...) */
 
-/* Encapsulations and the remaining link layers. A tunnel's inner frame or
- * datagram follows as ordinary layers (GRE > ETHERNET > IPV4 > ...); IP-in-IP,
- * 6in4 and 4in6 are simply a second IPV4/IPV6 layer. Experts that analyse
- * flows take the innermost IP layer and the transport after it. */
-#define NMX_PROTO_MPLS 14      /* one layer per label stack entry */
-#define NMX_PROTO_PPPOE 15     /* PPPoE session and discovery */
-#define NMX_PROTO_PPP 16
-#define NMX_PROTO_GRE 17
-#define NMX_PROTO_ERSPAN 18
-#define NMX_PROTO_VXLAN 19
-#define NMX_PROTO_GENEVE 20
-#define NMX_PROTO_GTPU 21      /* GTP-U (user plane, UDP 2152) */
-#define NMX_PROTO_TEREDO 22
-#define NMX_PROTO_IEEE80211 23
-#define NMX_PROTO_RADIOTAP 24
-#define NMX_PROTO_CHDLC 25     /* Cisco HDLC */
+/* Encapsulations and the remaining link layers (issue 11 item 2). */
+#define NMX_PROTO_MPLS 14      /* one layer per label stack entry (4 bytes each) */
+#define NMX_PROTO_PPPOE 15     /* PPPoE session (its 6-byte header, then PPP) and discovery */
+#define NMX_PROTO_PPP 16       /* PPP: its address/control bytes if present, then the protocol field */
+#define NMX_PROTO_GRE 17       /* the GRE header (versions 0 and 1) */
+#define NMX_PROTO_ERSPAN 18    /* ERSPAN type II and III headers; type I has none: the layer then
+                                  starts where its Ethernet frame does */
+#define NMX_PROTO_VXLAN 19     /* UDP port 4789: the 8-byte header, then Ethernet */
+#define NMX_PROTO_GENEVE 20    /* UDP port 6081: the header with its options */
+#define NMX_PROTO_GTPU 21      /* GTP-U (user plane, UDP 2152): the GTPv1 header; a T-PDU's
+                                  datagram follows */
+#define NMX_PROTO_TEREDO 22    /* UDP port 3544: the optional authentication and origin
+                                  indication headers (the layer starts where IPv6 does without them) */
+#define NMX_PROTO_IEEE80211 23 /* the 802.11 MAC header (also in Aruba's GRE) */
+#define NMX_PROTO_RADIOTAP 24  /* the radiotap header, at 0 */
+#define NMX_PROTO_CHDLC 25     /* Cisco HDLC, at 0 */
 #define NMX_PROTO_LLC 26       /* 802.2 LLC (and SNAP) */
-#define NMX_PROTO_STP 27
-#define NMX_PROTO_LLDP 28
-#define NMX_PROTO_CDP 29
-#define NMX_PROTO_VRRP 30
+#define NMX_PROTO_STP 27       /* the BPDU (after LLC; Cisco PVST+ after SNAP) */
+#define NMX_PROTO_LLDP 28      /* the LLDPDU (Ethertype 0x88cc) */
+#define NMX_PROTO_CDP 29       /* the CDP message (after SNAP, or Cisco HDLC / GRE type 0x2000) */
+#define NMX_PROTO_VRRP 30      /* the VRRP message (IP protocol 112) */
 
-/* Application protocols: listed on the frames that carry them (as
- * Wireshark's frame.protocols lists them), at the first byte of their
- * message in the frame. */
-#define NMX_PROTO_DNS 40
-#define NMX_PROTO_MDNS 41
-#define NMX_PROTO_LLMNR 42
-#define NMX_PROTO_NBNS 43
-#define NMX_PROTO_DHCP 44      /* BOOTP and DHCP */
-#define NMX_PROTO_DHCPV6 45
-#define NMX_PROTO_NTP 46
-#define NMX_PROTO_SNMP 47
-#define NMX_PROTO_SYSLOG 48
-#define NMX_PROTO_SIP 49
-#define NMX_PROTO_RTP 50
-#define NMX_PROTO_QUIC 51
-#define NMX_PROTO_HTTP 52
-#define NMX_PROTO_TLS 53
-#define NMX_PROTO_SSH 54
-#define NMX_PROTO_SMB 55
-#define NMX_PROTO_SMB2 56
-#define NMX_PROTO_FTP 57
-#define NMX_PROTO_SMTP 58
-#define NMX_PROTO_POP 59
-#define NMX_PROTO_IMAP 60
-#define NMX_PROTO_LDAP 61
-#define NMX_PROTO_KERBEROS 62
-#define NMX_PROTO_RDP 63
-#define NMX_PROTO_BGP 64
-/* 65 and above: further protocols, added as they are recognised. */
+/* Application protocols (issue 11 item 1): listed on the frames that
+ * CARRY them as Wireshark 4.0's frame.protocols lists them, which is not
+ * every frame of their flow. UDP protocols: every datagram. TCP protocols
+ * read segment by segment (FTP, FTP data, SSH, SMTP, POP, IMAP): every
+ * segment with payload. TCP protocols whose messages span segments (TLS,
+ * HTTP, NBSS, TPKT, LDAP, Kerberos, BGP, DNS over TCP): the segment in which
+ * a message ends (TLS also the one in which a record starts); the segments
+ * in between carry only PAYLOAD. Retransmitted and out-of-order segments,
+ * and bare ACKs, carry none. The layers are those of the first message
+ * that ends in the frame; they start at that message's first byte when it
+ * starts in the frame, else (its header is in an earlier frame of the flow)
+ * all at the first byte of the TCP payload. The layer replaces PAYLOAD.
+ * Which protocol a conversation carries: the ports and payload checks
+ * Wireshark uses (docs/RECOGNITION.md). */
+#define NMX_PROTO_DNS 40       /* UDP or TCP 53 (over TCP: its 2-byte length first), and DNS-looking
+                                  UDP datagrams on any port (Wireshark's heuristic) */
+#define NMX_PROTO_MDNS 41      /* multicast DNS, UDP 5353 */
+#define NMX_PROTO_LLMNR 42     /* UDP 5355 */
+#define NMX_PROTO_NBNS 43      /* NetBIOS name service, UDP 137 */
+#define NMX_PROTO_DHCP 44      /* BOOTP and DHCP, UDP 67/68: the BOOTP header */
+#define NMX_PROTO_DHCPV6 45    /* UDP 546/547 */
+#define NMX_PROTO_NTP 46       /* UDP 123 */
+#define NMX_PROTO_SNMP 47      /* UDP 161/162 starting with a BER SEQUENCE */
+#define NMX_PROTO_SYSLOG 48    /* UDP 514 */
+#define NMX_PROTO_SIP 49       /* UDP/TCP 5060, and SIP start lines on any UDP port: the start line */
+#define NMX_PROTO_RTP 50       /* UDP to or from a port an SDP body announced for media */
+#define NMX_PROTO_QUIC 51      /* UDP 443, and conversations that begin with a QUIC long header */
+#define NMX_PROTO_HTTP 52      /* HTTP/1.x: the request/response line; after a 101 upgrade, every
+                                  segment (WebSocket: every frame's end) */
+#define NMX_PROTO_TLS 53       /* the TLS (or SSLv2) record header; also after STARTTLS */
+#define NMX_PROTO_SSH 54       /* TCP 22: each segment's payload */
+#define NMX_PROTO_SMB 55       /* SMB1: the 0xff 'SMB' header (after NBSS or NBDGM) */
+#define NMX_PROTO_SMB2 56      /* SMB2/3: the 0xfe 'SMB' (or 0xfd transform) header, after NBSS */
+#define NMX_PROTO_FTP 57       /* the control connection, TCP 21 */
+#define NMX_PROTO_SMTP 58      /* TCP 25, 587 */
+#define NMX_PROTO_POP 59       /* TCP 110 */
+#define NMX_PROTO_IMAP 60      /* TCP 143 */
+#define NMX_PROTO_LDAP 61      /* TCP 389 (and 3268): the BER LDAPMessage */
+#define NMX_PROTO_KERBEROS 62  /* UDP/TCP 88 (TCP: its 4-byte record mark first; UDP: an APPLICATION
+                                  tag, or version 4) */
+#define NMX_PROTO_RDP 63       /* the RDP negotiation in an X.224 connection request/confirm */
+#define NMX_PROTO_BGP 64       /* the BGP message (its 16-byte marker), TCP 179 */
+#define NMX_PROTO_NBSS 65      /* NetBIOS session service (TCP 139, 445): the 4-byte header before SMB */
+#define NMX_PROTO_NBDGM 66     /* NetBIOS datagram service (UDP 138) */
+#define NMX_PROTO_TPKT 67      /* TPKT (RFC 1006, TCP 3389/102): its 4-byte header */
+#define NMX_PROTO_COTP 68      /* X.224 / COTP, inside TPKT */
+#define NMX_PROTO_FTP_DATA 69  /* TCP port 20, or the port a 227/229 reply (PASV, EPSV) announced */
+#define NMX_PROTO_SDP 70       /* the SDP body of a SIP message */
+#define NMX_PROTO_RTCP 71      /* RTCP on the port after an SDP-announced RTP port */
+#define NMX_PROTO_GTPC 72      /* GTP control plane (UDP 2123): listed, not decoded */
+/* 73 and above: further protocols, added as they are recognised. */
 
 /* Compile a tcpdump/BPF expression (at most 4096 bytes) for the run's
  * capture (C4), for use as the hFilter of ExpertGetFrame. The filter belongs

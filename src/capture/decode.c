@@ -1,16 +1,14 @@
-/* Frame decoding (SPEC C1, C5, C6): link layers, ARP, IPv4/IPv6 with
- * extension headers, TCP/UDP/ICMP/ICMPv6.
- *
- * Every read goes through the bounds-checked helpers below against the
- * captured length. A layer is listed as soon as one byte of it is captured
- * (as Wireshark lists a protocol it started to dissect); its fields are
- * filled only when the bytes holding them are there, and deeper layers only
- * when the header is complete and consistent.
+/* Frame decoding (SPEC C1, C5, C6): the entry point, Ethernet and VLAN tags,
+ * Linux cooked captures, BSD loopback, raw IP, ARP, IPv4/IPv6 with
+ * extension headers, TCP/UDP/ICMP/ICMPv6, and the dispatch into tunnels
+ * (decode_tunnel.c) and the other link layers (decode_link.c).
+ * decode_internal.h says how every header is read.
  */
-#define _DEFAULT_SOURCE /* u_char & co. in <pcap/pcap.h>, strdup */
-#include "capture/capture_internal.h"
+#define _DEFAULT_SOURCE /* u_char & co. in <pcap/pcap.h> */
+#include "capture/decode_internal.h"
 
 #include <pcap/dlt.h>
+#include <stddef.h>
 #include <string.h>
 
 /* Link types whose value differs between systems or that dlt.h may lack. */
@@ -27,131 +25,129 @@
 
 #define ARPHRD_NETLINK 824
 
-typedef struct dec {
-    const uint8_t *b;
-    uint32_t n;
-    nmx_decoded *d;
-} dec;
+typedef nmx__dec dec;
 
-static uint16_t be16(const dec *s, uint32_t off) {
-    return (uint16_t)((unsigned)s->b[off] << 8 | s->b[off + 1]);
-}
-
-static uint32_t be32(const dec *s, uint32_t off) {
-    return (uint32_t)s->b[off] << 24 | (uint32_t)s->b[off + 1] << 16 | (uint32_t)s->b[off + 2] << 8 |
-           s->b[off + 3];
-}
-
-/* Are `len` bytes captured from `off`? (No overflow: both are below 2^32.) */
-static int have(const dec *s, uint32_t off, uint32_t len) {
-    return (uint64_t)off + len <= s->n;
-}
-
-/* List a layer starting at off if a byte of it is captured. 0: stop decoding
- * (nothing captured there, or the layer table is full). */
-static int layer(dec *s, uint16_t proto, uint32_t off) {
-    nmx_decoded *d = s->d;
-    if (off >= s->n || d->nlayers >= NMX_DECODE_MAX_LAYERS)
-        return 0;
-    d->layers[d->nlayers].proto = proto;
-    d->layers[d->nlayers].offset = off;
-    d->nlayers++;
-    return 1;
-}
-
-static void truncated(dec *s) { s->d->flags |= NMX_DEC_TRUNCATED; }
-static void malformed(dec *s) { s->d->flags |= NMX_DEC_MALFORMED; }
-
-static void payload(dec *s, uint32_t off) { (void)layer(s, NMX_PROTO_PAYLOAD, off); }
+#define be16 nmx__be16
+#define be32 nmx__be32
+#define have nmx__have
+#define layer nmx__layer
+#define truncated nmx__truncated
+#define malformed nmx__malformed
+#define payload nmx__payload
 
 /* ---- transport ---- */
 
-/* The transport header at off, inside an IP datagram ending at `end`. */
+/* A TCP or UDP header at off: its layer and ports; 1 when its first `full`
+ * bytes are captured. */
+static int ports(dec *s, uint16_t proto, uint32_t off, uint32_t full) {
+    nmx_decoded *d = s->d;
+    if (!nmx__header(s, proto, off, 4))
+        return 0;
+    d->sport = be16(s, off);
+    d->dport = be16(s, off + 2);
+    d->flags |= NMX_DEC_L4;
+    if (!have(s, off, full)) {
+        truncated(s);
+        return 0;
+    }
+    return 1;
+}
+
+static void tcp(dec *s, uint32_t off, uint32_t avail) {
+    nmx_decoded *d = s->d;
+    if (!ports(s, NMX_PROTO_TCP, off, 20))
+        return;
+    d->tcp_seq = be32(s, off + 4);
+    d->tcp_ack = be32(s, off + 8);
+    uint32_t hl = (uint32_t)(s->b[off + 12] >> 4) * 4;
+    d->tcp_hdr_len = (uint8_t)hl;
+    d->tcp_flags = (uint16_t)((s->b[off + 12] & 1u) << 8 | s->b[off + 13]);
+    d->tcp_window = be16(s, off + 14);
+    d->flags |= NMX_DEC_TCP;
+    if (hl < 20 || hl > avail) {
+        malformed(s);
+        return;
+    }
+    d->payload_offset = off + hl;
+    d->payload_len = avail - hl;
+    if (!have(s, off, hl)) {
+        truncated(s);
+        return;
+    }
+    if (d->payload_len)
+        payload(s, off + hl);
+}
+
+static void udp(dec *s, uint32_t off, uint32_t avail) {
+    nmx_decoded *d = s->d;
+    if (!ports(s, NMX_PROTO_UDP, off, 8))
+        return;
+    uint32_t ulen = be16(s, off + 4);
+    d->payload_offset = off + 8;
+    if (ulen >= 8 && ulen <= avail)
+        d->payload_len = ulen - 8;
+    else if (avail >= 8)
+        d->payload_len = avail - 8; /* UDP length 0 (jumbogram) or bogus: trust IP */
+    if (!d->payload_len)
+        return;
+    s->lim = off + 8 + d->payload_len;
+    nmx__dec_udp_payload(s, d->sport, d->dport, off + 8);
+}
+
+static void icmp(dec *s, uint8_t proto, uint32_t off, uint32_t avail) {
+    nmx_decoded *d = s->d;
+    if (!layer(s, proto == 1 ? NMX_PROTO_ICMP : NMX_PROTO_ICMPV6, off))
+        return;
+    if (!have(s, off, 2)) {
+        truncated(s);
+        return;
+    }
+    d->icmp_type = s->b[off];
+    d->icmp_code = s->b[off + 1];
+    d->flags |= NMX_DEC_L4;
+    if (!have(s, off, 8)) {
+        truncated(s);
+        return;
+    }
+    /* An ICMP error quotes the datagram that caused it: its bytes are this
+     * frame's payload, not a flow of its own, so they are not decoded. */
+    d->payload_offset = off + 8;
+    d->payload_len = avail > 8 ? avail - 8 : 0;
+    if (d->payload_len)
+        payload(s, off + 8);
+}
+
+/* The header after IP at off, inside a datagram ending at `end`. */
 static void transport(dec *s, uint8_t proto, uint32_t off, uint32_t end) {
     nmx_decoded *d = s->d;
     d->l4_offset = off;
     uint32_t avail = end > off ? end - off : 0; /* bytes of the datagram from here */
     switch (proto) {
-    case 6: { /* TCP */
-        if (!layer(s, NMX_PROTO_TCP, off))
-            return;
-        if (!have(s, off, 4)) {
-            truncated(s);
-            return;
-        }
-        d->sport = be16(s, off);
-        d->dport = be16(s, off + 2);
-        d->flags |= NMX_DEC_L4;
-        if (!have(s, off, 20)) {
-            truncated(s);
-            return;
-        }
-        d->tcp_seq = be32(s, off + 4);
-        d->tcp_ack = be32(s, off + 8);
-        uint32_t hl = (uint32_t)(s->b[off + 12] >> 4) * 4;
-        d->tcp_hdr_len = (uint8_t)hl;
-        d->tcp_flags = (uint16_t)((s->b[off + 12] & 1u) << 8 | s->b[off + 13]);
-        d->tcp_window = be16(s, off + 14);
-        d->flags |= NMX_DEC_TCP;
-        if (hl < 20 || hl > avail) {
-            malformed(s);
-            return;
-        }
-        d->payload_offset = off + hl;
-        d->payload_len = avail - hl;
-        if (!have(s, off, hl)) {
-            truncated(s);
-            return;
-        }
-        if (d->payload_len)
-            payload(s, off + hl);
+    case 6:
+        tcp(s, off, avail);
         return;
-    }
-    case 17: { /* UDP */
-        if (!layer(s, NMX_PROTO_UDP, off))
-            return;
-        if (!have(s, off, 4)) {
-            truncated(s);
-            return;
-        }
-        d->sport = be16(s, off);
-        d->dport = be16(s, off + 2);
-        d->flags |= NMX_DEC_L4;
-        if (!have(s, off, 8)) {
-            truncated(s);
-            return;
-        }
-        uint32_t ulen = be16(s, off + 4);
-        d->payload_offset = off + 8;
-        if (ulen >= 8 && ulen <= avail)
-            d->payload_len = ulen - 8;
-        else if (avail >= 8)
-            d->payload_len = avail - 8; /* UDP length 0 (jumbogram) or bogus: trust IP */
-        if (d->payload_len)
-            payload(s, off + 8);
+    case 17:
+        udp(s, off, avail);
         return;
-    }
-    case 1:    /* ICMP */
-    case 58: { /* ICMPv6 */
-        if (!layer(s, proto == 1 ? NMX_PROTO_ICMP : NMX_PROTO_ICMPV6, off))
-            return;
-        if (!have(s, off, 2)) {
-            truncated(s);
-            return;
-        }
-        d->icmp_type = s->b[off];
-        d->icmp_code = s->b[off + 1];
-        d->flags |= NMX_DEC_L4;
-        if (!have(s, off, 8)) {
-            truncated(s);
-            return;
-        }
-        d->payload_offset = off + 8;
-        d->payload_len = avail > 8 ? avail - 8 : 0;
-        if (d->payload_len)
-            payload(s, off + 8);
+    case 1:
+    case 58:
+        icmp(s, proto, off, avail);
         return;
-    }
+    case 4: /* IPv4 in IP */
+        nmx__dec_ipv4(s, off);
+        return;
+    case 41: /* IPv6 in IP (6in4, 6in6) */
+        nmx__dec_ipv6(s, off);
+        return;
+    case 47:
+        nmx__dec_gre(s, off);
+        return;
+    case 143: /* Ethernet (segment routing, RFC 8986) */
+        nmx__dec_ethernet(s, off);
+        return;
+    case 112: /* VRRP: the whole datagram is its message */
+        (void)layer(s, NMX_PROTO_VRRP, off);
+        return;
     default:
         d->payload_offset = off;
         d->payload_len = avail;
@@ -213,7 +209,27 @@ static int skip_ext(dec *s, uint8_t *nh, uint32_t *off, uint32_t end, int v6) {
     }
 }
 
-static void ipv4(dec *s, uint32_t off) {
+/* A datagram's end: its length field's, cut at the enclosing length; never
+ * before its header's end `hdr_end`. Its content is bounded by it. */
+static uint32_t bounded_end(dec *s, uint64_t end, uint32_t hdr_end) {
+    if (end > s->lim)
+        end = s->lim;
+    if (end < hdr_end)
+        end = hdr_end;
+    s->lim = (uint32_t)end;
+    return (uint32_t)end;
+}
+
+/* A complete inner IP header starts a new flow: what an outer header and
+ * its transport set is cleared (nmx_decoded: the innermost flow). */
+static void new_datagram(nmx_decoded *d) {
+    if (d->flags & NMX_DEC_IP)
+        d->flags |= NMX_DEC_TUNNEL;
+    memset(&d->ip_version, 0, offsetof(nmx_decoded, layers) - offsetof(nmx_decoded, ip_version));
+    d->flags &= ~(uint32_t)(NMX_DEC_L4 | NMX_DEC_TCP | NMX_DEC_IP_LEN_ZERO);
+}
+
+void nmx__dec_ipv4(dec *s, uint32_t off) {
     nmx_decoded *d = s->d;
     if (!layer(s, NMX_PROTO_IPV4, off))
         return;
@@ -226,6 +242,7 @@ static void ipv4(dec *s, uint32_t off) {
         malformed(s);
         return;
     }
+    new_datagram(d);
     d->ip_version = 4;
     d->l3_offset = off;
     d->l3_hdr_len = ihl;
@@ -253,7 +270,7 @@ static void ipv4(dec *s, uint32_t off) {
         truncated(s);
         return;
     }
-    uint32_t end = off + len, p = off + ihl;
+    uint32_t p = off + ihl, end = bounded_end(s, off + len, p);
     if (d->frag_offset) { /* only the first fragment carries the transport header */
         d->payload_offset = p;
         d->payload_len = end - p;
@@ -268,7 +285,7 @@ static void ipv4(dec *s, uint32_t off) {
     transport(s, nh, p, end);
 }
 
-static void ipv6(dec *s, uint32_t off) {
+void nmx__dec_ipv6(dec *s, uint32_t off) {
     nmx_decoded *d = s->d;
     /* A version other than 6 is not IPv6 at all (Wireshark agrees): its
      * bytes are payload. */
@@ -283,6 +300,7 @@ static void ipv6(dec *s, uint32_t off) {
         truncated(s);
         return;
     }
+    new_datagram(d);
     d->ip_version = 6;
     d->l3_offset = off;
     uint32_t plen = be16(s, off + 4);
@@ -297,7 +315,7 @@ static void ipv6(dec *s, uint32_t off) {
         plen = s->n - off - 40;
     }
     d->ip_total_len = 40 + plen;
-    uint32_t end = off + 40 + plen, p = off + 40;
+    uint32_t p = off + 40, end = bounded_end(s, off + 40 + plen, p);
     int go = skip_ext(s, &nh, &p, end, 1);
     d->l3_hdr_len = p - off;
     if (!go)
@@ -306,6 +324,21 @@ static void ipv6(dec *s, uint32_t off) {
     if (nh == 59) /* no next header */
         return;
     transport(s, nh, p, end);
+}
+
+int nmx__dec_ip_any(dec *s, uint32_t off) {
+    if (!have(s, off, 1))
+        return 0;
+    switch (s->b[off] >> 4) {
+    case 4:
+        nmx__dec_ipv4(s, off);
+        return 1;
+    case 6:
+        nmx__dec_ipv6(s, off);
+        return 1;
+    default:
+        return 0;
+    }
 }
 
 static void arp(dec *s, uint32_t off) {
@@ -318,9 +351,7 @@ static void arp(dec *s, uint32_t off) {
     s->d->arp_op = be16(s, off + 6);
 }
 
-/* What follows a link layer whose type field said `et`, at off. VLAN tags are
- * unwrapped here (Ethernet and SLL both carry them). */
-static void network(dec *s, uint16_t et, uint32_t off) {
+void nmx__dec_ethertype(dec *s, uint16_t et, uint32_t off) {
     nmx_decoded *d = s->d;
     while (et == 0x8100 || et == 0x88a8 || et == 0x9100) {
         if (!layer(s, NMX_PROTO_VLAN, off))
@@ -333,18 +364,39 @@ static void network(dec *s, uint16_t et, uint32_t off) {
             d->vlan_ids[d->nvlans++] = (uint16_t)(be16(s, off) & 0xfff);
         et = be16(s, off + 2);
         off += 4;
+        if (et < 0x0600) { /* a tagged 802.3 frame: the length field, then LLC */
+            nmx__dec_llc(s, off);
+            return;
+        }
     }
     d->ethertype = et;
     switch (et) {
     case 0x0800:
-        ipv4(s, off);
+        nmx__dec_ipv4(s, off);
         return;
     case 0x86dd:
-        ipv6(s, off);
+        nmx__dec_ipv6(s, off);
         return;
     case 0x0806:
     case 0x8035:
         arp(s, off);
+        return;
+    case 0x8847:
+    case 0x8848:
+        nmx__dec_mpls(s, off);
+        return;
+    case 0x8863:
+    case 0x8864:
+        nmx__dec_pppoe(s, et, off);
+        return;
+    case 0x6558: /* transparent Ethernet bridging (GRE, Geneve) */
+        nmx__dec_ethernet(s, off);
+        return;
+    case 0x88cc:
+        (void)layer(s, NMX_PROTO_LLDP, off);
+        return;
+    case 0x2000: /* CDP where a type field names it: Cisco HDLC, GRE */
+        (void)layer(s, NMX_PROTO_CDP, off);
         return;
     default:
         payload(s, off);
@@ -352,41 +404,22 @@ static void network(dec *s, uint16_t et, uint32_t off) {
     }
 }
 
-/* A raw IP packet: the version nibble decides. */
-static void raw_ip(dec *s, uint32_t off) {
-    if (!have(s, off, 1))
+void nmx__dec_ethernet(dec *s, uint32_t off) {
+    if (!layer(s, NMX_PROTO_ETHERNET, off))
         return;
-    switch (s->b[off] >> 4) {
-    case 4:
-        s->d->ethertype = 0x0800;
-        ipv4(s, off);
-        return;
-    case 6:
-        s->d->ethertype = 0x86dd;
-        ipv6(s, off);
-        return;
-    default:
-        malformed(s);
-        return;
-    }
-}
-
-static void ethernet(dec *s) {
-    if (!layer(s, NMX_PROTO_ETHERNET, 0))
-        return;
-    if (!have(s, 0, 14)) {
+    if (!have(s, off, 14)) {
         truncated(s);
         return;
     }
-    memcpy(s->d->eth_dst, s->b, 6);
-    memcpy(s->d->eth_src, s->b + 6, 6);
+    memcpy(s->d->eth_dst, s->b + off, 6);
+    memcpy(s->d->eth_src, s->b + off + 6, 6);
     s->d->flags |= NMX_DEC_ETH;
-    uint16_t et = be16(s, 12);
-    if (et < 0x0600) { /* 802.3 length field: LLC follows, not decoded */
-        payload(s, 14);
+    uint16_t et = be16(s, off + 12);
+    if (et < 0x0600) { /* 802.3 length field: LLC follows */
+        nmx__dec_llc(s, off + 14);
         return;
     }
-    network(s, et, 14);
+    nmx__dec_ethertype(s, et, off + 14);
 }
 
 /* Linux cooked capture: the protocol field is an Ethertype except for a few
@@ -399,11 +432,15 @@ static void sll(dec *s, uint16_t proto_id, uint32_t hdr, uint32_t proto_at, uint
         return;
     }
     uint16_t et = be16(s, proto_at), hatype = be16(s, hatype_at);
+    if (et == 0x0004) { /* LINUX_SLL_P_802_2: an LLC header follows */
+        nmx__dec_llc(s, hdr);
+        return;
+    }
     if (et < 0x0600 || hatype == ARPHRD_NETLINK) {
         payload(s, hdr);
         return;
     }
-    network(s, et, hdr);
+    nmx__dec_ethertype(s, et, hdr);
 }
 
 static void bsd_null(dec *s, int loop) {
@@ -425,14 +462,14 @@ static void bsd_null(dec *s, int loop) {
     switch (fam) {
     case 2: /* AF_INET everywhere */
         s->d->ethertype = 0x0800;
-        ipv4(s, 4);
+        nmx__dec_ipv4(s, 4);
         return;
     case 10: /* AF_INET6: Linux */
     case 24: /* NetBSD, OpenBSD, BSD/OS */
     case 28: /* FreeBSD */
     case 30: /* Darwin */
         s->d->ethertype = 0x86dd;
-        ipv6(s, 4);
+        nmx__dec_ipv6(s, 4);
         return;
     default:
         payload(s, 4);
@@ -440,18 +477,27 @@ static void bsd_null(dec *s, int loop) {
     }
 }
 
+/* A raw IP packet: the version nibble decides. */
+static void raw_ip(dec *s) {
+    if (!have(s, 0, 1))
+        return;
+    s->d->ethertype = s->b[0] >> 4 == 4 ? 0x0800 : s->b[0] >> 4 == 6 ? 0x86dd : 0;
+    if (!nmx__dec_ip_any(s, 0))
+        malformed(s);
+}
+
 unsigned nmx_decode(const uint8_t *bytes, uint32_t caplen, int dlt, nmx_decoded *out) {
     if (!out)
         return 0;
-    memset(out, 0, sizeof *out);
+    memset(out, 0, offsetof(nmx_decoded, layers));
     if (!bytes)
         caplen = 0;
     out->dlt = dlt;
     out->caplen = caplen;
-    dec s = {bytes, caplen, out};
+    dec s = {bytes, caplen, UINT32_MAX, out};
     switch (dlt) {
     case DLT_EN10MB:
-        ethernet(&s);
+        nmx__dec_ethernet(&s, 0);
         break;
     case DLT_LINUX_SLL:
         sll(&s, NMX_PROTO_SLL, 16, 14, 2);
@@ -467,31 +513,19 @@ unsigned nmx_decode(const uint8_t *bytes, uint32_t caplen, int dlt, nmx_decoded 
         break;
     case DLT_RAW:
     case LT_RAW_101:
-        raw_ip(&s, 0);
+        raw_ip(&s);
         break;
     case DLT_IPV4:
         s.d->ethertype = 0x0800;
-        ipv4(&s, 0);
+        nmx__dec_ipv4(&s, 0);
         break;
     case DLT_IPV6:
         s.d->ethertype = 0x86dd;
-        ipv6(&s, 0);
+        nmx__dec_ipv6(&s, 0);
         break;
     default:
+        (void)nmx__dec_link(&s, dlt);
         break;
     }
     return out->nlayers;
-}
-
-const char *nmx_proto_name(unsigned proto) {
-    static const char *const names[] = {
-        [NMX_PROTO_ETHERNET] = "ethernet", [NMX_PROTO_VLAN] = "vlan",   [NMX_PROTO_SLL] = "sll",
-        [NMX_PROTO_SLL2] = "sll2",         [NMX_PROTO_NULL] = "null",   [NMX_PROTO_ARP] = "arp",
-        [NMX_PROTO_IPV4] = "ipv4",         [NMX_PROTO_IPV6] = "ipv6",   [NMX_PROTO_TCP] = "tcp",
-        [NMX_PROTO_UDP] = "udp",           [NMX_PROTO_ICMP] = "icmp",   [NMX_PROTO_ICMPV6] = "icmpv6",
-        [NMX_PROTO_PAYLOAD] = "payload",
-    };
-    if (proto >= sizeof names / sizeof names[0] || !names[proto])
-        return "?";
-    return names[proto];
 }

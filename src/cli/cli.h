@@ -103,8 +103,15 @@ typedef struct cli_job {
     const NMEVENTDATA **rowmem;
 } cli_job;
 
+/* What every report shows first: the capture at a glance. */
+typedef struct cli_summary {
+    uint64_t frames, bytes;     /* wire bytes */
+    int64_t first_ts, last_ts;  /* ns since the epoch: the earliest and latest time stamps */
+} cli_summary;
+
 typedef struct cli_report {
     const char *capture; /* its name */
+    cli_summary sum;
     cli_job *jobs;
     size_t njobs;
 } cli_report;
@@ -116,11 +123,32 @@ void nmx__cli_tables_free(cli_job *j);
 const char *nmx__cli_status_name(DWORD status);
 int nmx__cli_run_failed(const cli_job *j);
 uint64_t nmx__cli_invalid_calls(const nmx_mem_stats *m);
+/* Why a run failed, in words ("crashed: signal 11 at 0x10", "time limit:
+ * stopped", "problem: <the expert's text>"); "" when it did not. */
+void nmx__cli_run_reason(const cli_job *j, char *buf, size_t len);
 
-/* A cell as text: integers as integers, other numbers with 3 decimals. */
-void nmx__cli_cell_text(const NMCOLUMNVARIANT *v, char *buf, size_t len);
+/* A cell for people: integers as integers, percentages (a column whose
+ * name starts with '%') with 2 decimals, other numbers with 3. */
+void nmx__cli_cell_text(const NMCOLUMNVARIANT *v, const char *column, char *buf, size_t len);
+/* A cell for programs: numbers in full (%.17g, exact for doubles). */
+void nmx__cli_cell_exact(const NMCOLUMNVARIANT *v, char *buf, size_t len);
 double nmx__cli_cell_number(const NMCOLUMNVARIANT *v);
 int nmx__cli_is_numeric(const NMCOLUMNVARIANT *v);
+
+/* The memory ledger of all runs together (the report's last line). */
+typedef struct cli_totals {
+    size_t runs, failed;
+    uint64_t peak_bytes, allocs, leaked_blocks, leaked_bytes, invalid_calls;
+    const cli_job *peak_job; /* the run with the highest peak */
+} cli_totals;
+void nmx__cli_totals(const cli_report *r, cli_totals *t);
+
+/* "2026-11-22 10:00:00.123456789 UTC" */
+void nmx__cli_fmt_time(int64_t ns, char *buf, size_t len);
+/* "12.3 ms", "1.234 s": a run's time for people */
+void nmx__cli_fmt_seconds(double s, char *buf, size_t len);
+/* "1.5 MB", "812 B": bytes for people (SI) */
+void nmx__cli_fmt_bytes(uint64_t v, char *buf, size_t len);
 
 /* ---- waiting (wait.c) ---- */
 

@@ -113,7 +113,11 @@ static int run_and_report(const cli_args *a, nmx_capture *cap, nmx_filter *flt, 
         if (nmx__cli_tables(&jobs[i]))
             fprintf(stderr, "nmexpert: out of memory for %s's tables\n", jobs[i].name);
     }
-    cli_report r = {.capture = nmx__cli_input_name(a->inputs, a->ninputs), .jobs = jobs,
+    nmx_capture_info in;
+    nmx_capture_get_info(cap, &in);
+    cli_report r = {.capture = nmx__cli_input_name(a->inputs, a->ninputs),
+                    .sum = {in.frames, in.wire_bytes, in.earliest_ts, in.latest_ts},
+                    .jobs = jobs,
                     .njobs = nj};
     nmx__cli_emitter(a->format)->emit(stdout, &r);
     if (a->html && write_file("html", a->html, &r))

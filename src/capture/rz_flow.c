@@ -1,0 +1,91 @@
+/* The recognizer's flow table (rz_flow.h): open addressing over an array
+ * of flow indexes, linear probing, doubled at half full. */
+#include "capture/rz_flow.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void nmx__rz_key_of(const nmx_decoded *d, nmx__rz_key *key, int *dir) {
+    memset(key, 0, sizeof *key);
+    unsigned alen = d->ip_version == 6 ? 16 : 4;
+    int c = memcmp(d->ip_src, d->ip_dst, alen);
+    int swap = c > 0 || (c == 0 && d->sport > d->dport);
+    memcpy(key->addr[swap], d->ip_src, alen);
+    memcpy(key->addr[!swap], d->ip_dst, alen);
+    key->port[swap] = d->sport;
+    key->port[!swap] = d->dport;
+    key->ip_version = d->ip_version;
+    key->ip_proto = d->ip_proto;
+    *dir = swap;
+}
+
+static uint32_t hash_key(const nmx__rz_key *k) {
+    /* FNV-1a over the key's words: the key is zero-padded, so whole words */
+    uint64_t w[sizeof *k / 8 + 1] = {0};
+    memcpy(w, k, sizeof *k);
+    uint64_t h = 14695981039346656037ull;
+    for (size_t i = 0; i < sizeof w / sizeof w[0]; i++)
+        h = (h ^ w[i]) * 1099511628211ull;
+    return (uint32_t)(h ^ (h >> 32));
+}
+
+static int same_key(const nmx__rz_key *a, const nmx__rz_key *b) { return memcmp(a, b, sizeof *a) == 0; }
+
+nmx__rz_flow *nmx__rz_find(const nmx__rz_table *t, const nmx__rz_key *key) {
+    if (!t->nslots)
+        return NULL;
+    uint32_t mask = t->nslots - 1;
+    for (uint32_t i = hash_key(key) & mask; t->slots[i]; i = (i + 1) & mask) {
+        nmx__rz_flow *f = &t->flows[t->slots[i] - 1];
+        if (same_key(&f->key, key))
+            return f;
+    }
+    return NULL;
+}
+
+static int grow_slots(nmx__rz_table *t) {
+    uint32_t n = t->nslots ? t->nslots * 2 : 1024;
+    uint32_t *s = calloc(n, sizeof *s);
+    if (!s)
+        return 0;
+    for (uint32_t f = 0; f < t->nflows; f++) {
+        uint32_t i = hash_key(&t->flows[f].key) & (n - 1);
+        while (s[i])
+            i = (i + 1) & (n - 1);
+        s[i] = f + 1;
+    }
+    free(t->slots);
+    t->slots = s;
+    t->nslots = n;
+    return 1;
+}
+
+nmx__rz_flow *nmx__rz_get(nmx__rz_table *t, const nmx__rz_key *key) {
+    nmx__rz_flow *f = nmx__rz_find(t, key);
+    if (f)
+        return f;
+    if ((uint64_t)(t->nflows + 1) * 2 > t->nslots && !grow_slots(t))
+        return NULL;
+    if (t->nflows == t->flows_cap) {
+        uint32_t n = t->flows_cap ? t->flows_cap * 2 : 256;
+        nmx__rz_flow *nf = realloc(t->flows, (size_t)n * sizeof *nf);
+        if (!nf)
+            return NULL;
+        t->flows = nf;
+        t->flows_cap = n;
+    }
+    f = &t->flows[t->nflows];
+    memset(f, 0, sizeof *f);
+    f->key = *key;
+    uint32_t mask = t->nslots - 1, i = hash_key(key) & mask;
+    while (t->slots[i])
+        i = (i + 1) & mask;
+    t->slots[i] = ++t->nflows;
+    return f;
+}
+
+void nmx__rz_table_free(nmx__rz_table *t) {
+    free(t->flows);
+    free(t->slots);
+    memset(t, 0, sizeof *t);
+}
