@@ -197,7 +197,8 @@ static void framed(nmx__rz_flow *f, nmx__rz_dir *dd, const uint8_t *p, uint32_t 
         /* at a message start: gather the bytes that tell its length */
         if (!dd->hlen)
             start = (int32_t)i;
-        uint32_t need = 1;
+        m.have = dd->hlen;
+        uint32_t need = dd->hlen ? nmx__rz_need(&m) : 1;
         while (dd->hlen < need && i < n) {
             dd->hdr[dd->hlen++] = p[i++];
             m.have = dd->hlen;
