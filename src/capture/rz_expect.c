@@ -1,37 +1,41 @@
 /* Conversations announced by others (rz_internal.h): FTP's data
- * connections (PORT, EPRT, and the replies to PASV and EPSV) and the RTP
- * and RTCP streams an SDP body offers. A small ring: the oldest
- * announcements are forgotten first. */
+ * connections (the replies to PASV and EPSV) and the RTP and RTCP streams
+ * an SDP body offers, in a table by (address, port). */
 #include "capture/rz_internal.h"
 #include "capture/text.h"
 
+#include <stdlib.h>
 #include <string.h>
+
+static uint32_t slot(const uint8_t *addr, uint8_t ip_version, uint8_t ip_proto, uint16_t port) {
+    uint32_t h = 2166136261u ^ ip_proto ^ (uint32_t)port << 8;
+    for (unsigned i = 0; i < (ip_version == 6 ? 16u : 4u); i++)
+        h = (h ^ addr[i]) * 16777619u;
+    return (h ^ h >> 15) & (NMX_RZ_EXPECT_SLOTS - 1);
+}
 
 void nmx__rz_expect_add(nmx__recognizer *rz, const uint8_t *addr, uint8_t ip_version, uint8_t ip_proto,
                         uint16_t port, uint16_t proto) {
-    nmx__rz_expect e = {{0}, port, ip_version, ip_proto, proto};
-    memcpy(e.addr, addr, ip_version == 6 ? 16 : 4);
-    for (uint32_t i = 0; i < rz->nexpect; i++)
-        if (memcmp(&rz->expect[i], &e, sizeof e) == 0)
-            return;
-    rz->expect[rz->expect_next] = e;
-    rz->expect_next = (rz->expect_next + 1) % NMX_RZ_MAX_EXPECT;
-    if (rz->nexpect < NMX_RZ_MAX_EXPECT)
-        rz->nexpect++;
+    if (!rz->expect && !(rz->expect = calloc(NMX_RZ_EXPECT_SLOTS, sizeof *rz->expect)))
+        return; /* memory refused: nothing is announced */
+    nmx__rz_expect *e = &rz->expect[slot(addr, ip_version, ip_proto, port)];
+    *e = (nmx__rz_expect){{0}, port, ip_version, ip_proto, proto};
+    memcpy(e->addr, addr, ip_version == 6 ? 16 : 4);
+    rz->nexpect++;
 }
 
-static int is_endpoint(const nmx__rz_expect *e, const nmx_decoded *d, const uint8_t *addr, uint16_t port) {
-    return e->port == port && e->ip_version == d->ip_version && e->ip_proto == d->ip_proto &&
-           memcmp(e->addr, addr, d->ip_version == 6 ? 16 : 4) == 0;
+static uint16_t announced(const nmx__recognizer *rz, const nmx_decoded *d, const uint8_t *addr, uint16_t port) {
+    const nmx__rz_expect *e = &rz->expect[slot(addr, d->ip_version, d->ip_proto, port)];
+    int same = e->proto && e->port == port && e->ip_version == d->ip_version && e->ip_proto == d->ip_proto &&
+               memcmp(e->addr, addr, d->ip_version == 6 ? 16 : 4) == 0;
+    return same ? e->proto : 0;
 }
 
 uint16_t nmx__rz_expected(const nmx__recognizer *rz, const nmx_decoded *d) {
-    for (uint32_t i = 0; i < rz->nexpect; i++) {
-        const nmx__rz_expect *e = &rz->expect[i];
-        if (is_endpoint(e, d, d->ip_src, d->sport) || is_endpoint(e, d, d->ip_dst, d->dport))
-            return e->proto;
-    }
-    return 0;
+    if (!rz->expect)
+        return 0;
+    uint16_t p = announced(rz, d, d->ip_src, d->sport);
+    return p ? p : announced(rz, d, d->ip_dst, d->dport);
 }
 
 /* ---- FTP ---- */
@@ -95,14 +99,15 @@ static void ftp_extended(nmx__recognizer *rz, const char *m, uint32_t len, const
 }
 
 void nmx__rz_ftp_control(nmx__recognizer *rz, const char *m, uint32_t len, const nmx_decoded *d) {
-    for (uint32_t at = 0, ll; at < len; at = nmx__next_line(m, len, at, &ll)) {
-        nmx__next_line(m, len, at, &ll);
-        const char *line = m + at;
-        if (nmx__text_prefix(line, ll, "227"))
-            ftp_hostport(rz, line + 3, ll - 3);
-        else if (nmx__text_prefix(line, ll, "229"))
-            ftp_extended(rz, line, ll, d, 1);
-    }
+    /* only the replies 227 and 229 announce anything, each a line of its own */
+    if (len < 4 || m[0] != '2' || m[1] != '2' || (m[2] != '7' && m[2] != '9'))
+        return;
+    uint32_t ll;
+    (void)nmx__next_line(m, len, 0, &ll);
+    if (m[2] == '7')
+        ftp_hostport(rz, m + 3, ll - 3);
+    else
+        ftp_extended(rz, m, ll, d, 1);
 }
 
 /* ---- SDP ---- */
@@ -112,8 +117,8 @@ void nmx__rz_sdp(nmx__recognizer *rz, const char *m, uint32_t len, const nmx_dec
     uint8_t addr[16];
     memcpy(addr, d->ip_src, 16);
     uint8_t ver = d->ip_version;
-    for (uint32_t at = 0, ll; at < len; at = nmx__next_line(m, len, at, &ll)) {
-        nmx__next_line(m, len, at, &ll);
+    for (uint32_t at = 0, ll, next; at < len; at = next) {
+        next = nmx__next_line(m, len, at, &ll);
         const char *line = m + at;
         unsigned long v[4];
         if (nmx__text_prefix(line, ll, "c=IN IP4 ") && numbers(line + 9, ll - 9, v, 4) == 4 && v[0] < 256 &&

@@ -28,13 +28,16 @@ typedef struct nmx__rz_expect {
     uint16_t proto;
 } nmx__rz_expect;
 
-#define NMX_RZ_MAX_EXPECT 256 /* the oldest are forgotten first */
+/* Announcements live in a table of this many slots, one per (address,
+ * port) hash: a newer one in the same slot replaces the older. */
+#define NMX_RZ_EXPECT_SLOTS 1024
 
 struct nmx__recognizer {
     nmx__rz_table flows;
-    nmx__rz_expect expect[NMX_RZ_MAX_EXPECT];
-    uint32_t nexpect, expect_next; /* in use; the slot to overwrite next */
-    int oom;                       /* memory was refused once: no new conversations */
+    nmx__rz_expect *expect; /* NMX_RZ_EXPECT_SLOTS, made at the first announcement; proto 0: empty */
+    uint32_t nexpect;       /* announcements made */
+    uint32_t unported;      /* conversations known by neither of their ports */
+    int oom;                /* memory was refused once: no new conversations */
 };
 
 /* The layer list: replace a trailing PAYLOAD by `proto` at `off` (or add

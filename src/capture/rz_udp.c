@@ -39,7 +39,7 @@ void nmx__rz_udp(nmx__recognizer *rz, const uint8_t *bytes, nmx_decoded *d) {
     uint16_t proto = rz->nexpect ? nmx__rz_expected(rz, d) : 0;
     if (!proto && (d->sport == 443 || d->dport == 443))
         proto = NMX_PROTO_QUIC;
-    if (!proto && rz->flows.nflows) {
+    if (!proto && rz->unported) {
         nmx__rz_key key;
         int dir;
         nmx__rz_key_of(d, &key, &dir);
@@ -51,10 +51,12 @@ void nmx__rz_udp(nmx__recognizer *rz, const uint8_t *bytes, nmx_decoded *d) {
         int dir;
         nmx__rz_key_of(d, &key, &dir);
         nmx__rz_flow *f = nmx__rz_get(&rz->flows, &key);
-        if (f)
+        if (f) {
             f->proto = proto = NMX_PROTO_QUIC;
-        else
+            rz->unported++;
+        } else {
             rz->oom = 1;
+        }
     }
     if (proto)
         nmx__rz_list(d, proto, d->payload_offset);
