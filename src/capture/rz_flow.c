@@ -26,11 +26,16 @@ static void key_words(const nmx__rz_key *k, uint64_t w[5]) {
     memcpy(w, k, sizeof *k);
 }
 
-static uint32_t hash_words(const uint64_t w[5]) { /* FNV-1a, a word at a time */
+static uint32_t hash_words(const uint64_t w[5]) {
+    /* FNV-1a a word at a time, then a finalizer (MurmurHash3's): the
+     * table takes the low bits, which FNV's multiply leaves poorly mixed */
     uint64_t h = 14695981039346656037ull;
     for (int i = 0; i < 5; i++)
         h = (h ^ w[i]) * 1099511628211ull;
-    return (uint32_t)(h ^ (h >> 32));
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    return (uint32_t)h;
 }
 
 static uint32_t hash_key(const nmx__rz_key *k) {

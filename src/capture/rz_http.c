@@ -56,7 +56,12 @@ enum { METHOD_HEAD = 3, METHOD_CONNECT = 8 }; /* their places above, from 1 */
 /* A known method, then a space or the line's end: its place from 1; 0 if
  * none. */
 static int request_line(const uint8_t *p, uint32_t n) {
-    if (n < 4 || p[0] < 'A' || p[0] > 'Z')
+    /* the methods' first letters: A B C D G H L M N O P R S T U V */
+    static const uint32_t first = 1u << ('A' - 'A') | 1u << ('B' - 'A') | 1u << ('C' - 'A') | 1u << ('D' - 'A') |
+                                  1u << ('G' - 'A') | 1u << ('H' - 'A') | 1u << ('L' - 'A') | 1u << ('M' - 'A') |
+                                  1u << ('N' - 'A') | 1u << ('O' - 'A') | 1u << ('P' - 'A') | 1u << ('R' - 'A') |
+                                  1u << ('S' - 'A') | 1u << ('T' - 'A') | 1u << ('U' - 'A') | 1u << ('V' - 'A');
+    if (n < 4 || p[0] < 'A' || p[0] > 'Z' || !(first >> (p[0] - 'A') & 1))
         return 0;
     for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++) {
         size_t l = methods[i].len;
