@@ -5,9 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+static uint32_t be32(const uint8_t *p) { return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]; }
+
 void nmx__rz_key_of(const nmx_decoded *d, nmx__rz_key *key, int *dir) {
-    unsigned alen = d->ip_version == 6 ? 16 : 4;
-    int c = memcmp(d->ip_src, d->ip_dst, alen);
+    uint32_t s4 = be32(d->ip_src), d4 = be32(d->ip_dst);
+    int c = d->ip_version == 6 ? memcmp(d->ip_src, d->ip_dst, 16) : (s4 > d4) - (s4 < d4);
     int swap = c > 0 || (c == 0 && d->sport > d->dport);
     memcpy(key->addr[swap], d->ip_src, 16); /* the unused 12 bytes of IPv4 are 0 in nmx_decoded */
     memcpy(key->addr[!swap], d->ip_dst, 16);
@@ -50,16 +52,21 @@ static int same_key(const nmx__rz_key *a, const uint64_t w[5]) {
     return ((x[0] ^ w[0]) | (x[1] ^ w[1]) | (x[2] ^ w[2]) | (x[3] ^ w[3]) | (x[4] ^ w[4])) == 0;
 }
 
-nmx__rz_flow *nmx__rz_find(const nmx__rz_table *t, const nmx__rz_key *key) {
+nmx__rz_flow *nmx__rz_find(nmx__rz_table *t, const nmx__rz_key *key) {
     if (!t->nslots)
         return NULL;
     uint64_t w[5];
     key_words(key, w);
+    /* a capture's frames come in runs of one conversation: the last first */
+    if (t->last && same_key(&t->flows[t->last - 1].key, w))
+        return &t->flows[t->last - 1];
     uint32_t mask = t->nslots - 1;
     for (uint32_t i = hash_words(w) & mask; t->slots[i]; i = (i + 1) & mask) {
         nmx__rz_flow *f = &t->flows[t->slots[i] - 1];
-        if (same_key(&f->key, w))
+        if (same_key(&f->key, w)) {
+            t->last = t->slots[i];
             return f;
+        }
     }
     return NULL;
 }
@@ -102,6 +109,7 @@ nmx__rz_flow *nmx__rz_get(nmx__rz_table *t, const nmx__rz_key *key) {
     while (t->slots[i])
         i = (i + 1) & mask;
     t->slots[i] = ++t->nflows;
+    t->last = t->nflows;
     return f;
 }
 

@@ -57,14 +57,16 @@ typedef struct nmx__rz_table {
     uint32_t nflows, flows_cap;
     uint32_t *slots;     /* open addressing: flow index + 1, 0 empty */
     uint32_t nslots;     /* a power of two */
+    uint32_t last;       /* the flow found or made last, index + 1 (0: none) */
 } nmx__rz_table;
 
 /* The key of a decoded frame's innermost flow and the frame's direction
  * in it (0: from endpoint 0). */
 void nmx__rz_key_of(const nmx_decoded *d, nmx__rz_key *key, int *dir);
 
-/* The conversation with this key, or NULL. */
-nmx__rz_flow *nmx__rz_find(const nmx__rz_table *t, const nmx__rz_key *key);
+/* The conversation with this key, or NULL (the table remembers it, so a
+ * run of frames of one conversation costs one key comparison each). */
+nmx__rz_flow *nmx__rz_find(nmx__rz_table *t, const nmx__rz_key *key);
 
 /* The conversation with this key, made (zeroed, proto 0) if new; NULL when
  * memory is refused. A pointer stays valid until the next _get. */
