@@ -297,9 +297,10 @@ TEST(test_c5_sdp_announces_rtp_and_quic_conversations_are_followed) {
     nmx__recognizer_free(rz);
 }
 
-/* C5: the reader stores what the recognizer found in each frame's
- * RECOGNIZEDATATABLE, with the flow state across frames */
-TEST(test_c5_capture_tables_hold_the_recognised_protocols) {
+/* C5, E1: the reader stores what the recognizer found in each frame's
+ * RECOGNIZEDATATABLE, with the flow state across frames, and ExpertGetFrame
+ * (its engine) hands experts exactly that table */
+TEST(test_c5_e1_capture_tables_hold_the_recognised_protocols) {
     /* three frames of one conversation: a TLS record split in two, and a
      * bare ACK */
     uint8_t rec[600];
@@ -338,6 +339,9 @@ TEST(test_c5_capture_tables_hold_the_recognised_protocols) {
                 CHECK_EQ(t->RecognizeData[i].nProtocolOffset, 54);
         }
         CHECK_EQ(t->nRecognizeDatas, i);
+        EXPERTFRAMEDESCRIPTOR desc;
+        CHECK_EQ(nmx__capture_get_frame(cap, NULL, NULL, GET_SPECIFIED_FRAME, 0, k, &desc), NMERR_SUCCESS);
+        CHECK(desc.lpRecognizeDataTable == t);
     }
     nmx_capture_close(cap);
     unlink(path);
@@ -377,7 +381,7 @@ int main(int argc, char **argv) {
     RUN(test_c5_starttls_turns_the_conversation_into_tls);
     RUN(test_c5_the_server_port_decides_before_the_lower_one);
     RUN(test_c5_sdp_announces_rtp_and_quic_conversations_are_followed);
-    RUN(test_c5_capture_tables_hold_the_recognised_protocols);
+    RUN(test_c5_e1_capture_tables_hold_the_recognised_protocols);
     RUN(test_c6_garbage_conversations_are_read_safely);
     return CHECK_DONE();
 }
