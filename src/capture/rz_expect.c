@@ -57,7 +57,8 @@ static unsigned numbers(const char *m, uint32_t len, unsigned long *out, unsigne
     return n;
 }
 
-/* "h1,h2,h3,h4,p1,p2" somewhere in the line. */
+/* 227 Entering Passive Mode (h1,h2,h3,h4,p1,p2): the address and port
+ * it names. */
 static void ftp_hostport(nmx__recognizer *rz, const char *m, uint32_t len) {
     unsigned long v[6];
     if (numbers(m, len, v, 6) != 6)
@@ -69,11 +70,12 @@ static void ftp_hostport(nmx__recognizer *rz, const char *m, uint32_t len) {
     nmx__rz_expect_add(rz, a, 4, 6, (uint16_t)(v[4] << 8 | v[5]), NMX_PROTO_FTP_DATA);
 }
 
-/* EPRT |af|addr|port| and 229 (|||port|): the fields between the
- * delimiters (the first character after the command). */
-static void ftp_extended(nmx__recognizer *rz, const char *m, uint32_t len, const nmx_decoded *d, int reply) {
+/* 229 Entering Extended Passive Mode (|||port|): the server that replied,
+ * at that port (the fields between the delimiters, the first character
+ * after the parenthesis). */
+static void ftp_epsv(nmx__recognizer *rz, const char *m, uint32_t len, const nmx_decoded *d) {
     const char *open = memchr(m, '(', len);
-    uint32_t o = open ? (uint32_t)(open - m) + 1 : 5; /* 229 ... (|||port|); EPRT |1|addr|port| */
+    uint32_t o = open ? (uint32_t)(open - m) + 1 : len;
     if (o >= len)
         return;
     char delim = m[o];
@@ -81,21 +83,10 @@ static void ftp_extended(nmx__recognizer *rz, const char *m, uint32_t len, const
     for (uint32_t i = o; i < len && n < 4; i++)
         if (m[i] == delim)
             start[n++] = i + 1;
-    if (n < 4)
-        return;
     unsigned long port;
-    if (numbers(m + start[2], start[3] - start[2], &port, 1) != 1 || port == 0 || port > 65535)
+    if (n < 4 || numbers(m + start[2], start[3] - start[2], &port, 1) != 1 || port == 0 || port > 65535)
         return;
-    if (reply) { /* EPSV: the server that replied, at that port */
-        nmx__rz_expect_add(rz, d->ip_src, d->ip_version, 6, (uint16_t)port, NMX_PROTO_FTP_DATA);
-        return;
-    }
-    unsigned long v[4]; /* EPRT: the address it names (IPv4 only) */
-    if (m[start[0]] == '1' && numbers(m + start[1], start[2] - start[1], v, 4) == 4 && v[0] < 256 && v[1] < 256 &&
-        v[2] < 256 && v[3] < 256) {
-        uint8_t a[4] = {(uint8_t)v[0], (uint8_t)v[1], (uint8_t)v[2], (uint8_t)v[3]};
-        nmx__rz_expect_add(rz, a, 4, 6, (uint16_t)port, NMX_PROTO_FTP_DATA);
-    }
+    nmx__rz_expect_add(rz, d->ip_src, d->ip_version, 6, (uint16_t)port, NMX_PROTO_FTP_DATA);
 }
 
 void nmx__rz_ftp_control(nmx__recognizer *rz, const char *m, uint32_t len, const nmx_decoded *d) {
@@ -107,7 +98,7 @@ void nmx__rz_ftp_control(nmx__recognizer *rz, const char *m, uint32_t len, const
     if (m[2] == '7')
         ftp_hostport(rz, m + 3, ll - 3);
     else
-        ftp_extended(rz, m, ll, d, 1);
+        ftp_epsv(rz, m, ll, d);
 }
 
 /* ---- SDP ---- */
