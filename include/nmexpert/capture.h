@@ -247,7 +247,13 @@ typedef struct nmx_decoded {
 } nmx_decoded;
 
 /* Decode `caplen` bytes of a frame of link type `dlt` (DLT_* as
- * pcap_datalink gives it; LINKTYPE_RAW 101 is accepted too). Never reads
+ * pcap_datalink gives it: EN10MB, LINUX_SLL, LINUX_SLL2, NULL, LOOP, RAW,
+ * IPV4, IPV6, PPP, PPP_SERIAL, PPP_ETHER, C_HDLC, IEEE802_11,
+ * IEEE802_11_RADIO; LINKTYPE_RAW 101 is accepted too): its link, network
+ * and transport layers, every tunnel, and the UDP protocols a datagram
+ * alone shows (docs/CAPTURES.md). A pure function of the frame: what needs
+ * the conversation (TCP protocols, QUIC, RTP) is the capture reader's
+ * recognition, in the tables experts get (docs/RECOGNITION.md). Never reads
  * beyond caplen; a malformed frame decodes as far as its bytes allow (C6).
  * Unknown link types give no layers. bytes may be NULL when caplen is 0.
  * Returns out->nlayers; out NULL returns 0. */

@@ -39,7 +39,7 @@ typedef nmx__dec dec;
 
 /* A TCP or UDP header at off: its layer and ports; 1 when its first `full`
  * bytes are captured. */
-static int ports(dec *s, uint16_t proto, uint32_t off, uint32_t full) {
+static inline __attribute__((always_inline)) int ports(dec *s, uint16_t proto, uint32_t off, uint32_t full) {
     nmx_decoded *d = s->d;
     if (!nmx__header(s, proto, off, 4))
         return 0;
@@ -223,8 +223,9 @@ static uint32_t bounded_end(dec *s, uint64_t end, uint32_t hdr_end) {
 /* A complete inner IP header starts a new flow: what an outer header and
  * its transport set is cleared (nmx_decoded: the innermost flow). */
 static void new_datagram(nmx_decoded *d) {
-    if (d->flags & NMX_DEC_IP)
-        d->flags |= NMX_DEC_TUNNEL;
+    if (!(d->flags & NMX_DEC_IP)) /* the first: nmx_decode cleared them */
+        return;
+    d->flags |= NMX_DEC_TUNNEL;
     memset(&d->ip_version, 0, offsetof(nmx_decoded, layers) - offsetof(nmx_decoded, ip_version));
     d->flags &= ~(uint32_t)(NMX_DEC_L4 | NMX_DEC_TCP | NMX_DEC_IP_LEN_ZERO);
 }

@@ -97,9 +97,9 @@ void nmx__dec_ipv6(nmx__dec *s, uint32_t off);
 /* decode_tunnel.c */
 /* GRE (IP protocol 47) at off, and what it carries. */
 void nmx__dec_gre(nmx__dec *s, uint32_t off);
-/* The UDP-borne tunnels (VXLAN, Geneve, GTP-U, GTP-C, Teredo, MPLS), by
- * port. 1: the datagram at off was decoded as one; 0: not a tunnel port. */
-int nmx__dec_udp_tunnel(nmx__dec *s, uint16_t port, uint32_t off);
+/* A UDP-borne tunnel (NMX_PROTO_VXLAN, _GENEVE, _GTPU, _GTPC, _TEREDO,
+ * _MPLS: ports.h says which port is which) carried at off. */
+void nmx__dec_udp_tunnel(nmx__dec *s, uint16_t tunnel, uint32_t off);
 
 /* decode_udp.c */
 /* A UDP payload at off (at least one byte captured): a tunnel or an

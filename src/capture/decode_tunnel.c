@@ -194,30 +194,26 @@ static void teredo(dec *s, uint32_t off) {
     nmx__dec_ipv6(s, p);
 }
 
-/* IANA ports: VXLAN 4789, Geneve 6081, GTP-U 2152, GTP-C 2123, Teredo 3544,
- * MPLS over UDP 6635 (RFC 7510). */
-int nmx__dec_udp_tunnel(dec *s, uint16_t port, uint32_t off) {
-    switch (port) {
-    case 4789:
+void nmx__dec_udp_tunnel(dec *s, uint16_t tunnel, uint32_t off) {
+    switch (tunnel) {
+    case NMX_PROTO_VXLAN:
         vxlan(s, off);
-        return 1;
-    case 6081:
+        return;
+    case NMX_PROTO_GENEVE:
         geneve(s, off);
-        return 1;
-    case 2152:
+        return;
+    case NMX_PROTO_GTPU:
         gtpu(s, off);
-        return 1;
-    case 2123:
-        (void)nmx__layer(s, NMX_PROTO_GTPC, off);
-        return 1;
-    case 3544:
+        return;
+    case NMX_PROTO_TEREDO:
         teredo(s, off);
-        return 1;
-    case 6635:
+        return;
+    case NMX_PROTO_MPLS:
         nmx__dec_mpls(s, off);
-        return 1;
-    default:
-        return 0;
+        return;
+    default: /* GTP-C: listed, not decoded */
+        (void)nmx__layer(s, tunnel, off);
+        return;
     }
 }
 

@@ -6,9 +6,11 @@
  * RTCP announced by SDP, QUIC connections) are the recognizer's.
  *
  * As Wireshark does, the lower port is tried first, then the higher; a
- * protocol whose first bytes do not fit lets the other port be tried.
+ * protocol whose first bytes do not fit lets the other port be tried
+ * (ports.h has the ports).
  */
 #include "capture/decode_internal.h"
+#include "capture/ports.h"
 #include "capture/text.h"
 
 typedef nmx__dec dec;
@@ -63,44 +65,35 @@ static int sip(dec *s, uint32_t off) {
     return 1;
 }
 
-/* The ports whose protocol takes any datagram (Wireshark's dissectors for
- * them accept whatever comes). */
-static uint16_t plain_port(uint16_t port) {
-    switch (port) {
-    case 53: return NMX_PROTO_DNS;
-    case 5353: return NMX_PROTO_MDNS;
-    case 5355: return NMX_PROTO_LLMNR;
-    case 137: return NMX_PROTO_NBNS;
-    case 67:
-    case 68: return NMX_PROTO_DHCP;
-    case 546:
-    case 547: return NMX_PROTO_DHCPV6;
-    case 123: return NMX_PROTO_NTP;
-    case 514: return NMX_PROTO_SYSLOG;
-    default: return 0;
-    }
-}
-
 /* One port's protocol, if it takes the datagram at off. */
 static int by_port(dec *s, uint16_t port, uint32_t off) {
-    uint16_t proto = plain_port(port);
-    if (proto) {
-        (void)nmx__layer(s, proto, off);
-        return 1;
-    }
-    if (port == 138) {
+    uint8_t proto = nmx__udp_ports[port];
+    switch (proto) {
+    case 0:
+        return 0;
+    case NMX_PROTO_NBDGM:
         nbdgm(s, off);
         return 1;
-    }
-    if (port == 161 || port == 162) /* a BER SEQUENCE, or Wireshark declines it */
+    case NMX_PROTO_SNMP: /* a BER SEQUENCE, or Wireshark declines it */
         return s->b[off] == 0x30 && nmx__layer(s, NMX_PROTO_SNMP, off);
-    if (port == 88) { /* Kerberos 5: an APPLICATION tag; version 4 on the same port: its version byte */
+    case NMX_PROTO_KERBEROS: { /* Kerberos 5: an APPLICATION tag; version 4 on the same port: its version */
         uint8_t b = s->b[off];
         return (b == 4 || (b >= 0x60 && b <= 0x7f)) && nmx__layer(s, NMX_PROTO_KERBEROS, off);
     }
-    if (port == 5060)
+    case NMX_PROTO_SIP:
         return sip(s, off);
-    return nmx__dec_udp_tunnel(s, port, off);
+    case NMX_PROTO_VXLAN:
+    case NMX_PROTO_GENEVE:
+    case NMX_PROTO_GTPU:
+    case NMX_PROTO_GTPC:
+    case NMX_PROTO_TEREDO:
+    case NMX_PROTO_MPLS:
+        nmx__dec_udp_tunnel(s, proto, off);
+        return 1;
+    default: /* the protocols that take any datagram */
+        (void)nmx__layer(s, proto, off);
+        return 1;
+    }
 }
 
 /* Wireshark 4.0's DNS heuristic, as its answers on crafted datagrams

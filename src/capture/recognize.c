@@ -20,6 +20,7 @@ void nmx__recognizer_free(nmx__recognizer *rz) {
     if (!rz)
         return;
     nmx__rz_table_free(&rz->flows);
+    free(rz->expect);
     free(rz);
 }
 

@@ -1,37 +1,41 @@
 /* Conversations announced by others (rz_internal.h): FTP's data
- * connections (PORT, EPRT, and the replies to PASV and EPSV) and the RTP
- * and RTCP streams an SDP body offers. A small ring: the oldest
- * announcements are forgotten first. */
+ * connections (the replies to PASV and EPSV) and the RTP and RTCP streams
+ * an SDP body offers, in a table by (address, port). */
 #include "capture/rz_internal.h"
 #include "capture/text.h"
 
+#include <stdlib.h>
 #include <string.h>
+
+static uint32_t slot(const uint8_t *addr, uint8_t ip_version, uint8_t ip_proto, uint16_t port) {
+    uint32_t h = 2166136261u ^ ip_proto ^ (uint32_t)port << 8;
+    for (unsigned i = 0; i < (ip_version == 6 ? 16u : 4u); i++)
+        h = (h ^ addr[i]) * 16777619u;
+    return (h ^ h >> 15) & (NMX_RZ_EXPECT_SLOTS - 1);
+}
 
 void nmx__rz_expect_add(nmx__recognizer *rz, const uint8_t *addr, uint8_t ip_version, uint8_t ip_proto,
                         uint16_t port, uint16_t proto) {
-    nmx__rz_expect e = {{0}, port, ip_version, ip_proto, proto};
-    memcpy(e.addr, addr, ip_version == 6 ? 16 : 4);
-    for (uint32_t i = 0; i < rz->nexpect; i++)
-        if (memcmp(&rz->expect[i], &e, sizeof e) == 0)
-            return;
-    rz->expect[rz->expect_next] = e;
-    rz->expect_next = (rz->expect_next + 1) % NMX_RZ_MAX_EXPECT;
-    if (rz->nexpect < NMX_RZ_MAX_EXPECT)
-        rz->nexpect++;
+    if (!rz->expect && !(rz->expect = calloc(NMX_RZ_EXPECT_SLOTS, sizeof *rz->expect)))
+        return; /* memory refused: nothing is announced */
+    nmx__rz_expect *e = &rz->expect[slot(addr, ip_version, ip_proto, port)];
+    *e = (nmx__rz_expect){{0}, port, ip_version, ip_proto, proto};
+    memcpy(e->addr, addr, ip_version == 6 ? 16 : 4);
+    rz->nexpect++;
 }
 
-static int is_endpoint(const nmx__rz_expect *e, const nmx_decoded *d, const uint8_t *addr, uint16_t port) {
-    return e->port == port && e->ip_version == d->ip_version && e->ip_proto == d->ip_proto &&
-           memcmp(e->addr, addr, d->ip_version == 6 ? 16 : 4) == 0;
+static uint16_t announced(const nmx__recognizer *rz, const nmx_decoded *d, const uint8_t *addr, uint16_t port) {
+    const nmx__rz_expect *e = &rz->expect[slot(addr, d->ip_version, d->ip_proto, port)];
+    int same = e->proto && e->port == port && e->ip_version == d->ip_version && e->ip_proto == d->ip_proto &&
+               memcmp(e->addr, addr, d->ip_version == 6 ? 16 : 4) == 0;
+    return same ? e->proto : 0;
 }
 
 uint16_t nmx__rz_expected(const nmx__recognizer *rz, const nmx_decoded *d) {
-    for (uint32_t i = 0; i < rz->nexpect; i++) {
-        const nmx__rz_expect *e = &rz->expect[i];
-        if (is_endpoint(e, d, d->ip_src, d->sport) || is_endpoint(e, d, d->ip_dst, d->dport))
-            return e->proto;
-    }
-    return 0;
+    if (!rz->expect)
+        return 0;
+    uint16_t p = announced(rz, d, d->ip_src, d->sport);
+    return p ? p : announced(rz, d, d->ip_dst, d->dport);
 }
 
 /* ---- FTP ---- */
@@ -53,7 +57,8 @@ static unsigned numbers(const char *m, uint32_t len, unsigned long *out, unsigne
     return n;
 }
 
-/* "h1,h2,h3,h4,p1,p2" somewhere in the line. */
+/* 227 Entering Passive Mode (h1,h2,h3,h4,p1,p2): the address and port
+ * it names. */
 static void ftp_hostport(nmx__recognizer *rz, const char *m, uint32_t len) {
     unsigned long v[6];
     if (numbers(m, len, v, 6) != 6)
@@ -65,11 +70,12 @@ static void ftp_hostport(nmx__recognizer *rz, const char *m, uint32_t len) {
     nmx__rz_expect_add(rz, a, 4, 6, (uint16_t)(v[4] << 8 | v[5]), NMX_PROTO_FTP_DATA);
 }
 
-/* EPRT |af|addr|port| and 229 (|||port|): the fields between the
- * delimiters (the first character after the command). */
-static void ftp_extended(nmx__recognizer *rz, const char *m, uint32_t len, const nmx_decoded *d, int reply) {
+/* 229 Entering Extended Passive Mode (|||port|): the server that replied,
+ * at that port (the fields between the delimiters, the first character
+ * after the parenthesis). */
+static void ftp_epsv(nmx__recognizer *rz, const char *m, uint32_t len, const nmx_decoded *d) {
     const char *open = memchr(m, '(', len);
-    uint32_t o = open ? (uint32_t)(open - m) + 1 : 5; /* 229 ... (|||port|); EPRT |1|addr|port| */
+    uint32_t o = open ? (uint32_t)(open - m) + 1 : len;
     if (o >= len)
         return;
     char delim = m[o];
@@ -77,32 +83,22 @@ static void ftp_extended(nmx__recognizer *rz, const char *m, uint32_t len, const
     for (uint32_t i = o; i < len && n < 4; i++)
         if (m[i] == delim)
             start[n++] = i + 1;
-    if (n < 4)
-        return;
     unsigned long port;
-    if (numbers(m + start[2], start[3] - start[2], &port, 1) != 1 || port == 0 || port > 65535)
+    if (n < 4 || numbers(m + start[2], start[3] - start[2], &port, 1) != 1 || port == 0 || port > 65535)
         return;
-    if (reply) { /* EPSV: the server that replied, at that port */
-        nmx__rz_expect_add(rz, d->ip_src, d->ip_version, 6, (uint16_t)port, NMX_PROTO_FTP_DATA);
-        return;
-    }
-    unsigned long v[4]; /* EPRT: the address it names (IPv4 only) */
-    if (m[start[0]] == '1' && numbers(m + start[1], start[2] - start[1], v, 4) == 4 && v[0] < 256 && v[1] < 256 &&
-        v[2] < 256 && v[3] < 256) {
-        uint8_t a[4] = {(uint8_t)v[0], (uint8_t)v[1], (uint8_t)v[2], (uint8_t)v[3]};
-        nmx__rz_expect_add(rz, a, 4, 6, (uint16_t)port, NMX_PROTO_FTP_DATA);
-    }
+    nmx__rz_expect_add(rz, d->ip_src, d->ip_version, 6, (uint16_t)port, NMX_PROTO_FTP_DATA);
 }
 
 void nmx__rz_ftp_control(nmx__recognizer *rz, const char *m, uint32_t len, const nmx_decoded *d) {
-    for (uint32_t at = 0, ll; at < len; at = nmx__next_line(m, len, at, &ll)) {
-        nmx__next_line(m, len, at, &ll);
-        const char *line = m + at;
-        if (nmx__text_prefix(line, ll, "227"))
-            ftp_hostport(rz, line + 3, ll - 3);
-        else if (nmx__text_prefix(line, ll, "229"))
-            ftp_extended(rz, line, ll, d, 1);
-    }
+    /* only the replies 227 and 229 announce anything, each a line of its own */
+    if (len < 4 || m[0] != '2' || m[1] != '2' || (m[2] != '7' && m[2] != '9'))
+        return;
+    uint32_t ll;
+    (void)nmx__next_line(m, len, 0, &ll);
+    if (m[2] == '7')
+        ftp_hostport(rz, m + 3, ll - 3);
+    else
+        ftp_epsv(rz, m, ll, d);
 }
 
 /* ---- SDP ---- */
@@ -112,8 +108,8 @@ void nmx__rz_sdp(nmx__recognizer *rz, const char *m, uint32_t len, const nmx_dec
     uint8_t addr[16];
     memcpy(addr, d->ip_src, 16);
     uint8_t ver = d->ip_version;
-    for (uint32_t at = 0, ll; at < len; at = nmx__next_line(m, len, at, &ll)) {
-        nmx__next_line(m, len, at, &ll);
+    for (uint32_t at = 0, ll, next; at < len; at = next) {
+        next = nmx__next_line(m, len, at, &ll);
         const char *line = m + at;
         unsigned long v[4];
         if (nmx__text_prefix(line, ll, "c=IN IP4 ") && numbers(line + 9, ll - 9, v, 4) == 4 && v[0] < 256 &&

@@ -5,13 +5,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+static uint32_t be32(const uint8_t *p) { return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]; }
+
 void nmx__rz_key_of(const nmx_decoded *d, nmx__rz_key *key, int *dir) {
-    memset(key, 0, sizeof *key);
-    unsigned alen = d->ip_version == 6 ? 16 : 4;
-    int c = memcmp(d->ip_src, d->ip_dst, alen);
+    uint32_t s4 = be32(d->ip_src), d4 = be32(d->ip_dst);
+    int c = d->ip_version == 6 ? memcmp(d->ip_src, d->ip_dst, 16) : (s4 > d4) - (s4 < d4);
     int swap = c > 0 || (c == 0 && d->sport > d->dport);
-    memcpy(key->addr[swap], d->ip_src, alen);
-    memcpy(key->addr[!swap], d->ip_dst, alen);
+    memcpy(key->addr[swap], d->ip_src, 16); /* the unused 12 bytes of IPv4 are 0 in nmx_decoded */
+    memcpy(key->addr[!swap], d->ip_dst, 16);
     key->port[swap] = d->sport;
     key->port[!swap] = d->dport;
     key->ip_version = d->ip_version;
@@ -19,32 +20,59 @@ void nmx__rz_key_of(const nmx_decoded *d, nmx__rz_key *key, int *dir) {
     *dir = swap;
 }
 
-static uint32_t hash_key(const nmx__rz_key *k) {
-    /* FNV-1a over the key's words: the key is zero-padded, so whole words */
-    uint64_t w[sizeof *k / 8 + 1] = {0};
+_Static_assert(sizeof(nmx__rz_key) <= 40, "a key is at most five words");
+
+/* The key as five words (its 38 bytes, zero-padded). */
+static void key_words(const nmx__rz_key *k, uint64_t w[5]) {
+    w[4] = 0;
     memcpy(w, k, sizeof *k);
-    uint64_t h = 14695981039346656037ull;
-    for (size_t i = 0; i < sizeof w / sizeof w[0]; i++)
-        h = (h ^ w[i]) * 1099511628211ull;
-    return (uint32_t)(h ^ (h >> 32));
 }
 
-static int same_key(const nmx__rz_key *a, const nmx__rz_key *b) { return memcmp(a, b, sizeof *a) == 0; }
+static uint32_t hash_words(const uint64_t w[5]) {
+    /* FNV-1a a word at a time, then a finalizer (MurmurHash3's): the
+     * table takes the low bits, which FNV's multiply leaves poorly mixed */
+    uint64_t h = 14695981039346656037ull;
+    for (int i = 0; i < 5; i++)
+        h = (h ^ w[i]) * 1099511628211ull;
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    return (uint32_t)h;
+}
 
-nmx__rz_flow *nmx__rz_find(const nmx__rz_table *t, const nmx__rz_key *key) {
+static uint32_t hash_key(const nmx__rz_key *k) {
+    uint64_t w[5];
+    key_words(k, w);
+    return hash_words(w);
+}
+
+static int same_key(const nmx__rz_key *a, const uint64_t w[5]) {
+    uint64_t x[5];
+    key_words(a, x);
+    return ((x[0] ^ w[0]) | (x[1] ^ w[1]) | (x[2] ^ w[2]) | (x[3] ^ w[3]) | (x[4] ^ w[4])) == 0;
+}
+
+nmx__rz_flow *nmx__rz_find(nmx__rz_table *t, const nmx__rz_key *key) {
     if (!t->nslots)
         return NULL;
+    uint64_t w[5];
+    key_words(key, w);
+    /* a capture's frames come in runs of one conversation: the last first */
+    if (t->last && same_key(&t->flows[t->last - 1].key, w))
+        return &t->flows[t->last - 1];
     uint32_t mask = t->nslots - 1;
-    for (uint32_t i = hash_key(key) & mask; t->slots[i]; i = (i + 1) & mask) {
+    for (uint32_t i = hash_words(w) & mask; t->slots[i]; i = (i + 1) & mask) {
         nmx__rz_flow *f = &t->flows[t->slots[i] - 1];
-        if (same_key(&f->key, key))
+        if (same_key(&f->key, w)) {
+            t->last = t->slots[i];
             return f;
+        }
     }
     return NULL;
 }
 
 static int grow_slots(nmx__rz_table *t) {
-    uint32_t n = t->nslots ? t->nslots * 2 : 1024;
+    uint32_t n = t->nslots ? t->nslots * 2 : 64;
     uint32_t *s = calloc(n, sizeof *s);
     if (!s)
         return 0;
@@ -67,7 +95,7 @@ nmx__rz_flow *nmx__rz_get(nmx__rz_table *t, const nmx__rz_key *key) {
     if ((uint64_t)(t->nflows + 1) * 2 > t->nslots && !grow_slots(t))
         return NULL;
     if (t->nflows == t->flows_cap) {
-        uint32_t n = t->flows_cap ? t->flows_cap * 2 : 256;
+        uint32_t n = t->flows_cap ? t->flows_cap * 2 : 16;
         nmx__rz_flow *nf = realloc(t->flows, (size_t)n * sizeof *nf);
         if (!nf)
             return NULL;
@@ -81,6 +109,7 @@ nmx__rz_flow *nmx__rz_get(nmx__rz_table *t, const nmx__rz_key *key) {
     while (t->slots[i])
         i = (i + 1) & mask;
     t->slots[i] = ++t->nflows;
+    t->last = t->nflows;
     return f;
 }
 

@@ -6,7 +6,8 @@
  * unknown conversation costs one lookup.
  *
  * Entries live until the recognizer is freed: a capture is finite, and a
- * conversation's state is about 150 bytes (docs/RECOGNITION.md).
+ * conversation's state is 164 bytes, and 8 more of table at worst
+ * (docs/RECOGNITION.md).
  */
 #ifndef NMX_RZ_FLOW_H
 #define NMX_RZ_FLOW_H
@@ -57,14 +58,16 @@ typedef struct nmx__rz_table {
     uint32_t nflows, flows_cap;
     uint32_t *slots;     /* open addressing: flow index + 1, 0 empty */
     uint32_t nslots;     /* a power of two */
+    uint32_t last;       /* the flow found or made last, index + 1 (0: none) */
 } nmx__rz_table;
 
 /* The key of a decoded frame's innermost flow and the frame's direction
  * in it (0: from endpoint 0). */
 void nmx__rz_key_of(const nmx_decoded *d, nmx__rz_key *key, int *dir);
 
-/* The conversation with this key, or NULL. */
-nmx__rz_flow *nmx__rz_find(const nmx__rz_table *t, const nmx__rz_key *key);
+/* The conversation with this key, or NULL (the table remembers it, so a
+ * run of frames of one conversation costs one key comparison each). */
+nmx__rz_flow *nmx__rz_find(nmx__rz_table *t, const nmx__rz_key *key);
 
 /* The conversation with this key, made (zeroed, proto 0) if new; NULL when
  * memory is refused. A pointer stays valid until the next _get. */

@@ -36,28 +36,48 @@ enum { S_START, S_HEAD, S_BODY, S_CHUNK_SIZE, S_CHUNK_DATA, S_CHUNK_END, S_TRAIL
 #define FLOW_SEEN 0x10    /* a request's or response's headers have been seen */
 
 /* The methods Wireshark's HTTP dissector knows (HTTP, WebDAV, SSDP,
- * Cisco's CCM_POST, RPC over HTTP); HEAD is third, CONNECT eighth. */
-static const char *const methods[] = {
-    "GET",       "POST",        "HEAD",      "PUT",         "DELETE",      "OPTIONS",     "TRACE",
-    "CONNECT",   "PATCH",       "PROPFIND",  "PROPPATCH",   "MKCOL",       "COPY",        "MOVE",
-    "LOCK",      "UNLOCK",      "SEARCH",    "REPORT",      "CHECKOUT",    "CHECKIN",     "UNCHECKOUT",
-    "MERGE",     "LABEL",       "UPDATE",    "NOTIFY",      "SUBSCRIBE",   "UNSUBSCRIBE", "M-SEARCH",
-    "POLL",      "ACL",         "BCOPY",     "BMOVE",       "BDELETE",     "BPROPFIND",   "BPROPPATCH",
-    "MKACTIVITY", "MKWORKSPACE", "CCM_POST", "RPC_CONNECT", "VERSION-CONTROL", "BASELINE-CONTROL",
+ * Cisco's CCM_POST, RPC over HTTP), with their lengths. */
+#define M(s) {s, sizeof s - 1}
+static const struct {
+    const char *name;
+    uint8_t len;
+} methods[] = {
+    M("GET"),      M("POST"),     M("HEAD"),       M("PUT"),        M("DELETE"),      M("OPTIONS"),
+    M("TRACE"),    M("CONNECT"),  M("PATCH"),      M("PROPFIND"),   M("PROPPATCH"),   M("MKCOL"),
+    M("COPY"),     M("MOVE"),     M("LOCK"),       M("UNLOCK"),     M("SEARCH"),      M("REPORT"),
+    M("CHECKOUT"), M("CHECKIN"),  M("UNCHECKOUT"), M("MERGE"),      M("LABEL"),       M("UPDATE"),
+    M("NOTIFY"),   M("SUBSCRIBE"), M("UNSUBSCRIBE"), M("M-SEARCH"), M("POLL"),        M("ACL"),
+    M("BCOPY"),    M("BMOVE"),    M("BDELETE"),    M("BPROPFIND"),  M("BPROPPATCH"),  M("MKACTIVITY"),
+    M("MKWORKSPACE"), M("CCM_POST"), M("RPC_CONNECT"), M("VERSION-CONTROL"), M("BASELINE-CONTROL"),
 };
+#undef M
+enum { METHOD_HEAD = 3, METHOD_CONNECT = 8 }; /* their places above, from 1 */
 
-/* A known method, then a space or the line's end. */
+/* A known method, then a space or the line's end: its place from 1; 0 if
+ * none. */
 static int request_line(const uint8_t *p, uint32_t n) {
+    /* the methods' first letters: A B C D G H L M N O P R S T U V */
+    static const uint32_t first = 1u << ('A' - 'A') | 1u << ('B' - 'A') | 1u << ('C' - 'A') | 1u << ('D' - 'A') |
+                                  1u << ('G' - 'A') | 1u << ('H' - 'A') | 1u << ('L' - 'A') | 1u << ('M' - 'A') |
+                                  1u << ('N' - 'A') | 1u << ('O' - 'A') | 1u << ('P' - 'A') | 1u << ('R' - 'A') |
+                                  1u << ('S' - 'A') | 1u << ('T' - 'A') | 1u << ('U' - 'A') | 1u << ('V' - 'A');
+    if (n < 4 || p[0] < 'A' || p[0] > 'Z' || !(first >> (p[0] - 'A') & 1))
+        return 0;
     for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++) {
-        size_t l = strlen(methods[i]);
-        if (n > l && memcmp(p, methods[i], l) == 0 && (p[l] == ' ' || p[l] == '\r' || p[l] == '\n'))
+        size_t l = methods[i].len;
+        if (methods[i].name[0] == p[0] && n > l && memcmp(p, methods[i].name, l) == 0 &&
+            (p[l] == ' ' || p[l] == '\r' || p[l] == '\n'))
             return (int)i + 1;
     }
     return 0;
 }
 
+static int letter(uint8_t c) { return (c | 0x20) >= 'a' && (c | 0x20) <= 'z'; }
+
 int nmx__rz_http_start(const uint8_t *p, uint32_t n) {
     const char *m = (const char *)p;
+    if (n < 8 || !letter(p[0]) || !letter(p[1]) || !letter(p[2])) /* a method or "HTTP" first */
+        return 0;
     long l = nmx__line_len(m, n < 4096 ? n : 4096);
     if (l < 8)
         return 0;
@@ -74,9 +94,9 @@ static int start_line(nmx__rz_flow *f, int dir, const uint8_t *p, uint32_t n) {
                                            : request_line(p, n);
     if (method) {
         dd->flags |= F_REQUEST;
-        if (method == 3)
+        if (method == METHOD_HEAD)
             f->flags |= FLOW_HEAD;
-        if (method == 8)
+        if (method == METHOD_CONNECT)
             f->flags |= FLOW_CONNECT;
         return 1;
     }
@@ -105,25 +125,38 @@ static int start_line(nmx__rz_flow *f, int dir, const uint8_t *p, uint32_t n) {
 static void header_line(nmx__rz_dir *dd, uint32_t len) {
     const char *h = (const char *)dd->hdr;
     uint32_t n = len < NMX_RZ_HDR ? len : NMX_RZ_HDR;
-    uint32_t v;
-    if (nmx__text_prefix(h, n, "content-length:") || ((dd->flags & F_SIP) && nmx__text_prefix(h, n, "l:"))) {
-        v = h[0] == 'l' && h[1] == ':' ? 2 : 15;
-        uint64_t cl = 0;
-        while (v < n && (h[v] == ' ' || h[v] == '\t'))
-            v++;
-        while (v < n && h[v] >= '0' && h[v] <= '9' && cl < UINT32_MAX)
-            cl = cl * 10 + (uint64_t)(h[v++] - '0');
-        dd->remain = cl > UINT32_MAX ? UINT32_MAX : (uint32_t)cl;
-        dd->flags |= F_LENGTH;
-    } else if (nmx__text_prefix(h, n, "transfer-encoding:")) {
-        for (v = 18; v + 7 <= n; v++)
-            if (memcmp(h + v, "chunked", 7) == 0)
-                dd->flags |= F_CHUNKED;
-    } else if (nmx__text_prefix(h, n, "upgrade:")) {
-        for (v = 8; v + 9 <= n; v++)
-            if (memcmp(h + v, "websocket", 9) == 0)
-                dd->flags |= F_WEBSOCKET;
+    uint32_t v = 0;
+    switch (h[0]) { /* only these headers matter */
+    case 'c':
+        v = nmx__text_prefix(h, n, "content-length:") ? 15 : 0;
+        break;
+    case 'l':
+        v = (dd->flags & F_SIP) && nmx__text_prefix(h, n, "l:") ? 2 : 0;
+        break;
+    case 't':
+        if (nmx__text_prefix(h, n, "transfer-encoding:"))
+            for (v = 18; v + 7 <= n; v++)
+                if (memcmp(h + v, "chunked", 7) == 0)
+                    dd->flags |= F_CHUNKED;
+        return;
+    case 'u':
+        if (nmx__text_prefix(h, n, "upgrade:"))
+            for (v = 8; v + 9 <= n; v++)
+                if (memcmp(h + v, "websocket", 9) == 0)
+                    dd->flags |= F_WEBSOCKET;
+        return;
+    default:
+        return;
     }
+    if (!v)
+        return;
+    uint64_t cl = 0; /* Content-Length */
+    while (v < n && (h[v] == ' ' || h[v] == '\t'))
+        v++;
+    while (v < n && h[v] >= '0' && h[v] <= '9' && cl < UINT32_MAX)
+        cl = cl * 10 + (uint64_t)(h[v++] - '0');
+    dd->remain = cl > UINT32_MAX ? UINT32_MAX : (uint32_t)cl;
+    dd->flags |= F_LENGTH;
 }
 
 /* The empty line: the headers are complete. 1: the message ended. */
@@ -241,22 +274,26 @@ void nmx__rz_http(nmx__rz_flow *f, int dir, const uint8_t *p, uint32_t n, nmx__r
                 *out = (nmx__rz_found){1, 0, start, 1, {listed}, {0}};
             continue;
         }
-        default: { /* a line: collect its first bytes, lowercased */
-            uint8_t c = p[i++];
-            if (c == '\n') {
-                uint32_t len = dd->line && dd->line <= NMX_RZ_HDR && dd->hdr[dd->line - 1] == '\r' ? dd->line - 1u
-                                                                                                  : dd->line;
-                if (dd->line > NMX_RZ_HDR)
-                    len = dd->line; /* long lines are never empty */
-                dd->line = 0;
-                if (line_done(f, dir, len) && !out->ended)
-                    *out = (nmx__rz_found){1, 0, start, 1, {listed}, {0}};
-                continue;
+        default: { /* a line: keep its first bytes, lowercased, up to its end */
+            const uint8_t *nl = memchr(p + i, '\n', n - i);
+            uint32_t end = nl ? (uint32_t)(nl - p) : n;
+            for (uint32_t k = i; k < end && dd->line + (k - i) < NMX_RZ_HDR; k++) {
+                uint8_t c = p[k];
+                dd->hdr[dd->line + (k - i)] = (uint8_t)(c >= 'A' && c <= 'Z' ? c + 32 : c);
             }
-            if (dd->line < NMX_RZ_HDR)
-                dd->hdr[dd->line] = (uint8_t)(c >= 'A' && c <= 'Z' ? c + 32 : c);
-            if (dd->line < UINT16_MAX)
-                dd->line++;
+            uint32_t line = dd->line + (end - i);
+            dd->line = line > UINT16_MAX ? UINT16_MAX : (uint16_t)line;
+            i = end;
+            if (!nl)
+                return;
+            i++;
+            /* its length without the CR (a long line is never empty) */
+            uint32_t len = dd->line;
+            if (len && len <= NMX_RZ_HDR && dd->hdr[len - 1] == '\r')
+                len--;
+            dd->line = 0;
+            if (line_done(f, dir, len) && !out->ended)
+                *out = (nmx__rz_found){1, 0, start, 1, {listed}, {0}};
         }
         }
     }

@@ -18,9 +18,9 @@
 
 #include <stdint.h>
 
-/* Conversations announced by another one (FTP's PORT/PASV, SDP's media
- * lines): an address and port, the protocol to give the conversation that
- * uses them. */
+/* Conversations announced by another one (FTP's PASV/EPSV replies, SDP's
+ * media lines): an address and port, the protocol to give the
+ * conversation that uses them. */
 typedef struct nmx__rz_expect {
     uint8_t addr[16];
     uint16_t port;
@@ -28,18 +28,21 @@ typedef struct nmx__rz_expect {
     uint16_t proto;
 } nmx__rz_expect;
 
-#define NMX_RZ_MAX_EXPECT 256 /* the oldest are forgotten first */
+/* Announcements live in a table of this many slots, one per (address,
+ * port) hash: a newer one in the same slot replaces the older. */
+#define NMX_RZ_EXPECT_SLOTS 1024
 
 struct nmx__recognizer {
     nmx__rz_table flows;
-    nmx__rz_expect expect[NMX_RZ_MAX_EXPECT];
-    uint32_t nexpect, expect_next; /* in use; the slot to overwrite next */
-    int oom;                       /* memory was refused once: no new conversations */
+    nmx__rz_expect *expect; /* NMX_RZ_EXPECT_SLOTS, made at the first announcement; proto 0: empty */
+    uint32_t nexpect;       /* announcements made */
+    uint32_t unported;      /* conversations known by neither of their ports */
+    int oom;                /* memory was refused once: no new conversations */
 };
 
-/* The layer list: replace a trailing PAYLOAD by `proto` at `off` (or add
- * it after the transport). Nothing when off is not captured or the table
- * is full. */
+/* rz_tcp.c: the layer list: replace a trailing PAYLOAD by `proto` at
+ * `off` (or add it after the transport). Nothing when off is not captured
+ * or the table is full. */
 void nmx__rz_list(nmx_decoded *d, uint16_t proto, uint32_t off);
 
 /* rz_tcp.c: a TCP segment of a decoded frame (NMX_DEC_TCP set). */
@@ -55,10 +58,10 @@ void nmx__rz_expect_add(nmx__recognizer *rz, const uint8_t *addr, uint8_t ip_ver
 /* The protocol announced for a frame's conversation (either endpoint), 0
  * if none. The announcement stays (a data connection may be re-opened). */
 uint16_t nmx__rz_expected(const nmx__recognizer *rz, const nmx_decoded *d);
-/* FTP control messages announce data connections: PORT, EPRT (client)
- * and the 227/229 replies to PASV/EPSV (server). `m` is one segment's
- * payload; `peer` the address the connection will be made to when the
- * message gives none (EPSV). */
+/* FTP control messages announce data connections: the 227 and 229
+ * replies to PASV and EPSV (an EPSV reply names no address: the server's
+ * own, d's source). Active mode needs nothing: its data comes from port 20,
+ * which is FTP data by port. `m` is one segment's payload. */
 void nmx__rz_ftp_control(nmx__recognizer *rz, const char *m, uint32_t len, const nmx_decoded *d);
 /* An SDP body announces RTP on each media port and RTCP on the next. */
 void nmx__rz_sdp(nmx__recognizer *rz, const char *m, uint32_t len, const nmx_decoded *d);

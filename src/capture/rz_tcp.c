@@ -20,6 +20,7 @@
  *     length is listed (Wireshark dissects what there is) and the next one
  *     read as a new start.
  */
+#include "capture/ports.h"
 #include "capture/rz_internal.h"
 #include "capture/rz_pdu.h"
 #include "capture/rz_tcp.h"
@@ -34,49 +35,7 @@
 
 /* ---- which protocol ---- */
 
-static uint16_t port_proto(uint16_t port) {
-    switch (port) {
-    case 20: return NMX_PROTO_FTP_DATA;
-    case 21: return NMX_PROTO_FTP;
-    case 22: return NMX_PROTO_SSH;
-    case 25:
-    case 587: return NMX_PROTO_SMTP;
-    case 53: return NMX_PROTO_DNS;
-    case 80:
-    case 1900:
-    case 2710:
-    case 2869:
-    case 3128:
-    case 3132:
-    case 5985:
-    case 8080:
-    case 8088:
-    case 11371: return NMX_PROTO_HTTP;
-    case 88: return NMX_PROTO_KERBEROS;
-    case 110: return NMX_PROTO_POP;
-    case 139:
-    case 445: return NMX_PROTO_NBSS;
-    case 143: return NMX_PROTO_IMAP;
-    case 179: return NMX_PROTO_BGP;
-    case 389:
-    case 3268: return NMX_PROTO_LDAP;
-    case 102:
-    case 3389: return NMX_PROTO_TPKT;
-    case 443:
-    case 465:
-    case 636:
-    case 853:
-    case 989:
-    case 990:
-    case 992:
-    case 993:
-    case 994:
-    case 995:
-    case 5061: return NMX_PROTO_TLS;
-    case 5060: return NMX_PROTO_SIP;
-    default: return 0;
-    }
-}
+static uint16_t port_proto(uint16_t port) { return nmx__tcp_ports[port]; }
 
 /* Ports where Wireshark runs a dissector of another protocol first (which
  * takes the conversation, so its HTTP and TLS heuristics never run):
@@ -91,29 +50,30 @@ static int tls_start(const uint8_t *p, uint32_t n) {
     return n >= 5 && p[0] >= 20 && p[0] <= 23 && p[1] == 3 && p[2] <= 4;
 }
 
-#define FLOW_HEURISTIC 0x01 /* the protocol came from a payload check */
+#define FLOW_UNPORTED 0x01 /* the protocol came from a payload check or an announcement */
 
 /* The conversation of a segment, made when its protocol is known. */
 static nmx__rz_flow *flow_of(nmx__recognizer *rz, const nmx_decoded *d, const uint8_t *p, uint32_t n,
                              int *dir) {
+    uint16_t lo = d->sport < d->dport ? d->sport : d->dport, hi = d->sport ^ d->dport ^ lo;
+    uint16_t by_lo = port_proto(lo), by_hi = port_proto(hi);
     nmx__rz_key key;
     nmx__rz_key_of(d, &key, dir);
-    nmx__rz_flow *f = nmx__rz_find(&rz->flows, &key);
+    /* Without a known port, only a payload check or an announcement can
+     * have made the conversation: if none ever did, there is none. */
+    nmx__rz_flow *f = by_lo || by_hi || rz->unported ? nmx__rz_find(&rz->flows, &key) : NULL;
     if (f || rz->oom)
         return f;
-    uint16_t lo = d->sport < d->dport ? d->sport : d->dport, hi = d->sport ^ d->dport ^ lo;
-    uint16_t proto = rz->nexpect ? nmx__rz_expected(rz, d) : 0, flags = 0;
+    uint16_t proto = rz->nexpect ? nmx__rz_expected(rz, d) : 0, flags = proto ? FLOW_UNPORTED : 0;
     /* Wireshark tries the server's port first when it saw the handshake:
      * the SYN's destination (the SYN-ACK's source) */
     if (!proto && (d->tcp_flags & TH_SYN))
         proto = port_proto((d->tcp_flags & TH_ACK) ? d->sport : d->dport);
     if (!proto)
-        proto = port_proto(lo);
-    if (!proto)
-        proto = port_proto(hi);
+        proto = by_lo ? by_lo : by_hi;
     if (!proto && n && !other_port(lo) && !other_port(hi)) {
         proto = nmx__rz_http_start(p, n) ? NMX_PROTO_HTTP : tls_start(p, n) ? NMX_PROTO_TLS : 0;
-        flags = FLOW_HEURISTIC;
+        flags = FLOW_UNPORTED;
     }
     if (!proto)
         return NULL;
@@ -124,6 +84,8 @@ static nmx__rz_flow *flow_of(nmx__recognizer *rz, const nmx_decoded *d, const ui
     }
     f->proto = proto;
     f->flags = flags;
+    if (flags & FLOW_UNPORTED)
+        rz->unported++;
     return f;
 }
 
@@ -197,9 +159,13 @@ static void framed(nmx__rz_flow *f, nmx__rz_dir *dd, const uint8_t *p, uint32_t 
         /* at a message start: gather the bytes that tell its length */
         if (!dd->hlen)
             start = (int32_t)i;
-        uint32_t need = 1;
-        while (dd->hlen < need && i < n) {
-            dd->hdr[dd->hlen++] = p[i++];
+        m.have = dd->hlen;
+        uint32_t need = dd->hlen ? nmx__rz_need(&m) : 1;
+        while (dd->hlen < need && i < n) { /* the bytes it needs, then perhaps more */
+            uint32_t take = need - dd->hlen < n - i ? need - dd->hlen : n - i;
+            memcpy(dd->hdr + dd->hlen, p + i, take);
+            dd->hlen = (uint8_t)(dd->hlen + take);
+            i += take;
             m.have = dd->hlen;
             need = nmx__rz_need(&m);
         }
@@ -236,46 +202,63 @@ static int has(const uint8_t *p, uint32_t n, const char *s) {
     return 0;
 }
 
-/* The client's request and the server's "go ahead" for each protocol:
- * SMTP STARTTLS/220, POP STLS/+OK, IMAP STARTTLS/OK, FTP AUTH TLS/234, LDAP
- * the StartTLS extended operation and a success result. */
-static void starttls(nmx__rz_flow *f, const uint8_t *p, uint32_t n) {
+/* The client's request for each protocol: SMTP STARTTLS, POP STLS, IMAP
+ * "tag STARTTLS", FTP AUTH TLS/SSL, LDAP's StartTLS extended operation. */
+static int asks_starttls(uint16_t proto, const uint8_t *p, uint32_t n) {
     const char *m = (const char *)p;
-    int asked = 0, yes = 0;
-    switch (f->proto) {
+    if (n < 4)
+        return 0;
+    switch (proto) {
     case NMX_PROTO_SMTP:
-        asked = nmx__text_prefix(m, n, "STARTTLS");
-        yes = nmx__text_prefix(m, n, "220");
-        break;
+        return (p[0] | 0x20) == 's' && nmx__text_prefix(m, n, "STARTTLS");
     case NMX_PROTO_POP:
-        asked = nmx__text_prefix(m, n, "STLS");
-        yes = nmx__text_prefix(m, n, "+OK");
-        break;
+        return (p[0] | 0x20) == 's' && nmx__text_prefix(m, n, "STLS");
+    case NMX_PROTO_FTP:
+        return (p[0] | 0x20) == 'a' && (nmx__text_prefix(m, n, "AUTH TLS") || nmx__text_prefix(m, n, "AUTH SSL"));
     case NMX_PROTO_IMAP: {
         const uint8_t *sp = memchr(p, ' ', n < 64 ? n : 64);
-        uint32_t r = sp ? n - (uint32_t)(sp + 1 - p) : 0;
-        asked = sp && nmx__text_prefix((const char *)sp + 1, r, "STARTTLS");
-        yes = sp && nmx__text_prefix((const char *)sp + 1, r, "OK");
-        break;
+        return sp && nmx__text_prefix((const char *)sp + 1, n - (uint32_t)(sp + 1 - p), "STARTTLS");
     }
-    case NMX_PROTO_FTP:
-        asked = nmx__text_prefix(m, n, "AUTH TLS") || nmx__text_prefix(m, n, "AUTH SSL");
-        yes = nmx__text_prefix(m, n, "234");
-        break;
     case NMX_PROTO_LDAP:
-        asked = n > 6 && p[0] == 0x30 && has(p, n < 64 ? n : 64, "1.3.6.1.4.1.1466.20037");
-        yes = n > 10 && p[0] == 0x30 && memchr(p, 0x78, 8) && has(p, n < 16 ? n : 16, "\x0a\x01") &&
-              !has(p, n < 16 ? n : 16, "\x0a\x01\x01");
-        break;
+        return n > 6 && p[0] == 0x30 && has(p, n < 64 ? n : 64, "1.3.6.1.4.1.1466.20037");
     default:
-        return;
+        return 0;
     }
-    if (asked) {
-        f->flags |= FLOW_STARTTLS;
-    } else if (yes && (f->flags & FLOW_STARTTLS)) {
+}
+
+/* The server's go-ahead: 220, +OK, "tag OK", 234, an LDAP extended
+ * response with result success. */
+static int starttls_accepted(uint16_t proto, const uint8_t *p, uint32_t n) {
+    const char *m = (const char *)p;
+    switch (proto) {
+    case NMX_PROTO_SMTP:
+        return nmx__text_prefix(m, n, "220");
+    case NMX_PROTO_POP:
+        return nmx__text_prefix(m, n, "+OK");
+    case NMX_PROTO_FTP:
+        return nmx__text_prefix(m, n, "234");
+    case NMX_PROTO_IMAP: {
+        const uint8_t *sp = memchr(p, ' ', n < 64 ? n : 64);
+        return sp && nmx__text_prefix((const char *)sp + 1, n - (uint32_t)(sp + 1 - p), "OK");
+    }
+    case NMX_PROTO_LDAP:
+        return n > 10 && p[0] == 0x30 && memchr(p, 0x78, 8) && has(p, n < 16 ? n : 16, "\x0a\x01") &&
+               !has(p, n < 16 ? n : 16, "\x0a\x01\x01");
+    default:
+        return 0;
+    }
+}
+
+/* After the client asked and the server said yes, the conversation is TLS;
+ * any other answer ends the request. */
+static void starttls(nmx__rz_flow *f, const uint8_t *p, uint32_t n) {
+    if (!(f->flags & FLOW_STARTTLS)) {
+        if (asks_starttls(f->proto, p, n))
+            f->flags |= FLOW_STARTTLS;
+    } else if (starttls_accepted(f->proto, p, n)) {
         nmx__rz_switch(f, NMX_PROTO_TLS);
-    } else if (f->flags & FLOW_STARTTLS) {
-        f->flags &= (uint16_t)~FLOW_STARTTLS; /* refused */
+    } else {
+        f->flags &= (uint16_t)~FLOW_STARTTLS;
     }
 }
 

@@ -9,13 +9,14 @@
 
 #include <string.h>
 
-/* A QUIC long header (RFC 9000 17.2) of a version Wireshark knows: v1,
- * v2, the IETF drafts, and version negotiation (0). */
+/* A QUIC long header (RFC 9000 17.2: the form and fixed bits set) of a
+ * version Wireshark knows (v1, v2, the IETF drafts) with a connection id
+ * of at most 20 bytes. */
 static int quic_long_header(const uint8_t *p, uint32_t n) {
-    if (n < 7 || !(p[0] & 0x80))
+    if (n < 7 || (p[0] & 0xc0) != 0xc0 || p[5] > 20)
         return 0;
     uint32_t v = (uint32_t)p[1] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 8 | p[4];
-    return v == 0 || v == 1 || v == 0x6b3343cfu || (v >> 8) == 0xff0000u || (v & 0x0f0f0f0fu) == 0x0a0a0a0au;
+    return v == 1 || v == 0x6b3343cfu || (v >> 8) == 0xff0000u;
 }
 
 /* The SDP body of a frame that lists one (SIP over UDP). */
@@ -38,7 +39,7 @@ void nmx__rz_udp(nmx__recognizer *rz, const uint8_t *bytes, nmx_decoded *d) {
     uint16_t proto = rz->nexpect ? nmx__rz_expected(rz, d) : 0;
     if (!proto && (d->sport == 443 || d->dport == 443))
         proto = NMX_PROTO_QUIC;
-    if (!proto && rz->flows.nflows) {
+    if (!proto && rz->unported) {
         nmx__rz_key key;
         int dir;
         nmx__rz_key_of(d, &key, &dir);
@@ -50,10 +51,12 @@ void nmx__rz_udp(nmx__recognizer *rz, const uint8_t *bytes, nmx_decoded *d) {
         int dir;
         nmx__rz_key_of(d, &key, &dir);
         nmx__rz_flow *f = nmx__rz_get(&rz->flows, &key);
-        if (f)
+        if (f) {
             f->proto = proto = NMX_PROTO_QUIC;
-        else
+            rz->unported++;
+        } else {
             rz->oom = 1;
+        }
     }
     if (proto)
         nmx__rz_list(d, proto, d->payload_offset);

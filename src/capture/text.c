@@ -81,8 +81,14 @@ const char *nmx__header_value(const char *m, uint32_t len, const char *name, con
     return NULL;
 }
 
+static int upper(char c) { return c >= 'A' && c <= 'Z'; }
+
 int nmx__sip_start_line(const char *m, uint32_t len) {
-    uint32_t cap = len < 2048 ? len : 2048;
+    /* "SIP/2.0 " or a method (ACK, BYE, INVITE ...): three upper-case
+     * letters first, a request line of reasonable length */
+    if (len < 8 || !upper(m[0]) || !upper(m[1]) || !upper(m[2]) || !(upper(m[3]) || m[3] == ' ' || m[3] == '/'))
+        return 0;
+    uint32_t cap = len < 1024 ? len : 1024;
     long n = nmx__line_len(m, cap);
     if (n < 8)
         return 0;
