@@ -26,6 +26,16 @@
 #ifndef UNDER_ASAN
 #define UNDER_ASAN 0
 #endif
+#if defined(__SANITIZE_THREAD__)
+#define UNDER_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define UNDER_TSAN 1
+#endif
+#endif
+#ifndef UNDER_TSAN
+#define UNDER_TSAN 0
+#endif
 
 #define MIB (1024u * 1024u)
 #define HANG_BYTES (100u + 4096u + MIB) /* what hang_holding holds (tests/experts) */
@@ -236,8 +246,10 @@ TEST(test_h11_wild_write_and_heap_corruption_end_only_their_runs)
         CHECK_EQ(iu_start(&ok[i], "wellbehaved", NULL), NMERR_SUCCESS);
     for (int i = 0; i < 2; i++) {
         iu_finish(&bad[i], 3000, 300);
-        CHECK(!bad[i].res.returned || bad[i].res.status.Status != EXPERTSTATUS_DONE);
-        CHECK_EQ(bad[i].res.status.Status, EXPERTSTATUS_ABORTED);
+        /* ThreadSanitizer's allocator keeps no header beside a block for
+         * heapcorrupt to damage: there its run simply finishes. */
+        if (i == 0 || !UNDER_TSAN)
+            CHECK_EQ(bad[i].res.status.Status, EXPERTSTATUS_ABORTED);
         iu_finish(&ok[i], IU_WAIT_MS, 1000);
         iu_check_same_as_in_process(good, NULL, &ok[i]);
     }
@@ -293,7 +305,7 @@ TEST(test_h11_many_rounds_leave_no_thread_descriptor_or_memory)
     long rss1 = mu_rss_kb();
     CHECK_EQ(threads1, threads0);
     CHECK_EQ(fds1, fds0);
-    long tolerance_kb = UNDER_ASAN ? 16 * 1024 : 2 * 1024;
+    long tolerance_kb = UNDER_ASAN || UNDER_TSAN ? 16 * 1024 : 2 * 1024;
     CHECK(rss1 - rss0 < tolerance_kb);
     printf("note: %d rounds of %d runs: threads %d -> %d, descriptors %d -> %d, "
            "VmRSS %ld -> %ld kB\n",

@@ -82,15 +82,16 @@ static int make_page(const nmx__iso_spec *sp, nmx__iso *w)
     atomic_store(&pg->policy_syscall, -1);
     char *d = (char *)pg + NMX_ISO_DATA_OFF;
     size_t used = 0;
-    pg->req.expert = put(d, &used, sp->expert_path, str_bytes(sp->expert_path));
-    pg->req.capture = put(d, &used, cap, str_bytes(cap));
-    pg->req.filter = put(d, &used, flt, str_bytes(flt));
-    /* A blob ends in a NUL of its own so that nmx__iso_str accepts it. */
+    /* The blob first, where the data area's alignment is EXPERTCONFIG's;
+     * it ends in a NUL of its own so that nmx__iso_str accepts it. */
     pg->req.config = put(d, &used, sp->config, cfg);
     if (cfg) {
         d[used++] = '\0';
         pg->req.config.len++;
     }
+    pg->req.expert = put(d, &used, sp->expert_path, str_bytes(sp->expert_path));
+    pg->req.capture = put(d, &used, cap, str_bytes(cap));
+    pg->req.filter = put(d, &used, flt, str_bytes(flt));
     return fd;
 }
 

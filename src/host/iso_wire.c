@@ -129,7 +129,9 @@ NMEVENTDATA *nmx__iso_event_decode(const void *buf, size_t len)
 {
     if (len < sizeof(NMEVENTDATA))
         return NULL;
-    size_t ncol = ((const NMEVENTDATA *)buf)->NumColumns;
+    BYTE ncol_byte; /* buf need not be aligned */
+    memcpy(&ncol_byte, (const char *)buf + offsetof(NMEVENTDATA, NumColumns), 1);
+    size_t ncol = ncol_byte;
     size_t head = head_size(ncol);
     if (len < head)
         return NULL;

@@ -49,6 +49,7 @@ static void set_limit(int res, rlim_t v)
     (void)setrlimit(res, &rl);
 }
 
+#ifndef NMX_SANITIZED
 /* Address space mapped now, from /proc/self/statm (pages). */
 static rlim_t mapped_now(void)
 {
@@ -61,6 +62,8 @@ static rlim_t mapped_now(void)
     }
     return (rlim_t)pages * (rlim_t)sysconf(_SC_PAGESIZE);
 }
+
+#endif
 
 void policy_limits(const nmx_iso_page *pg)
 {
@@ -131,6 +134,15 @@ static const rule g_quiet[] = {
 /* Flags that open a file for anything but reading. */
 #define WRITE_FLAGS ((scmp_datum_t)(O_ACCMODE | O_CREAT | O_TRUNC | O_APPEND | __O_TMPFILE))
 
+/* Argument i compared with op: for SCMP_CMP_MASKED_EQ, (arg & a) == b;
+ * otherwise arg op a. (libseccomp's SCMP_A* macros leave datum_b to the
+ * compiler, which clang's -Wmissing-field-initializers refuses.) */
+static struct scmp_arg_cmp arg(unsigned i, enum scmp_compare op, scmp_datum_t a, scmp_datum_t b)
+{
+    struct scmp_arg_cmp c = {i, op, a, b};
+    return c;
+}
+
 static int add_rules(scmp_filter_ctx ctx)
 {
     int rc = 0;
@@ -140,26 +152,26 @@ static int add_rules(scmp_filter_ctx ctx)
         rc |= seccomp_rule_add(ctx, g_quiet[i].action, g_quiet[i].nr, 0);
     scmp_datum_t self = (scmp_datum_t)getpid();
     rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(openat), 1,
-                           SCMP_A2(SCMP_CMP_MASKED_EQ, WRITE_FLAGS, 0));
+                           arg(2, SCMP_CMP_MASKED_EQ, WRITE_FLAGS, 0));
     rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(open), 1,
-                           SCMP_A1(SCMP_CMP_MASKED_EQ, WRITE_FLAGS, 0));
+                           arg(1, SCMP_CMP_MASKED_EQ, WRITE_FLAGS, 0));
     /* threads, not processes */
     rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
-                           SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD));
+                           arg(0, SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD));
     /* SIGSYS stays ours, so a refused call is always reported */
     rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(rt_sigaction), 1,
-                           SCMP_A0(SCMP_CMP_NE, SIGSYS));
+                           arg(0, SCMP_CMP_NE, SIGSYS, 0));
     /* signals to itself only (raise, abort, pthread_kill) */
-    rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1, SCMP_A0(SCMP_CMP_EQ, self));
-    rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(kill), 1, SCMP_A0(SCMP_CMP_EQ, self));
+    rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1, arg(0, SCMP_CMP_EQ, self, 0));
+    rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(kill), 1, arg(0, SCMP_CMP_EQ, self, 0));
     /* reading limits, never setting them */
-    rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prlimit64), 1, SCMP_A2(SCMP_CMP_EQ, 0));
+    rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prlimit64), 1, arg(2, SCMP_CMP_EQ, 0, 0));
     rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
-                           SCMP_A0(SCMP_CMP_EQ, PR_SET_NAME));
+                           arg(0, SCMP_CMP_EQ, PR_SET_NAME, 0));
     rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
-                           SCMP_A0(SCMP_CMP_EQ, PR_GET_NAME));
+                           arg(0, SCMP_CMP_EQ, PR_GET_NAME, 0));
     rc |= seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EINVAL), SCMP_SYS(prctl), 1,
-                           SCMP_A0(SCMP_CMP_NE, PR_SET_NAME));
+                           arg(0, SCMP_CMP_NE, PR_SET_NAME, 0));
     return rc;
 }
 

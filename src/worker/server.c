@@ -31,6 +31,33 @@
 
 #define SERVER_FD 3
 
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define NMX_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define NMX_SANITIZED 1
+#endif
+#endif
+
+#ifdef NMX_SANITIZED
+/* Sanitizer builds: a report in a worker must not start a symbolizer
+ * process, which the policy forbids (the report then names the refused
+ * pipe2 or clone instead of the error); the report's addresses stay raw.
+ * Workers end with _exit, so no leak check would run anyway, and with
+ * threads running (the control thread, a hung expert's), which is how a
+ * worker ends by design, not a leak. */
+const char *__asan_default_options(void);
+const char *__asan_default_options(void)
+{
+    return "symbolize=0:detect_leaks=0";
+}
+const char *__tsan_default_options(void);
+const char *__tsan_default_options(void)
+{
+    return "symbolize=0:report_thread_leaks=0";
+}
+#endif
+
 typedef struct worker {
     pid_t pid;
     nmx_iso_page *pg;

@@ -1,17 +1,25 @@
 /* wildwrite: a wild write over what, in process, is the host's own memory.
  *
- * It holds one 1 MiB block, reports a status, then fills every byte of the
- * process's brk heap ("[heap]" in /proc/self/maps, where glibc's malloc
- * keeps the host's run structures, events and the expert list) with 0xA5,
- * then submits an event and returns. No trap can contain that in process:
+ * It holds one 1 MiB block, reports a status, then fills with 0xA5 every
+ * byte of the process's brk heap ("[heap]" in /proc/self/maps, where glibc's
+ * malloc keeps the host's run structures, events and the expert list) and
+ * of the writable data of the library its Expert* calls resolve to (the
+ * heap's key table and segment map pointers, its locks), then submits an
+ * event and returns. No trap can contain that in process:
  * the host's own data is gone. In a worker it ends that run only (H11): the
  * worker dies or hangs, the host kills it if need be, and reports a failed
  * run while every other run is exact.
  */
+#define _GNU_SOURCE /* dladdr */
 #include <nmexpert/netmon.h>
 
+#include <dlfcn.h>
 #include <stdio.h>
 #include <string.h>
+
+typedef struct range {
+    unsigned long lo, hi;
+} range;
 
 BOOL WINAPI Register(PEXPERTENUMINFO info)
 {
@@ -34,17 +42,23 @@ BOOL WINAPI Run(HEXPERTKEY key, PEXPERTCONFIG config, PEXPERTSTARTUPINFO startup
     if (!hold)
         return FALSE;
     ExpertIndicateStatus(key, EXPERTSTATUS_RUNNING, 0, "wildwrite: scribbling", 20);
-    unsigned long lo = 0, hi = 0;
-    char line[512];
+    Dl_info lib;
+    const char *libname = dladdr((void *)ExpertAllocMemory, &lib) ? lib.dli_fname : NULL;
+    range r[64];
+    int n = 0;
+    char line[4096];
     FILE *f = fopen("/proc/self/maps", "r");
     if (!f)
         return FALSE;
-    while (fgets(line, sizeof line, f))
-        if (strstr(line, "[heap]") && sscanf(line, "%lx-%lx", &lo, &hi) == 2)
-            break;
+    while (n < 64 && fgets(line, sizeof line, f)) {
+        int heap = strstr(line, "[heap]") != NULL;
+        int data = libname && strstr(line, libname) && strstr(line, " rw-p ");
+        if ((heap || data) && sscanf(line, "%lx-%lx", &r[n].lo, &r[n].hi) == 2)
+            n++;
+    }
     fclose(f); /* before the heap it lives in is gone */
-    if (hi > lo)
-        memset((void *)lo, 0xA5, hi - lo);
+    for (int i = 0; i < n; i++)
+        memset((void *)r[i].lo, 0xA5, r[i].hi - r[i].lo);
     NMEVENTDATA ev;
     memset(&ev, 0, sizeof ev);
     ev.szSourceName = "wildwrite";
