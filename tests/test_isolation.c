@@ -231,6 +231,23 @@ TEST(test_h11_policy_stops_sockets_exec_and_writing_files)
     rmdir(path);
 }
 
+/* H11: what a worker writes to its host is checked: a forged frame gets
+ * the worker killed and the run reported failed, naming it. */
+TEST(test_h11_forged_message_gets_the_worker_killed)
+{
+    iu_run r;
+    CHECK_EQ(iu_start(&r, "forger", NULL), NMERR_SUCCESS);
+    iu_finish(&r, IU_WAIT_MS, 1000);
+    CHECK(!r.hung); /* the host killed it at once, not the watchdog */
+    CHECK(!r.res.returned);
+    CHECK_EQ(r.res.status.Status, EXPERTSTATUS_ABORTED);
+    CHECK(has(r.res.status.szStatusText, "malformed"));
+    CHECK_EQ(r.nstatus, 1);
+    CHECK_EQ(r.res.mem.live_blocks, 1);
+    CHECK_EQ(r.res.mem.live_bytes, 4096);
+    iu_release(&r);
+}
+
 /* H11: a wild write over the process heap and a corrupted malloc heap end
  * their own runs only: runs beside them are exact, later runs work. */
 TEST(test_h11_wild_write_and_heap_corruption_end_only_their_runs)
@@ -365,6 +382,7 @@ int main(int argc, char **argv)
     RUN(test_h11_hung_expert_is_killed_and_reported_with_its_ledger);
     RUN(test_h11_h4_terminate_reaches_the_worker);
     RUN(test_h11_policy_stops_sockets_exec_and_writing_files);
+    RUN(test_h11_forged_message_gets_the_worker_killed);
     RUN(test_h11_wild_write_and_heap_corruption_end_only_their_runs);
     RUN(test_h11_many_rounds_leave_no_thread_descriptor_or_memory);
     RUN(test_h11_bundled_experts_give_identical_results_on_the_sample);

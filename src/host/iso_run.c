@@ -288,7 +288,9 @@ static void lost(nmx__iso *w, const reader *rd, nmx_run_result *res)
 
 static void ended(nmx__iso *w, const reader *rd, nmx_run_result *res)
 {
-    if (rd->have_result && !rd->malformed) {
+    /* A killed worker's result is never taken, even one that came first:
+     * the expert may have forged it before it hung. */
+    if (rd->have_result && !rd->malformed && !atomic_load(&w->killed)) {
         const nmx_iso_result *r = &rd->result;
         res->returned = r->returned != 0;
         res->run_value = r->run_value != 0;
