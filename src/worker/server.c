@@ -16,6 +16,7 @@
 #include "worker/worker.h"
 
 #include <errno.h>
+#include <linux/membarrier.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -246,5 +247,12 @@ int main(int argc, char **argv)
     /* Nothing of the host's but the socket and stdio. */
     syscall(SYS_close_range, SERVER_FD + 1, ~0U, 0);
     signal(SIGPIPE, SIG_IGN);
+    /* The heap registers for expedited membarrier at its first key. In a
+     * worker that already has threads, registration waits for an RCU grace
+     * period (about 12 ms, most of a run's start-up); registered here, while
+     * single-threaded, it costs nothing and every fork inherits it, so the
+     * heap's own registration finds it done. */
+    syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0);
+    policy_prepare();
     return serve();
 }

@@ -21,6 +21,8 @@ __attribute__((noreturn)) void worker_child(int page_fd, int chan_fd);
 /* Resource limits for the run described by pg (RLIMIT_CORE 0, RLIMIT_FSIZE
  * 0, RLIMIT_NOFILE, RLIMIT_CPU, RLIMIT_AS when the run has a quota). */
 void policy_limits(const nmx_iso_page *pg);
+/* Build the seccomp filter once, in the server, for every worker it forks. */
+void policy_prepare(void);
 /* Load the seccomp filter into the calling (only) thread, inherited by every
  * thread it starts; a refused call then runs last_words (may be NULL),
  * records its number in pg and ends the process. Returns 0, or -1 with
