@@ -1,9 +1,9 @@
 #!/bin/sh
 # The nmexpert command end to end on the bundled sample (E3):
 # exit statuses, formats, and live progress only on a terminal.
-# Usage: cli_check.sh NMEXPERT SOURCE_DIR
+# Usage: cli_check.sh NMEXPERT SOURCE_DIR TEST_EXPERTS_DIR
 set -u
-nmx=$1 sample=$2/samples/loopback-http.pcapng
+nmx=$1 sample=$2/samples/loopback-http.pcapng testexperts=${3:-}
 pass=0 fail=0
 ok() { pass=$((pass + 1)); echo "ok   $1"; }
 no() { fail=$((fail + 1)); echo "FAIL $1"; }
@@ -42,6 +42,50 @@ check unknown_command_is_2 test "$rc" -eq 2
 "$nmx" run --help >"$tmp/help"; rc=$?
 check help_exits_0 test "$rc" -eq 0
 check help_lists_options grep -q -- "--mem-limit" "$tmp/help"
+
+# What the options do, with the bundled experts and the test experts
+# (tests/experts: misbehaving on purpose).
+"$nmx" run -e protdist -o csv "$sample" >"$tmp/pd_all"
+"$nmx" run -e protdist -c protdist:depth=1 -o csv "$sample" >"$tmp/pd_1"; rc=$?
+# depth=1: the roots only (eth), where the default goes down to tcp.
+check config_reaches_the_expert sh -c 'test "$(grep -c "^\"Protocol" "$1")" -eq 1 &&
+    test "$(grep -c "^\"Protocol" "$2")" -ge 3' _ "$tmp/pd_1" "$tmp/pd_all"
+check config_run_exits_0 test "$rc" -eq 0
+"$nmx" run -e topusers -c topusers:bogus=1 "$sample" >"$tmp/badcfg" 2>&1; rc=$?
+check bad_config_key_fails_the_run_1 test "$rc" -eq 1
+check bad_config_key_is_named grep -q 'problem: .*"bogus"' "$tmp/badcfg"
+"$nmx" run -e topusers -c nosuch:top=1 "$sample" >/dev/null 2>&1; rc=$?
+check config_for_no_running_expert_is_2 test "$rc" -eq 2
+"$nmx" run -e protdist -m 1k "$sample" >"$tmp/mem1k" 2>&1; rc=$?
+check mem_limit_too_small_fails_1 test "$rc" -eq 1
+check mem_limit_failure_is_a_problem grep -q "status problem" "$tmp/mem1k"
+"$nmx" run -e protdist -m 64M "$sample" >/dev/null 2>&1; rc=$?
+check mem_limit_large_enough_exits_0 test "$rc" -eq 0
+"$nmx" run -m 12Q "$sample" >/dev/null 2>&1; rc=$?
+check bad_mem_limit_is_2 test "$rc" -eq 2
+if [ -n "$testexperts" ] && [ -f "$testexperts/quota.so" ]; then
+    export NMEXPERT_PATH=$testexperts
+    # quota allocates 4 KiB blocks until refused: 1M lets it have ~255.
+    "$nmx" run -e quota -m 1M -o csv "$sample" >"$tmp/q1"; rc=$?
+    blocks=$(grep '^"quota","Quota reached"' "$tmp/q1" | cut -d, -f3 | tr -d '"')
+    check mem_limit_caps_the_run test -n "$blocks" -a "${blocks:-0}" -ge 200 -a "${blocks:-999}" -le 256
+    "$nmx" run -e nullderef "$sample" >"$tmp/crash" 2>&1; rc=$?
+    check crashed_run_exits_1 test "$rc" -eq 1
+    check crashed_run_is_reported grep -q "crashed: signal 11" "$tmp/crash"
+    "$nmx" run -e wellbehaved "$sample" >/dev/null 2>&1; rc=$?
+    check well_behaved_test_expert_exits_0 test "$rc" -eq 0
+    start=$(date +%s%N)
+    "$nmx" run -e honours_terminate -t 0.3 "$sample" >"$tmp/t1" 2>&1; rc=$?
+    ms=$(( ($(date +%s%N) - start) / 1000000 ))
+    check timeout_ends_the_run_1 test "$rc" -eq 1
+    check timeout_is_reported grep -q "status aborted (time limit)" "$tmp/t1"
+    check timeout_stops_it_soon test "$ms" -lt 2000
+    "$nmx" run -e ignores_terminate -t 0.2 "$sample" >"$tmp/t2" 2>&1; rc=$?
+    check timeout_ignored_is_hung_1 sh -c 'test "$1" -eq 1 && grep -q "(hung)" "$2"' _ "$rc" "$tmp/t2"
+    unset NMEXPERT_PATH
+else
+    echo "skip test-expert checks: no test experts in '$testexperts'"
+fi
 
 # The experts agree with tshark on the project's own sample (E2): the
 # retransmission and out-of-order totals, and the number of HTTP exchanges.

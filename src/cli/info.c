@@ -1,0 +1,50 @@
+/* `info`: what capinfos would say about a capture. */
+#define _DEFAULT_SOURCE /* pcap.h needs the BSD u_int types; gmtime_r */
+#include "cli.h"
+
+#include <inttypes.h>
+#include <pcap/pcap.h>
+#include <time.h>
+
+static void fmt_time(int64_t ns, char *buf, size_t len)
+{
+    time_t s = (time_t)(ns / 1000000000);
+    struct tm tm;
+    gmtime_r(&s, &tm);
+    char d[64];
+    strftime(d, sizeof d, "%Y-%m-%d %H:%M:%S", &tm);
+    snprintf(buf, len, "%s.%09" PRId64 " UTC", d, ns % 1000000000);
+}
+
+int nmx__cli_info(const char *const *paths, size_t n)
+{
+    nmx_capture *cap;
+    int rc = nmx__cli_open_input(paths, n, &cap);
+    if (rc)
+        return rc;
+    nmx_capture_info in;
+    nmx_capture_get_info(cap, &in);
+    int lts[8];
+    unsigned nlt = nmx_capture_link_types(cap, lts, 8);
+    printf("File:            %s\n", nmx__cli_input_name(paths, n));
+    printf("Frames:          %u\n", nmx_capture_frames(cap));
+    printf("Wire bytes:      %" PRIu64 "\n", (uint64_t)in.wire_bytes);
+    printf("Captured bytes:  %" PRIu64 "\n", (uint64_t)in.captured_bytes);
+    printf("Link types:     ");
+    for (unsigned i = 0; i < nlt && i < 8; i++) {
+        const char *name = pcap_datalink_val_to_name(lts[i]);
+        printf(" %d (%s)", lts[i], name ? name : "?");
+    }
+    printf("\n");
+    if (nmx_capture_frames(cap)) {
+        char a[96], b[96];
+        fmt_time(in.earliest_ts, a, sizeof a);
+        fmt_time(in.latest_ts, b, sizeof b);
+        printf("First time:      %s\nLast time:       %s\n", a, b);
+        printf("Duration:        %.6f s\n", (double)(in.latest_ts - in.earliest_ts) / 1e9);
+    }
+    if (nmx_capture_error(cap))
+        printf("Damage:          %s\n", nmx_capture_error(cap));
+    nmx_capture_close(cap);
+    return 0;
+}
