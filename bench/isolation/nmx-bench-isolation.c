@@ -1,8 +1,9 @@
 /* The isolation benchmark (issue 9, docs/PERFORMANCE.md "Isolated runs"):
  *
  *   1. per-run overhead: start to result of one run of walk_expert over a
- *      tiny capture (the project's sample), in a thread (nmx_run_start) and
- *      in a worker process (src/host/isolate.h), interleaved, medians;
+ *      tiny capture (the project's sample), then over the empty capture, in
+ *      a thread (nmx_run_start) and in a worker process (src/host/isolate.h),
+ *      interleaved, medians;
  *   2. the ExpertGetFrame pass: walk_expert's own loop time (it reports it
  *      in its event) over a large capture, in a thread and in a worker,
  *      interleaved, medians, as frames per second and their ratio.
@@ -126,10 +127,13 @@ static nmx_capture *open_capture(const char *path)
     return cap;
 }
 
-static int overhead(nmx_expert *ex, const char *epath, int runs)
+/* Start to result over `file`, or over the empty capture when file is NULL:
+ * until captures are handed to workers as descriptors (issue 10), a worker
+ * reads its capture again, and the empty capture shows what the rest costs. */
+static int overhead(nmx_expert *ex, const char *epath, int runs, const char *file)
 {
-    nmx_capture *cap = open_capture(NMX_SAMPLE_CAPTURE);
-    if (!cap)
+    nmx_capture *cap = file ? open_capture(file) : NULL;
+    if (file && !cap)
         return 1;
     double *t = malloc(sizeof(double) * (size_t)runs), *p = malloc(sizeof(double) * (size_t)runs);
     double loop;
@@ -144,12 +148,13 @@ static int overhead(nmx_expert *ex, const char *epath, int runs)
     }
     double mt = median(t, runs), mp = median(p, runs);
     printf("per-run overhead, start to result, %u frames (%s), median of %d interleaved runs:\n",
-           nmx_capture_frames(cap), NMX_SAMPLE_CAPTURE, runs);
+           nmx_capture_frames(cap), file ? file : "the empty capture", runs);
     printf("  thread  %8.3f ms\n  worker  %8.3f ms\n  extra   %8.3f ms per run\n\n", mt * 1e3,
            mp * 1e3, (mp - mt) * 1e3);
     free(t);
     free(p);
-    nmx_capture_close(cap);
+    if (cap)
+        nmx_capture_close(cap);
     return 0;
 }
 
@@ -202,7 +207,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "nmx-bench-isolation: %s\n", err);
         return 1;
     }
-    int rc = overhead(ex, epath, runs < 1 ? 1 : runs);
+    int rc = overhead(ex, epath, runs < 1 ? 1 : runs, NMX_SAMPLE_CAPTURE);
+    if (rc == 0)
+        rc = overhead(ex, epath, runs < 1 ? 1 : runs, NULL);
     if (rc == 0 && access(file, R_OK) == 0)
         rc = pass(ex, epath, file, rounds < 1 ? 1 : rounds);
     else if (rc == 0)
