@@ -12,18 +12,6 @@
 #include <signal.h>
 #include <stdatomic.h>
 
-#ifdef __has_feature
-#if __has_feature(thread_sanitizer)
-#define UNDER_TSAN 1
-#endif
-#endif
-#if defined(__SANITIZE_THREAD__)
-#define UNDER_TSAN 1
-#endif
-#ifndef UNDER_TSAN
-#define UNDER_TSAN 0
-#endif
-
 enum { THREADS = 4, ROUNDS = UNDER_TSAN ? 3 : 8 };
 
 static _Atomic int g_bad_results;

@@ -38,14 +38,6 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define NMX_SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define NMX_SANITIZED 1
-#endif
-#endif
-
 #define MIB ((rlim_t)1 << 20)
 
 static void set_limit(int res, rlim_t v)

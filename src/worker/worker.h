@@ -11,6 +11,15 @@
 
 #include "host/iso_wire.h"
 
+/* ASan or TSan: their builds relax the worker a little (policy.c, server.c). */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define NMX_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define NMX_SANITIZED 1
+#endif
+#endif
+
 /* The descriptors a worker starts with (child.c moves them there). */
 enum { WORKER_CHAN_FD = 3, WORKER_PAGE_FD = 4 };
 
