@@ -14,7 +14,6 @@
 
 #include <errno.h>
 #include <poll.h>
-#include <seccomp.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -269,11 +268,12 @@ static void lost(nmx__iso *w, const reader *rd, nmx_run_result *res)
         res->status.SubStatus = EXPERTSUBSTATUS_ABORTED_LOAD_FAIL;
         snprintf(text, tl, "%s", rd->fail_text);
     } else if (sys >= 0) {
-        char *name = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, sys);
+        char name[sizeof w->pg->policy_call] = "";
+        if (known)
+            memcpy(name, w->pg->policy_call, sizeof name - 1);
         res->fault_signal = SIGSYS;
         snprintf(text, tl, "stopped by the isolation policy: %s (system call %d)",
-                 name ? name : "?", sys);
-        free(name);
+                 name[0] ? name : "?", sys);
     } else if (known && WIFSIGNALED(ws)) {
         res->fault_signal = WTERMSIG(ws);
         snprintf(text, tl, "the worker died of signal %d (%s)", WTERMSIG(ws),

@@ -35,6 +35,23 @@ extern char **environ;
 static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
 static int g_sock = -1;  /* our end of the server's socket */
 static pid_t g_server;   /* its pid, for reaping it once it died */
+static pthread_once_t g_once = PTHREAD_ONCE_INIT;
+
+/* A child of a fork of the host must not talk on its parent's socket: its
+ * requests and the parent's would cross. It spawns a server of its own. */
+static void forget_in_child(void)
+{
+    if (g_sock >= 0)
+        close(g_sock);
+    g_sock = -1;
+    g_server = 0;
+    pthread_mutex_init(&g_mu, NULL);
+}
+
+static void at_fork_once(void)
+{
+    pthread_atfork(NULL, NULL, forget_in_child);
+}
 
 static int executable(const char *p)
 {
@@ -146,6 +163,7 @@ static int ask(int page_fd, int chan_fd, pid_t *pid, int *pidfd, int *err)
 
 DWORD nmx__iso_fork(int page_fd, int chan_fd, pid_t *pid, int *pidfd)
 {
+    pthread_once(&g_once, at_fork_once);
     pthread_mutex_lock(&g_mu);
     DWORD rc = NMERR_SUCCESS;
     int err = 0;

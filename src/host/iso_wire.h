@@ -60,9 +60,10 @@ typedef struct nmx_iso_page {
     _Atomic uint32_t seq; /* odd while the statistics are being written */
     _Atomic uint64_t stats[NMX_ISO_NSTATS];
     _Atomic int32_t policy_syscall; /* the call the policy stopped; -1: none */
-    /* the server's */
+    /* the server's, written before exit_known is set */
     _Atomic int32_t exit_known; /* 1 once exit_status is the worker's wait status */
     _Atomic int32_t exit_status;
+    char policy_call[32]; /* the name of policy_syscall, or "" */
 } nmx_iso_page;
 
 #define NMX_ISO_DATA_OFF ((sizeof(nmx_iso_page) + 63) & ~(size_t)63)

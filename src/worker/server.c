@@ -16,8 +16,10 @@
 #include "worker/worker.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <linux/membarrier.h>
 #include <poll.h>
+#include <seccomp.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -163,6 +165,19 @@ static void start_worker(int sock, int *fds)
         close(fds[1]);
 }
 
+/* The worker's end, in its page: its wait status and, if the policy
+ * stopped it, the name of the call. */
+static void write_exit(nmx_iso_page *pg, int status, size_t size)
+{
+    int nr = atomic_load_explicit(&pg->policy_syscall, memory_order_acquire);
+    char *name = nr >= 0 ? seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, nr) : NULL;
+    snprintf(pg->policy_call, sizeof pg->policy_call, "%s", name ? name : "");
+    free(name);
+    atomic_store_explicit(&pg->exit_status, status, memory_order_relaxed);
+    atomic_store_explicit(&pg->exit_known, 1, memory_order_release);
+    munmap(pg, size);
+}
+
 static void reap(void)
 {
     int status;
@@ -171,11 +186,8 @@ static void reap(void)
         for (size_t i = 0; i < g_n; i++) {
             if (g_w[i].pid != pid)
                 continue;
-            if (g_w[i].pg) {
-                atomic_store_explicit(&g_w[i].pg->exit_status, status, memory_order_relaxed);
-                atomic_store_explicit(&g_w[i].pg->exit_known, 1, memory_order_release);
-                munmap(g_w[i].pg, g_w[i].size);
-            }
+            if (g_w[i].pg)
+                write_exit(g_w[i].pg, status, g_w[i].size);
             close(g_w[i].chan); /* now the host sees EOF */
             g_w[i] = g_w[--g_n];
             break;
