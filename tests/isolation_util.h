@@ -64,9 +64,10 @@ static inline void iu_on_status(void *ctx, const EXPERTSTATUS *st)
     pthread_mutex_unlock(&r->mu);
 }
 
-static inline void iu_on_event(void *ctx, NMEVENTDATA *ev)
+static inline void iu_on_event(void *ctx, NMEVENTDATA *ev, size_t size)
 {
     iu_run *r = ctx;
+    (void)size;
     pthread_mutex_lock(&r->mu);
     if (r->nev == r->cap) {
         size_t nc = r->cap ? r->cap * 2 : 16;

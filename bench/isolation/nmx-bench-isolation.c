@@ -86,9 +86,10 @@ static void on_status(void *ctx, const EXPERTSTATUS *st)
     (void)st;
 }
 
-static void on_event(void *ctx, NMEVENTDATA *ev)
+static void on_event(void *ctx, NMEVENTDATA *ev, size_t size)
 {
     got *g = ctx;
+    (void)size;
     free(g->ev);
     g->ev = ev;
 }

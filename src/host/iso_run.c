@@ -132,6 +132,11 @@ void nmx__iso_kill(nmx__iso *w)
     pidfd_send_signal(w->pidfd, SIGKILL, NULL, 0);
 }
 
+int nmx__iso_killed(const nmx__iso *w)
+{
+    return atomic_load(&w->killed);
+}
+
 void nmx__iso_stats(const nmx__iso *w, nmx_mem_stats *out)
 {
     nmx__iso_stats_get(w->pg, out);
@@ -177,7 +182,7 @@ static void on_frame(nmx__iso *w, reader *rd, const nmx_iso_frame *f, const char
         if (!rd->have_result) {
             NMEVENTDATA *ev = nmx__iso_event_decode(p, f->len);
             if (ev) {
-                sink->event(sink->ctx, ev);
+                sink->event(sink->ctx, ev, f->len);
                 return;
             }
         }

@@ -32,7 +32,8 @@ typedef struct nmx__iso_spec {
 
 typedef struct nmx__iso_sink {
     void (*status)(void *ctx, const EXPERTSTATUS *st);
-    void (*event)(void *ctx, NMEVENTDATA *ev); /* takes the malloc'd copy */
+    /* takes the malloc'd copy (one block of `size` bytes) */
+    void (*event)(void *ctx, NMEVENTDATA *ev, size_t size);
     void *ctx;
 } nmx__iso_sink;
 
@@ -70,6 +71,9 @@ void nmx__iso_terminate(nmx__iso *w);
 /* End the worker at once (SIGKILL). Any thread, any time; serve then
  * reports the run as killed, with the statistics last published. */
 void nmx__iso_kill(nmx__iso *w);
+
+/* Did the host kill the worker (nmx__iso_kill, or a malformed frame)? */
+int nmx__iso_killed(const nmx__iso *w);
 
 /* The key's statistics as last published by the worker (M14): live while it
  * runs, and after its death what it held when it died. */
