@@ -411,13 +411,16 @@ TEST(test_h11_bundled_experts_give_identical_results_on_the_zeek_corpus)
     if (!files.n)
         SKIP_HERE("the shared capture corpus is absent");
     qsort(files.v, files.n, sizeof *files.v, by_name);
-    size_t compared = 0;
+    /* Every capture; under a sanitizer, every eighth (the same code runs
+     * on each, and ten times slower). */
+    size_t step = UNDER_ASAN || UNDER_TSAN ? 8 : 1, compared = 0;
     for (size_t i = 0; i < files.n; i++) {
-        compared += (size_t)check_bundled_on(files.v[i], 0);
+        if (i % step == 0)
+            compared += (size_t)check_bundled_on(files.v[i], 0);
         free(files.v[i]);
     }
     free(files.v);
-    CHECK(compared > 300);
+    CHECK(compared * step > 300);
     printf("note: %zu captures, 5 experts each, identical in both modes\n", compared);
 }
 
