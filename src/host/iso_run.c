@@ -249,7 +249,9 @@ static int take(nmx__iso *w, reader *rd, const nmx__iso_sink *sink)
     if (n <= 0)
         return 0;
     rd->len += (size_t)n;
-    if (!rd->malformed)
+    if (rd->malformed)
+        rd->len = 0; /* killed already: what else comes is drained, not kept */
+    else
         dispatch(w, rd, sink);
     return 1;
 }
