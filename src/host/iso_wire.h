@@ -29,7 +29,10 @@
 #define NMX_ISO_MAGIC 0x4e4d5849u /* "NMXI" */
 #define NMX_ISO_VERSION 1u
 #define NMX_ISO_NSTATS 14u /* the fields of nmx_mem_stats, in order */
-#define NMX_ISO_MAX_FRAME ((uint32_t)16 << 20) /* largest frame a worker may send */
+/* The largest frame a worker may send: above any event a run keeps once the
+ * event copy cuts each of its at most 515 strings at 64 KiB (issue 8): about
+ * 34 MiB. */
+#define NMX_ISO_MAX_FRAME ((uint32_t)64 << 20)
 #define NMX_ISO_TERMINATE 'T' /* host -> worker: nmx_run_terminate (H4) */
 
 _Static_assert(sizeof(nmx_mem_stats) == NMX_ISO_NSTATS * sizeof(uint64_t),
