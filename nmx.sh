@@ -27,9 +27,9 @@ deps() {
     $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 }
 
-build() { # build DIR [cmake args...]
+build() { # build DIR [cmake args...]; the project's own builds treat warnings as errors
     local dir=$1; shift
-    cmake -S . -B "$dir" "$@" >/dev/null
+    cmake -S . -B "$dir" -DNMX_WERROR=ON "$@" >/dev/null
     cmake --build "$dir" -j"$JOBS" >/dev/null
 }
 

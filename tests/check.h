@@ -59,9 +59,17 @@ static const char *check_skip_why_;
 
 static int check_tests_skipped_;
 
+/* CHECK_ONLY=name in the environment runs that test alone (debugging, and
+ * checking that a regression test fails on the old code). */
+static int check_selected_(const char *name)
+{
+    const char *only = getenv("CHECK_ONLY");
+    return !only || !*only || strcmp(only, name) == 0;
+}
+
 #define RUN_IN_(name, corpus)                                                \
     do {                                                                     \
-        if (check_corpus_mode_ != (corpus))                                  \
+        if (check_corpus_mode_ != (corpus) || !check_selected_(#name))       \
             break;                                                           \
         check_failures_ = 0;                                                 \
         check_skip_current_ = 0;                                             \

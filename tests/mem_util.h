@@ -8,11 +8,14 @@
 #ifndef NMX_TESTS_MEM_UTIL_H
 #define NMX_TESTS_MEM_UTIL_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #define MU_NONE ((size_t)-1) /* "no mismatch" */
 
@@ -117,6 +120,36 @@ static inline long mu_rss_kb(void)
 static inline long mu_vmsize_kb(void)
 {
     return mu_status_kb("VmSize");
+}
+
+/* Runs fn(arg) in a forked child, which exits with fn's result (0: all
+ * well) and is killed by SIGALRM after `seconds`. Returns 1 if the child
+ * exited with 0; else says how it ended on stderr and returns 0. For tests
+ * whose failure is a crash or a hang, and for a child's own process state
+ * (a seccomp filter). */
+static inline int mu_in_child(const char *what, int (*fn)(void *), void *arg, unsigned seconds)
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0)
+        return 0;
+    if (pid == 0) {
+        alarm(seconds);
+        int rc = fn(arg);
+        fflush(NULL);
+        _exit(rc ? 1 : 0);
+    }
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0)
+        ;
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        return 1;
+    if (WIFSIGNALED(status))
+        fprintf(stderr, "%s: the child died of signal %d%s\n", what, WTERMSIG(status),
+                WTERMSIG(status) == SIGALRM ? " (it hung)" : "");
+    else
+        fprintf(stderr, "%s: the child exited with %d\n", what, WEXITSTATUS(status));
+    return 0;
 }
 
 #endif

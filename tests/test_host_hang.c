@@ -12,12 +12,9 @@
 #include <nmexpert/host.h>
 
 #include "check.h"
+#include "host_util.h"
 
 #include <time.h>
-
-#ifndef NMX_TEST_EXPERTS_DIR
-#error "NMX_TEST_EXPERTS_DIR must name the folder of the test experts (tests/experts/CMakeLists.txt)"
-#endif
 
 #if defined(__SANITIZE_THREAD__)
 #define UNDER_TSAN 1
@@ -38,22 +35,7 @@ const char *__tsan_default_options(void)
 }
 #endif
 
-static nmx_expert *load(const char *name)
-{
-    char path[4096], err[8192];
-    snprintf(path, sizeof path, "%s/%s.so", NMX_TEST_EXPERTS_DIR, name);
-    nmx_expert *ex = NULL;
-    if (nmx_expert_load(path, &ex, err, sizeof err) != NMERR_SUCCESS)
-        fprintf(stderr, "cannot load %s: %s\n", name, err);
-    return ex;
-}
 
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
 
 static void check_good(nmx_run *run)
 {
@@ -74,8 +56,8 @@ static void check_good(nmx_run *run)
 
 TEST(test_h6_hung_expert_is_reported_while_the_others_finish)
 {
-    nmx_expert *hang = load("ignores_terminate");
-    nmx_expert *good = load("wellbehaved");
+    nmx_expert *hang = load_test_expert("ignores_terminate");
+    nmx_expert *good = load_test_expert("wellbehaved");
     CHECK(hang && good);
     if (!hang || !good)
         return;

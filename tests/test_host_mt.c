@@ -12,13 +12,10 @@
 #include <nmexpert/host.h>
 
 #include "check.h"
+#include "host_util.h"
 
 #include <signal.h>
 #include <stdint.h>
-
-#ifndef NMX_TEST_EXPERTS_DIR
-#error "NMX_TEST_EXPERTS_DIR must name the folder of the test experts (tests/experts/CMakeLists.txt)"
-#endif
 
 #if defined(__SANITIZE_THREAD__)
 #define UNDER_TSAN 1
@@ -60,15 +57,6 @@ static spec g_specs[] = {
 };
 #define NSPECS (sizeof g_specs / sizeof g_specs[0])
 
-static nmx_expert *load(const char *name)
-{
-    char path[4096], err[8192];
-    snprintf(path, sizeof path, "%s/%s.so", NMX_TEST_EXPERTS_DIR, name);
-    nmx_expert *ex = NULL;
-    if (nmx_expert_load(path, &ex, err, sizeof err) != NMERR_SUCCESS)
-        fprintf(stderr, "cannot load %s: %s\n", name, err);
-    return ex;
-}
 
 static int streq(const char *a, const char *b)
 {
@@ -202,7 +190,7 @@ static int load_all(void)
 {
     int ok = 1;
     for (size_t i = 0; i < NSPECS; i++)
-        if (!g_specs[i].ex && !(g_specs[i].ex = load(g_specs[i].name)))
+        if (!g_specs[i].ex && !(g_specs[i].ex = load_test_expert(g_specs[i].name)))
             ok = 0;
     return ok;
 }
@@ -259,7 +247,7 @@ TEST(test_h10_h4_terminate_one_run_among_many)
 {
     CHECK(load_all());
     spec *well = spec_of("wellbehaved");
-    nmx_expert *hon = load("honours_terminate");
+    nmx_expert *hon = load_test_expert("honours_terminate");
     CHECK(hon != NULL);
     if (!hon || !well->ex)
         return;

@@ -1850,6 +1850,26 @@ TEST(test_m9_double_free_of_large_and_huge_blocks_counts_as_double_free)
     key_end(k);
 }
 
+/* M9, M12: segments are stamped with their key's {slot, generation}, not its
+ * slot: a huge block freed by a key is not taken for a block of the key that
+ * next occupies the same slot (its free is foreign, not a double free). */
+TEST(test_m9_huge_block_of_a_slots_previous_key_is_foreign_to_the_next)
+{
+    HEXPERTKEY a = key_new(0, "m9-slot-a");
+    void *p = alloc_ok(a, 8 * MiB);
+    free_ok(a, p);
+    key_end(a);
+    HEXPERTKEY b = key_new(0, "m9-slot-b"); /* the slot list is LIFO: a's slot */
+    CHECK(((uintptr_t)a & 0x1FFFFF) == ((uintptr_t)b & 0x1FFFFF)); /* same slot bits */
+    nmx_mem_stats before = kst(b);
+    CHECK_EQ(ExpertFreeMemory(b, p), NMERR_INVALID_PARAMETER);
+    CHECK_EQ(ExpertMemorySize(b, p), 0);
+    nmx_mem_stats after = kst(b);
+    CHECK_EQ(after.bad_double_free, before.bad_double_free);
+    CHECK_EQ(after.bad_foreign, before.bad_foreign + 2);
+    key_end(b);
+}
+
 typedef struct hook_rec {
     nmx_bad_kind kind;
     HEXPERTKEY key;
@@ -2680,6 +2700,7 @@ int main(void)
     RUN(test_m9_invalid_calls_counted_by_kind);
     RUN(test_m9_double_free_after_freeing_every_block_counts_as_double_free);
     RUN(test_m9_double_free_of_large_and_huge_blocks_counts_as_double_free);
+    RUN(test_m9_huge_block_of_a_slots_previous_key_is_foreign_to_the_next);
     RUN(test_m9_hook_receives_each_invalid_call_and_can_be_removed);
     RUN(test_m9_bad_key_calls_counted_process_wide);
     RUN(test_m9_destroyed_keys_are_never_reused);

@@ -187,7 +187,11 @@ typedef void (*nmx_progress_fn)(nmx_run *run, const EXPERTSTATUS *status, void *
 typedef struct nmx_run_options {
     HCAPTURE capture;          /* may be NULL: the expert sees an empty capture */
     HFILTER filter;            /* the host's ("UI") filter, for FLAGS_DEFER_TO_UI_FILTER */
-    const EXPERTCONFIG *config; /* copied into the run's key; NULL: none */
+    const EXPERTCONFIG *config; /* copied (RawConfigLength bytes) into pages of the
+                                  run, outside its key: Run's pConfig is the host's,
+                                  counted neither against quota_bytes nor in the
+                                  ledger; NULL (or a blob shorter than its length
+                                  field): Run gets NULL */
     DWORD startup_flags;       /* EXPERT_STARTUP_FLAG_* passed to Run */
     size_t quota_bytes;        /* memory quota of the run's key; 0: none (M11) */
     unsigned time_limit_ms;    /* 0: none; then the run is terminated (H4) */

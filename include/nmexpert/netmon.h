@@ -771,23 +771,30 @@ NMX_API SIZE_T WINAPI ExpertMemorySize(HEXPERTKEY hExpertKey, LPVOID pOriginalMe
 /* Report progress (H7): Status, SubStatus, szText (NULL allowed; cut to 259
  * bytes) and PercentDone (clamped to 0..99; the host sets 100 when the run is
  * done). Visible to the host while the run goes on.
- * Returns NMERR_SUCCESS, or NMERR_EXPERT_TERMINATE after terminate (H4). */
+ * Returns NMERR_SUCCESS; NMERR_INVALID_PARAMETER if szText cannot be read (a
+ * wild or unmapped pointer, no NUL before unreadable memory): nothing is
+ * recorded; NMERR_EXPERT_TERMINATE after terminate (H4). */
 NMX_API DWORD WINAPI ExpertIndicateStatus(HEXPERTKEY hExpertKey, EXPERTSTATUSENUMERATION Status,
                                           DWORD SubStatus, const char *szText, LONG PercentDone);
 
-/* Submit one event (H8). The host validates it (non-NULL, NumColumns within
- * bounds, known column types; NULL strings allowed) and deep-copies it with
- * every string it points to during the call: the expert may reuse or free its
- * buffers as soon as the call returns.
- * Returns NMERR_SUCCESS, NMERR_INVALID_PARAMETER (invalid event: nothing is
- * recorded), or NMERR_EXPERT_TERMINATE (H4). */
+/* Submit one event (H8). The host validates it (non-NULL and readable,
+ * NumColumns within bounds, known column types; NULL strings allowed) and
+ * deep-copies it with every string it points to during the call, reading
+ * each byte once: the expert may reuse or free its buffers as soon as the
+ * call returns. A string longer than 65535 bytes is cut there.
+ * Returns NMERR_SUCCESS; NMERR_INVALID_PARAMETER (invalid event, or the event
+ * or one of its strings cannot be read: nothing is recorded);
+ * NMERR_OUT_OF_MEMORY (the run already holds 1,000,000 events or 256 MiB of
+ * them); NMERR_EXPERT_TERMINATE (H4). */
 NMX_API DWORD WINAPI ExpertSubmitEvent(HEXPERTKEY hExpertKey, PNMEVENTDATA pExpertEvent);
 
 /* Copy the run's startup information into *pExpertStartupInfo (H9).
- * Returns NMERR_SUCCESS, or NMERR_INVALID_PARAMETER if it is NULL. */
+ * Returns NMERR_SUCCESS, or NMERR_INVALID_PARAMETER if it is NULL or cannot
+ * be written (read-only, unmapped, too short). */
 NMX_API DWORD WINAPI ExpertGetStartupInfo(HEXPERTKEY hExpertKey, PEXPERTSTARTUPINFO pExpertStartupInfo);
 
 /* Fetch a frame of the run's capture into the caller's descriptor (C2-C5).
+ * hFilter must be one of this run's own filters (nmx_ExpertCreateFilter).
  * Direction: GET_SPECIFIED_FRAME returns frame RequestedFrameNumber;
  * GET_FRAME_NEXT_FORWARD / _BACKWARD return the nearest frame strictly after /
  * before it that passes hFilter (NULL: no filter); NEXT_FORWARD from
@@ -798,7 +805,8 @@ NMX_API DWORD WINAPI ExpertGetStartupInfo(HEXPERTKEY hExpertKey, PEXPERTSTARTUPI
  * Returns NMERR_SUCCESS; NMERR_NO_MORE_FRAMES past the last (or before the
  * first) frame; NMERR_FRAME_NOT_FOUND for a specified frame that does not
  * exist; NMERR_FRAME_FAILED_FILTER for one that fails the filter (C3);
- * NMERR_INVALID_PARAMETER (NULL descriptor, unknown Direction);
+ * NMERR_INVALID_PARAMETER (a NULL or unwritable descriptor, unknown Direction);
+ * NMERR_INVALID_HFILTER (not a live filter of this run);
  * NMERR_EXPERT_TERMINATE (H4). */
 NMX_API DWORD WINAPI ExpertGetFrame(HEXPERTKEY hExpertKey, DWORD Direction, DWORD RequestFlags,
                                     DWORD RequestedFrameNumber, HFILTER hFilter,
@@ -990,20 +998,22 @@ NMX_STATIC_ASSERT(offsetof(PROPERTYINST, IFlags) == 28 && sizeof(PROPERTYINST) =
 #define NMX_PROTO_BGP 64
 /* 65 and above: further protocols, added as they are recognised. */
 
-/* Compile a tcpdump/BPF expression for the run's capture (C4), for use as the
- * hFilter of ExpertGetFrame. The filter belongs to the key: it is destroyed
- * with it at the end of the run. On failure *phFilter is NULL and, if szError
- * is not NULL, libpcap's message is copied there (cut to ErrorLength,
- * NUL-terminated).
- * Returns NMERR_SUCCESS, NMERR_FILTER_INVALID_EXPRESSION,
- * NMERR_INVALID_PARAMETER (szExpression or phFilter NULL),
+/* Compile a tcpdump/BPF expression (at most 4096 bytes) for the run's
+ * capture (C4), for use as the hFilter of ExpertGetFrame. The filter belongs
+ * to the run: no other run can use or destroy it, and it is destroyed at the
+ * end of the run. On failure *phFilter is NULL and, if szError is not NULL,
+ * the reason (libpcap's message) is copied there, cut to ErrorLength and
+ * NUL-terminated (on success szError receives "").
+ * Returns NMERR_SUCCESS, NMERR_FILTER_INVALID_EXPRESSION (refused by libpcap,
+ * or longer than 4096 bytes), NMERR_INVALID_PARAMETER (szExpression or
+ * phFilter NULL or unreadable/unwritable, or szError unwritable),
  * NMERR_OUT_OF_MEMORY, NMERR_EXPERT_TERMINATE, NMERR_INVALID_EXPERT_HANDLE. */
 NMX_API DWORD WINAPI nmx_ExpertCreateFilter(HEXPERTKEY hExpertKey, const char *szExpression,
                                             HFILTER *phFilter, char *szError, DWORD ErrorLength);
 
-/* Destroy a filter made by nmx_ExpertCreateFilter with this key.
+/* Destroy a filter made by nmx_ExpertCreateFilter in this run.
  * Returns NMERR_SUCCESS (NULL: a no-op), NMERR_INVALID_HFILTER (not a live
- * filter of this key), NMERR_INVALID_EXPERT_HANDLE. Works after terminate. */
+ * filter of this run), NMERR_INVALID_EXPERT_HANDLE. Works after terminate. */
 NMX_API DWORD WINAPI nmx_ExpertDestroyFilter(HEXPERTKEY hExpertKey, HFILTER hFilter);
 
 #ifdef __cplusplus

@@ -7,13 +7,27 @@
  * before ours, or, if that was the default, restores the default and raises
  * the signal again, so the process dies as it would have without us.
  *
+ * Only synchronous signals are trapped: a fault the kernel raised on this
+ * thread (si_code > 0), or abort() (SIGABRT sent by the thread's own process
+ * with tgkill). A SIGSEGV or SIGABRT sent with kill() or pthread_kill() is a
+ * request from outside to end the process, not a fault of the expert: it
+ * takes its normal course even on an expert thread. (pthread_kill(SIGABRT)
+ * from inside the process cannot be told from abort() and is trapped as one.)
+ *
+ * Before the trap, the handler offers SIGSEGV and SIGBUS to the thread's armed
+ * probe (usermem.c): a host service copying expert-supplied memory turns a
+ * fault there into an error code instead of the end of the run.
+ *
+ * Faults inside host functions hold no lock: every function an expert can
+ * call checks its stack first (stack_guard.h), touches expert-supplied
+ * memory only through usermem.c and outside locks, and the memory layer
+ * releases whatever the thread held of its key (nmx__key_recover_thread).
  * What cannot be guaranteed, and why: unwinding skips the rest of the
- * expert's code, so a lock the expert (or libc on its behalf: malloc, stdio,
- * abort's own lock) held at the fault stays held and a later call that needs
- * it deadlocks; resources the expert held outside its key (files, malloc'd
- * memory) leak. A fault that corrupted memory outside the expert's key (a
- * wild write into the host's heap) is beyond any trap. The trap only unwinds
- * signals raised synchronously on an expert thread.
+ * expert's own code, so a lock the expert (or libc on its behalf: malloc,
+ * stdio, abort's own lock) held at the fault stays held and a later call
+ * that needs it deadlocks; resources the expert held outside its key (files,
+ * malloc'd memory) leak. A wild write into the host's memory is beyond any
+ * trap in one process: run such experts isolated (H11).
  */
 #define _GNU_SOURCE
 #include "host/host_internal.h"
@@ -34,17 +48,30 @@ typedef struct trap {
     void *volatile addr;
 } trap;
 
-static _Thread_local trap *t_trap;
+static _Thread_local trap *t_trap __attribute__((tls_model("initial-exec")));
 
 static const int g_sigs[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
 #define NSIGS (sizeof g_sigs / sizeof g_sigs[0])
 static struct sigaction g_prev[NSIGS];
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 
+/* A fault of the thread itself, not a signal sent to it (see the top). */
+static int synchronous(int sig, const siginfo_t *si)
+{
+    if (!si)
+        return 0;
+    if (si->si_code > 0)
+        return 1;
+    return sig == SIGABRT && si->si_code == SI_TKILL && si->si_pid == getpid();
+}
+
 static void handler(int sig, siginfo_t *si, void *uc)
 {
+    int sync = synchronous(sig, si);
+    if (sync && (sig == SIGSEGV || sig == SIGBUS) && nmx__t_probe)
+        siglongjmp(*nmx__t_probe, 1);
     trap *t = t_trap;
-    if (t) {
+    if (t && sync) {
         t_trap = NULL;
         t->signo = sig;
         t->addr = si ? si->si_addr : NULL;
@@ -105,9 +132,14 @@ void nmx__trap_thread_leave(nmx_altstack *ss)
     ss->mem = NULL;
 }
 
-int nmx__trap_call(void (*fn)(void *), void *arg, nmx_fault *f)
+void nmx__trap_install(void)
 {
     pthread_once(&g_once, install);
+}
+
+int nmx__trap_call(void (*fn)(void *), void *arg, nmx_fault *f)
+{
+    nmx__trap_install();
     trap t;
     t.signo = 0;
     t.addr = NULL;

@@ -142,6 +142,20 @@ static int by_name(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* Is the entry a regular file (or a link to one)? Folders named x.so are not
+ * modules. */
+static int regular_file(const char *dir, const struct dirent *e)
+{
+    if (e->d_type == DT_REG)
+        return 1;
+    if (e->d_type != DT_LNK && e->d_type != DT_UNKNOWN)
+        return 0;
+    char path[4096];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
 NMX_API DWORD nmx_expert_scan(const char *dir, nmx_expert_loaded_fn on_loaded,
                               nmx_expert_rejected_fn on_rejected, void *ctx)
 {
@@ -155,7 +169,7 @@ NMX_API DWORD nmx_expert_scan(const char *dir, nmx_expert_loaded_fn on_loaded,
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
         size_t len = strlen(e->d_name);
-        if (len < 4 || strcmp(e->d_name + len - 3, ".so") != 0)
+        if (len < 4 || strcmp(e->d_name + len - 3, ".so") != 0 || !regular_file(dir, e))
             continue;
         if (n == cap) {
             size_t ncap = cap ? cap * 2 : 16;

@@ -49,10 +49,11 @@ static void classes_init(void)
         assert(nmx__class_of(nmx__cls[c].bsize) == c && (nmx__cls[c].bsize % 16) == 0);
 }
 
-void nmx__heap_init(nmx_heap *h)
+void nmx__heap_init(nmx_heap *h, uintptr_t tag)
 {
     pthread_once(&g_cls_once, classes_init);
     memset(h, 0, sizeof *h);
+    h->tag = tag;
 }
 
 static void seg_list_push(nmx_seg **head, nmx_seg *s)
@@ -137,9 +138,9 @@ static void give_pages(nmx_heap *h, nmx_seg *s, unsigned first, unsigned k)
     with_free_add(h, s);
 }
 
-static nmx_seg *new_segment(nmx_heap *h, struct nmx_key *owner)
+static nmx_seg *new_segment(nmx_heap *h)
 {
-    nmx_seg *s = nmx__seg_acquire(owner);
+    nmx_seg *s = nmx__seg_acquire(h->tag);
     if (!s)
         return NULL;
     seg_list_push(&h->segs, s);
@@ -148,7 +149,7 @@ static nmx_seg *new_segment(nmx_heap *h, struct nmx_key *owner)
 }
 
 /* Finds k free consecutive pages in this key's segments, or in a new one. */
-static nmx_seg *find_pages(nmx_heap *h, struct nmx_key *owner, unsigned k, unsigned *first)
+static nmx_seg *find_pages(nmx_heap *h, unsigned k, unsigned *first)
 {
     for (nmx_seg *s = h->with_free; s; s = s->free_next) {
         int i = find_run(s->free_mask, k);
@@ -157,7 +158,7 @@ static nmx_seg *find_pages(nmx_heap *h, struct nmx_key *owner, unsigned k, unsig
             return s;
         }
     }
-    nmx_seg *s = new_segment(h, owner);
+    nmx_seg *s = new_segment(h);
     if (!s)
         return NULL;
     *first = NMX_FIRST_DATA_PAGE;
@@ -201,17 +202,17 @@ static int page_meta(nmx_seg *s, nmx_page *pg, const nmx_cls_info *ci)
     return 0;
 }
 
-nmx_page *nmx__heap_page_new(nmx_heap *h, struct nmx_key *owner, unsigned c)
+nmx_page *nmx__heap_page_new(nmx_heap *h, unsigned c)
 {
     const nmx_cls_info *ci = &nmx__cls[c];
     unsigned first;
-    nmx_seg *s = find_pages(h, owner, ci->npages, &first);
+    nmx_seg *s = find_pages(h, ci->npages, &first);
     if (!s)
         return NULL;
     if (page_meta(s, &s->pages[first], ci) != 0) {
         /* This segment's metadata area is used up by earlier formats: a fresh
          * segment always has room. */
-        s = new_segment(h, owner);
+        s = new_segment(h);
         if (!s)
             return NULL;
         first = NMX_FIRST_DATA_PAGE;
@@ -233,11 +234,11 @@ nmx_page *nmx__heap_page_new(nmx_heap *h, struct nmx_key *owner, unsigned c)
     return pg;
 }
 
-static void *alloc_large(nmx_heap *h, struct nmx_key *owner, size_t n)
+static void *alloc_large(nmx_heap *h, size_t n)
 {
     unsigned k = (unsigned)((n + NMX_PAGE_SIZE - 1) >> NMX_PAGE_SHIFT);
     unsigned first;
-    nmx_seg *s = find_pages(h, owner, k, &first);
+    nmx_seg *s = find_pages(h, k, &first);
     if (!s)
         return NULL;
     take_pages(h, s, first, k);
@@ -251,9 +252,9 @@ static void *alloc_large(nmx_heap *h, struct nmx_key *owner, size_t n)
     return (void *)nmx_page_addr(s, first);
 }
 
-static void *alloc_huge(nmx_heap *h, struct nmx_key *owner, size_t n)
+static void *alloc_huge(nmx_heap *h, size_t n)
 {
-    nmx_seg *s = nmx__seg_acquire_huge(owner, n);
+    nmx_seg *s = nmx__seg_acquire_huge(h->tag, n);
     if (!s)
         return NULL;
     s->huge_live = 1;
@@ -301,11 +302,11 @@ int nmx__heap_resize_in_place(nmx_heap *h, const nmx_block *b, size_t n)
     return 1;
 }
 
-void *nmx__heap_alloc_big(nmx_heap *h, struct nmx_key *owner, size_t n)
+void *nmx__heap_alloc_big(nmx_heap *h, size_t n)
 {
     if (n <= NMX_LARGE_MAX)
-        return alloc_large(h, owner, n);
-    return n <= NMX_MAX_ALLOC ? alloc_huge(h, owner, n) : NULL;
+        return alloc_large(h, n);
+    return n <= NMX_MAX_ALLOC ? alloc_huge(h, n) : NULL;
 }
 
 void nmx__heap_free_big(nmx_heap *h, const nmx_block *b)
@@ -341,5 +342,7 @@ void nmx__heap_destroy(nmx_heap *h)
         seg_list_remove(&h->huge, s);
         nmx__seg_release(s);
     }
+    uintptr_t tag = h->tag;
     memset(h, 0, sizeof *h);
+    h->tag = tag;
 }

@@ -120,23 +120,22 @@ static inline __attribute__((always_inline)) void *nmx__page_alloc(nmx_heap *h, 
 }
 
 /* A zero-filled block of n bytes, or NULL when memory is refused. */
-static inline __attribute__((always_inline)) void *nmx__heap_alloc(nmx_heap *h,
-                                                                   struct nmx_key *owner, size_t n)
+static inline __attribute__((always_inline)) void *nmx__heap_alloc(nmx_heap *h, size_t n)
 {
     if (n > NMX_SMALL_MAX)
-        return nmx__heap_alloc_big(h, owner, n);
+        return nmx__heap_alloc_big(h, n);
     unsigned c = nmx__class_of(n);
     nmx_page *pg = h->avail[c];
-    if (!pg && !(pg = nmx__heap_page_new(h, owner, c)))
+    if (!pg && !(pg = nmx__heap_page_new(h, c)))
         return NULL;
     return nmx__page_alloc(h, pg, n);
 }
 
 /* The common case of nmx__heap_locate: a is the start of a live block of
- * `owner` in a small-class page (not in a span's tail page). Returns the
+ * the key tagged `owner` in a small-class page (not in a span's tail page). Returns the
  * page and sets *idx, or returns NULL when anything else holds, and then
  * nmx__heap_locate decides. a is never read. */
-static inline __attribute__((always_inline)) nmx_page *nmx__locate_small(struct nmx_key *owner,
+static inline __attribute__((always_inline)) nmx_page *nmx__locate_small(uintptr_t owner,
                                                                          uintptr_t a,
                                                                          uint32_t *idx)
 {
@@ -172,9 +171,10 @@ static inline int nmx__freed_page_kind(nmx_seg *s, nmx_page *pg, uintptr_t a, si
     return off ? NMX_BAD_INTERIOR : NMX_BAD_DOUBLE_FREE;
 }
 
-/* 0 when p is a live block of `owner` (b filled in), else an nmx_bad_kind.
- * Decides from the segment map and out-of-line metadata: p is never read. */
-static inline int nmx__heap_locate(struct nmx_key *owner, const void *p, nmx_block *b)
+/* 0 when p is a live block of the key tagged `owner` (b filled in), else an
+ * nmx_bad_kind. Decides from the segment map and out-of-line metadata: p is
+ * never read. */
+static inline int nmx__heap_locate(uintptr_t owner, const void *p, nmx_block *b)
 {
     uintptr_t a = (uintptr_t)p;
     if ((b->pg = nmx__locate_small(owner, a, &b->idx)) != NULL) {
@@ -185,7 +185,7 @@ static inline int nmx__heap_locate(struct nmx_key *owner, const void *p, nmx_blo
     nmx_seg *s = nmx__seg_lookup(a);
     if (!s)
         return NMX_BAD_FOREIGN;
-    struct nmx_key *o = atomic_load_explicit(&s->owner, memory_order_acquire);
+    uintptr_t o = atomic_load_explicit(&s->owner, memory_order_acquire);
     uintptr_t base = nmx_seg_base(s);
     if (o != owner) {
         /* A huge block's segment is released by its free: a second free of

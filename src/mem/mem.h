@@ -73,8 +73,11 @@ typedef struct nmx_page {
 struct nmx_key;
 
 typedef struct nmx_seg {
-    _Atomic(struct nmx_key *) owner; /* NULL while cached */
-    struct nmx_key *last_owner;      /* huge: who freed it (to tell a double free) */
+    /* The owning key's tag (its handle value: {slot, generation}, never
+     * issued twice), 0 while cached: a segment can never be taken for a
+     * later key in the same slot. */
+    _Atomic uintptr_t owner;
+    uintptr_t last_owner; /* huge: the tag of the key that freed it (to tell a double free) */
     uint8_t huge, huge_live;
     size_t size;       /* bytes mapped */
     size_t huge_req;   /* huge: requested size */
@@ -100,6 +103,7 @@ _Static_assert(sizeof(nmx_page) == 64, "a page descriptor is one cache line");
 
 /* One key's heap. Only touched while the key is held exclusively. */
 typedef struct nmx_heap {
+    uintptr_t tag;                 /* the key's tag, stamped on its segments */
     nmx_page *avail[NMX_NCLASSES]; /* pages of each class with a free block */
     nmx_seg *segs;                 /* regular segments */
     nmx_seg *with_free;            /* those with free pages */
@@ -110,8 +114,12 @@ typedef struct nmx_heap {
 void *nmx__os_map_aligned(size_t size, size_t align); /* NULL on failure */
 void nmx__os_decommit(void *p, size_t size);            /* contents become zero */
 int nmx__os_guard(void *p, size_t size);
-int nmx__os_membarrier_init(void); /* 1 if the expedited barrier works */
-void nmx__os_membarrier(void);
+/* Read and write access back on [p, p+size): 0 done; 1 done by mapping the
+ * range afresh (part of it was unmapped; it now reads as zero); -1 failed. */
+int nmx__os_restore(void *p, size_t size);
+int nmx__os_membarrier_init(void); /* 1 if the membarrier mode may be used (excl.c) */
+int nmx__os_membarrier(void);      /* 0, or -1 if the barrier failed */
+int nmx__os_flush_stores(void);    /* a barrier on every other thread without membarrier: 0 or -1 */
 
 /* ---- segment.c ---- */
 
@@ -134,10 +142,13 @@ static inline __attribute__((always_inline)) nmx_seg *nmx__seg_lookup(uintptr_t 
     return atomic_load_explicit(&(*leaf)[i & ((1u << NMX_MAP_L2_BITS) - 1)],
                                 memory_order_acquire);
 }
-nmx_seg *nmx__seg_acquire(struct nmx_key *owner);
-nmx_seg *nmx__seg_acquire_huge(struct nmx_key *owner, size_t data_bytes);
+nmx_seg *nmx__seg_acquire(uintptr_t owner);
+nmx_seg *nmx__seg_acquire_huge(uintptr_t owner, size_t data_bytes);
 void nmx__seg_release(nmx_seg *s); /* owner's exclusion held; s no longer owned */
 void nmx__seg_stats(nmx_heap_stats *out);
+void nmx__seg_fork_prepare(void); /* takes the cache's lock */
+void nmx__seg_fork_parent(void);
+void nmx__seg_fork_child(void);
 
 /* ---- key.c, for src/host ---- */
 void nmx__key_recover_thread(HEXPERTKEY key);
@@ -146,6 +157,39 @@ void nmx__key_set_context(HEXPERTKEY key, void *ctx);
 void *nmx__key_context(HEXPERTKEY key);
 int nmx__key_is_terminated(HEXPERTKEY key);
 size_t nmx__key_block_quiet(HEXPERTKEY key, void *ptr, int release);
+
+/* Hold a key for the length of a host service call made with it
+ * (ExpertGetFrame, ExpertIndicateStatus, ...): a destroy waits until the hold
+ * is released, so the key's context (the host's run) stays alive meanwhile.
+ * Cheap on the key's owner thread (the memory calls' fast path: a store and
+ * two loads, no atomic read-modify-write); any other thread takes the key's
+ * mutex, as a foreign memory call does, so holds and memory calls on one key
+ * exclude each other.
+ *
+ * nmx__key_hold returns the key's context (nmx__key_set_context) and fills
+ * *h, or returns NULL holding nothing (h->k NULL) for a NULL, forged or
+ * destroyed key. Whatever it returns, nmx__key_unhold(h) may follow (a no-op
+ * when nothing is held). The holding thread must not make an Expert* memory
+ * call on the same key, nor destroy it, before unholding (nesting is not
+ * supported: it would wait for itself); calls on other keys are fine.
+ * A fault while holding is released by nmx__key_recover_thread.
+ * A hold does not stop nmx_key_terminate (which never waits). */
+typedef struct nmx_key_hold {
+    void *k;  /* the key held, or NULL */
+    int mode; /* how it is held (key.c) */
+} nmx_key_hold;
+void *nmx__key_hold(HEXPERTKEY key, nmx_key_hold *h);
+void nmx__key_unhold(nmx_key_hold *h);
+/* 1 if the held key has been told to terminate (H4), else 0 (also for an
+ * empty hold). */
+int nmx__key_hold_terminated(const nmx_key_hold *h);
+/* The requested size of ptr if it is a live block of the held key, else 0.
+ * Never counted or reported as an invalid call; ptr is never read. */
+size_t nmx__key_hold_block_size(const nmx_key_hold *h, const void *ptr);
+
+/* How threads other than a key's owner get their barrier (excl.c):
+ * "membarrier", "fence" or "locked" (no owner's path); for tests and logs. */
+const char *nmx__excl_mode_name(void);
 
 /* ---- heap.c (caller holds the key exclusively; arguments are valid) ---- */
 
@@ -157,11 +201,11 @@ typedef struct nmx_block {
     size_t req; /* requested size */
 } nmx_block;
 
-void nmx__heap_init(nmx_heap *h);
+void nmx__heap_init(nmx_heap *h, uintptr_t tag);
 /* The per-call paths nmx__heap_alloc, nmx__heap_locate and nmx__heap_free are
  * inline, in heap_inline.h; these are their out-of-line slow parts. */
-nmx_page *nmx__heap_page_new(nmx_heap *h, struct nmx_key *owner, unsigned cls);
-void *nmx__heap_alloc_big(nmx_heap *h, struct nmx_key *owner, size_t n);
+nmx_page *nmx__heap_page_new(nmx_heap *h, unsigned cls);
+void *nmx__heap_alloc_big(nmx_heap *h, size_t n);
 void nmx__heap_free_big(nmx_heap *h, const nmx_block *b);
 void nmx__heap_page_empty(nmx_heap *h, nmx_page *pg);
 /* Resize in place if the block's slot allows; returns 1 if done (tail zeroed). */

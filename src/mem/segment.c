@@ -32,7 +32,7 @@ static size_t g_huge_in_use_bytes;
 static size_t g_cache_limit = (size_t)64 << 20;
 static int g_limit_read;
 static pthread_cond_t g_trim_cond = PTHREAD_COND_INITIALIZER;
-static int g_trimmer_started, g_atfork_set;
+static int g_trimmer_started;
 
 /* g_lock held. */
 static int map_set(uintptr_t base, size_t size, nmx_seg *s)
@@ -154,11 +154,6 @@ static void *trimmer(void *arg)
     return NULL;
 }
 
-static void atfork_child(void)
-{
-    g_trimmer_started = 0; /* threads do not survive fork */
-}
-
 /* g_lock held. Wakes the trimmer, starting it the first time; if no thread
  * can be started, trims here. */
 static void trim_soon(void)
@@ -166,10 +161,6 @@ static void trim_soon(void)
     if (!over_limit())
         return;
     if (!g_trimmer_started) {
-        if (!g_atfork_set) {
-            g_atfork_set = 1;
-            pthread_atfork(NULL, NULL, atfork_child);
-        }
         pthread_attr_t attr;
         sigset_t all, old;
         pthread_t t;
@@ -204,55 +195,99 @@ static void seg_reset(nmx_seg *s)
     s->huge_req = 0;
 }
 
-nmx_seg *nmx__seg_acquire(struct nmx_key *owner)
+/* A segment another key used may hold blocks that key's expert made
+ * read-only or PROT_NONE, or unmapped (issue 8 case 5): the next key would
+ * fault zeroing them, perhaps on the host's own thread. So its data pages get
+ * back the heap's protection before reuse, here rather than at release, which
+ * keeps destroy free of system calls (W3); nothing touches a cached
+ * segment's data meanwhile (the trimmer's madvise works on any protection).
+ * Not under the lock. 0, or -1 if the segment cannot be used again. */
+static int restore(nmx_seg *s, size_t from)
+{
+    int r = nmx__os_restore((void *)(nmx_seg_base(s) + from), s->size - from);
+    if (r > 0) /* mapped afresh: zero */
+        for (size_t i = NMX_FIRST_DATA_PAGE; i < NMX_PAGES_PER_SEG; i++)
+            s->pages[i].touched = 0;
+    return r < 0 ? -1 : 0;
+}
+
+/* A segment that cannot be used again stays out of every list (its map
+ * entry stays too: a pointer into it is foreign). */
+static void drop(nmx_seg *s)
 {
     pthread_mutex_lock(&g_lock);
-    read_limit_once();
-    nmx_seg *s = g_resident;
-    if (s) {
-        list_remove(&g_resident, s);
-        g_resident_count--;
-    } else if ((s = g_decommitted) != NULL) {
-        list_remove(&g_decommitted, s);
-        g_decommitted_count--;
-    } else {
-        s = seg_map(NMX_SEG_SIZE, 0);
-    }
-    if (s) {
-        g_in_use++;
-        seg_reset(s);
-        atomic_store_explicit(&s->owner, owner, memory_order_release);
-    }
+    if (s->huge)
+        g_huge_in_use_bytes -= s->size;
+    else
+        g_in_use--;
     pthread_mutex_unlock(&g_lock);
+}
+
+nmx_seg *nmx__seg_acquire(uintptr_t owner)
+{
+    nmx_seg *s;
+    for (;;) {
+        pthread_mutex_lock(&g_lock);
+        read_limit_once();
+        int reused = 1;
+        if ((s = g_resident) != NULL) {
+            list_remove(&g_resident, s);
+            g_resident_count--;
+        } else if ((s = g_decommitted) != NULL) {
+            list_remove(&g_decommitted, s);
+            g_decommitted_count--;
+        } else {
+            s = seg_map(NMX_SEG_SIZE, 0);
+            reused = 0;
+        }
+        if (s) {
+            g_in_use++;
+            seg_reset(s);
+        }
+        pthread_mutex_unlock(&g_lock);
+        if (!s || !reused || restore(s, NMX_FIRST_DATA_PAGE * NMX_PAGE_SIZE) == 0)
+            break;
+        drop(s);
+    }
+    if (s)
+        atomic_store_explicit(&s->owner, owner, memory_order_release);
     return s;
 }
 
-nmx_seg *nmx__seg_acquire_huge(struct nmx_key *owner, size_t data_bytes)
+nmx_seg *nmx__seg_acquire_huge(uintptr_t owner, size_t data_bytes)
 {
     size_t need = NMX_HUGE_DATA_OFFSET + data_bytes;
     need = (need + NMX_SEG_SIZE - 1) & ~(NMX_SEG_SIZE - 1);
-    pthread_mutex_lock(&g_lock);
     nmx_seg *s;
-    for (s = g_huge_free; s; s = s->next)
-        if (s->size >= need && s->size / 2 <= need)
+    for (;;) {
+        pthread_mutex_lock(&g_lock);
+        for (s = g_huge_free; s; s = s->next)
+            if (s->size >= need && s->size / 2 <= need)
+                break;
+        int reused = s != NULL;
+        if (s)
+            list_remove(&g_huge_free, s);
+        else
+            s = seg_map(need, 1);
+        if (s) {
+            g_huge_in_use_bytes += s->size;
+            s->huge_live = 0;
+            s->huge_req = 0;
+        }
+        pthread_mutex_unlock(&g_lock);
+        /* Its pages were given back at release: zero, whatever happens here. */
+        if (!s || !reused || restore(s, NMX_HUGE_DATA_OFFSET) == 0)
             break;
-    if (s)
-        list_remove(&g_huge_free, s);
-    else
-        s = seg_map(need, 1);
-    if (s) {
-        g_huge_in_use_bytes += s->size;
-        s->huge_live = 0;
-        s->huge_req = 0;
-        atomic_store_explicit(&s->owner, owner, memory_order_release);
+        drop(s);
     }
-    pthread_mutex_unlock(&g_lock);
+    if (s)
+        atomic_store_explicit(&s->owner, owner, memory_order_release);
     return s;
 }
 
 void nmx__seg_release(nmx_seg *s)
 {
-    atomic_store_explicit(&s->owner, NULL, memory_order_release);
+    atomic_store_explicit(&s->owner, 0, memory_order_release);
     if (s->huge) {
         /* Huge blocks are too big to keep resident: their pages go back now. */
         nmx__os_decommit((void *)(nmx_seg_base(s) + NMX_HUGE_DATA_OFFSET),
@@ -303,4 +338,25 @@ NMX_API void nmx_heap_trim(void)
     read_limit_once();
     trim_locked();
     pthread_mutex_unlock(&g_lock);
+}
+
+/* Fork (key.c's handlers, the table lock taken first): the cache is
+ * consistent in the child because its lock is held across the fork. A
+ * segment the trimmer was giving back at that moment (outside the lock) is
+ * lost to the child, which only leaks its address range there. */
+void nmx__seg_fork_prepare(void)
+{
+    pthread_mutex_lock(&g_lock);
+}
+
+void nmx__seg_fork_parent(void)
+{
+    pthread_mutex_unlock(&g_lock);
+}
+
+void nmx__seg_fork_child(void)
+{
+    pthread_mutex_init(&g_lock, NULL);
+    pthread_cond_init(&g_trim_cond, NULL);
+    g_trimmer_started = 0; /* threads do not survive fork: started again when needed */
 }
