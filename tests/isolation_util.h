@@ -1,8 +1,8 @@
 /* Helpers of the isolation tests (test_isolation*.c): a run in a worker
- * process driven through src/host/isolate.h, with the bookkeeping run.c
- * keeps for a run (its events, last status, result) and the watchdog's
- * terminate / grace / kill; the same expert run in process for comparison;
- * deep comparison of events; the host's threads, descriptors and VmRSS.
+ * process through the public run API (nmx_run_options.isolation, SPEC
+ * H11), with the last status it reported; the same expert run in process
+ * for comparison; deep comparison of events; the host's threads,
+ * descriptors and VmRSS.
  */
 #ifndef NMX_TESTS_ISOLATION_UTIL_H
 #define NMX_TESTS_ISOLATION_UTIL_H
@@ -11,15 +11,12 @@
 #include <nmexpert/host.h>
 
 #include "check.h"
-#include "host/isolate.h"
 #include "mem_util.h"
 
 #include <dirent.h>
-#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define IU_WAIT_MS 30000u
 
@@ -42,62 +39,32 @@
 #endif
 
 typedef struct iu_run {
-    nmx__iso *w;
-    pthread_t thread;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int done, hung, started;
-    NMEVENTDATA **ev;
-    size_t nev, cap;
-    EXPERTSTATUS status; /* the last one reported */
-    unsigned nstatus;
+    nmx_expert *ex;
+    nmx_run *run;
     nmx_run_result res;
+    const NMEVENTDATA *const *ev; /* once ended */
+    size_t nev;
+    pthread_mutex_t mu;
+    EXPERTSTATUS status; /* the last one reported (progress) */
+    unsigned nstatus;
 } iu_run;
 
-static inline void iu_on_status(void *ctx, const EXPERTSTATUS *st)
+static inline void iu_progress(nmx_run *run, const EXPERTSTATUS *st, void *ctx)
 {
+    (void)run;
     iu_run *r = ctx;
     pthread_mutex_lock(&r->mu);
     r->status = *st;
     r->nstatus++;
-    pthread_cond_broadcast(&r->cv);
     pthread_mutex_unlock(&r->mu);
 }
 
-static inline void iu_on_event(void *ctx, NMEVENTDATA *ev, size_t size)
+static inline unsigned iu_nstatus(iu_run *r)
 {
-    iu_run *r = ctx;
-    (void)size;
     pthread_mutex_lock(&r->mu);
-    if (r->nev == r->cap) {
-        size_t nc = r->cap ? r->cap * 2 : 16;
-        NMEVENTDATA **n = realloc(r->ev, nc * sizeof *n);
-        if (!n) {
-            pthread_mutex_unlock(&r->mu);
-            free(ev);
-            return;
-        }
-        r->ev = n;
-        r->cap = nc;
-    }
-    r->ev[r->nev++] = ev;
+    unsigned n = r->nstatus;
     pthread_mutex_unlock(&r->mu);
-}
-
-static inline void *iu_serve(void *p)
-{
-    iu_run *r = p;
-    nmx__iso_sink sink = {iu_on_status, iu_on_event, r};
-    nmx_run_result res;
-    memset(&res, 0, sizeof res);
-    nmx__iso_serve(r->w, &sink, &res);
-    pthread_mutex_lock(&r->mu);
-    r->res = res;
-    r->res.events = r->nev;
-    r->done = 1;
-    pthread_cond_broadcast(&r->cv);
-    pthread_mutex_unlock(&r->mu);
-    return NULL;
+    return n;
 }
 
 static inline void iu_expert_path(char *buf, size_t len, const char *name)
@@ -105,84 +72,71 @@ static inline void iu_expert_path(char *buf, size_t len, const char *name)
     snprintf(buf, len, "%s/%s.so", NMX_TEST_EXPERTS_DIR, name);
 }
 
-/* Starts `path` in a worker with *spec's options (may be NULL). */
-static inline DWORD iu_start_path(iu_run *r, const char *path, const nmx__iso_spec *spec)
+static inline nmx_expert *iu_load_path(const char *path)
 {
-    memset(r, 0, sizeof *r);
-    pthread_mutex_init(&r->mu, NULL);
-    pthread_cond_init(&r->cv, NULL);
-    nmx__iso_spec s;
-    memset(&s, 0, sizeof s);
-    if (spec)
-        s = *spec;
-    s.expert_path = path;
-    DWORD rc = nmx__iso_start(&s, &r->w);
-    if (rc != NMERR_SUCCESS) {
-        fprintf(stderr, "nmx__iso_start %s: %s\n", path, nmx_strerror(rc));
-        return rc;
-    }
-    if (pthread_create(&r->thread, NULL, iu_serve, r) != 0)
-        return NMERR_OUT_OF_MEMORY;
-    r->started = 1;
-    return rc;
+    char err[8192];
+    nmx_expert *ex = NULL;
+    if (nmx_expert_load(path, &ex, err, sizeof err) != NMERR_SUCCESS)
+        fprintf(stderr, "cannot load %s: %s\n", path, err);
+    return ex;
 }
 
-static inline DWORD iu_start(iu_run *r, const char *name, const nmx__iso_spec *spec)
+static inline nmx_expert *iu_load(const char *name)
 {
     char path[4096];
     iu_expert_path(path, sizeof path, name);
-    return iu_start_path(r, path, spec);
+    return iu_load_path(path);
 }
 
-/* Waits up to ms for the end; 1 if it came. */
+/* Starts the module at `path` in a worker with *opt's options (may be NULL;
+ * its progress callback is replaced). */
+static inline DWORD iu_start_path(iu_run *r, const char *path, const nmx_run_options *opt)
+{
+    memset(r, 0, sizeof *r);
+    pthread_mutex_init(&r->mu, NULL);
+    if (!(r->ex = iu_load_path(path)))
+        return NMERR_LOAD_EXPERT_FAILED;
+    nmx_run_options o;
+    memset(&o, 0, sizeof o);
+    if (opt)
+        o = *opt;
+    o.isolation = NMX_ISOLATION_PROCESS;
+    o.progress = iu_progress;
+    o.progress_ctx = r;
+    DWORD rc = nmx_run_start(r->ex, &o, &r->run);
+    if (rc != NMERR_SUCCESS)
+        fprintf(stderr, "nmx_run_start %s: %s\n", path, nmx_strerror(rc));
+    return rc;
+}
+
+static inline DWORD iu_start(iu_run *r, const char *name, const nmx_run_options *opt)
+{
+    char path[4096];
+    iu_expert_path(path, sizeof path, name);
+    return iu_start_path(r, path, opt);
+}
+
+/* Waits up to ms for the end; 1 if it came (then r->res, r->ev are set). */
 static inline int iu_wait(iu_run *r, unsigned ms)
 {
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += (time_t)(ms / 1000);
-    until.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
-    pthread_mutex_lock(&r->mu);
-    while (!r->done)
-        if (pthread_cond_timedwait(&r->cv, &r->mu, &until) == ETIMEDOUT)
-            break;
-    int done = r->done;
-    pthread_mutex_unlock(&r->mu);
-    return done;
+    if (!r->run || nmx_run_wait(r->run, ms, &r->res) != NMERR_SUCCESS)
+        return 0;
+    r->ev = nmx_run_events(r->run, &r->nev);
+    return 1;
 }
 
-/* What run.c's watchdog does (H4, H6, H11): after limit_ms, terminate; after
- * grace_ms more, declare it hung and kill it. Then the end always comes. */
-static inline void iu_finish(iu_run *r, unsigned limit_ms, unsigned grace_ms)
+static inline void iu_finish(iu_run *r)
 {
-    if (!r->started)
-        return;
-    if (!iu_wait(r, limit_ms)) {
-        nmx__iso_terminate(r->w);
-        if (!iu_wait(r, grace_ms)) {
-            r->hung = 1;
-            nmx__iso_kill(r->w);
-        }
-    }
     CHECK(iu_wait(r, IU_WAIT_MS));
 }
 
 static inline void iu_release(iu_run *r)
 {
-    if (r->started)
-        pthread_join(r->thread, NULL);
-    for (size_t i = 0; i < r->nev; i++)
-        free(r->ev[i]);
-    free(r->ev);
-    nmx__iso_free(r->w);
+    if (r->run)
+        CHECK_EQ(nmx_run_free(r->run), NMERR_SUCCESS);
+    nmx_expert_unload(r->ex);
     pthread_mutex_destroy(&r->mu);
-    pthread_cond_destroy(&r->cv);
-    r->w = NULL;
-    r->ev = NULL;
-    r->started = 0;
+    memset(r, 0, sizeof *r);
 }
 
 /* ---- comparing with the in-process run ---- */
@@ -230,14 +184,18 @@ static inline int iu_mem_equal(const nmx_mem_stats *a, const nmx_mem_stats *b)
     return same;
 }
 
-/* Runs `ex` in process with opt and checks that the isolated run r gave
- * the same events, final status and ledger (H11). */
-static inline void iu_check_same_as_in_process(nmx_expert *ex, const nmx_run_options *opt,
-                                               const iu_run *r)
+/* Runs r's expert in process with opt and checks that the isolated run r
+ * gave the same events, final status and ledger (H11). */
+static inline void iu_check_same_as_in_process(const nmx_run_options *opt, const iu_run *r)
 {
+    nmx_run_options o;
+    memset(&o, 0, sizeof o);
+    if (opt)
+        o = *opt;
+    o.isolation = NMX_ISOLATION_THREAD;
     nmx_run *run = NULL;
     nmx_run_result res;
-    CHECK_EQ(nmx_run_start(ex, opt, &run), NMERR_SUCCESS);
+    CHECK_EQ(nmx_run_start(r->ex, &o, &run), NMERR_SUCCESS);
     if (!run)
         return;
     CHECK_EQ(nmx_run_wait(run, IU_WAIT_MS, &res), NMERR_SUCCESS);
@@ -253,10 +211,13 @@ static inline void iu_check_same_as_in_process(nmx_expert *ex, const nmx_run_opt
     CHECK(iu_mem_equal(&r->res.mem, &res.mem));
     CHECK_EQ(r->res.returned, res.returned);
     CHECK_EQ(r->res.run_value, res.run_value);
+    CHECK_EQ(r->res.fault_signal, res.fault_signal);
     CHECK_EQ(r->res.status.Status, res.status.Status);
     CHECK_EQ(r->res.status.SubStatus, res.status.SubStatus);
     CHECK_EQ(r->res.status.PercentDone, res.status.PercentDone);
+    CHECK_EQ(r->res.status.Frame, res.status.Frame);
     CHECK(iu_streq(r->res.status.szStatusText, res.status.szStatusText));
+    CHECK_EQ(r->res.events, res.events);
     CHECK_EQ(nmx_run_free(run), NMERR_SUCCESS);
 }
 
@@ -273,17 +234,18 @@ static inline int iu_count_dir(const char *path)
         if (e->d_name[0] != '.')
             n++;
     closedir(d);
-    return n - 1; /* the directory's own descriptor (fd) or nothing (task) */
+    return n;
 }
 
 static inline int iu_threads(void)
 {
-    return iu_count_dir("/proc/self/task") + 1;
+    return iu_count_dir("/proc/self/task");
 }
 
+/* Open descriptors, the one reading the folder excluded. */
 static inline int iu_fds(void)
 {
-    return iu_count_dir("/proc/self/fd");
+    return iu_count_dir("/proc/self/fd") - 1;
 }
 
 #endif

@@ -1,9 +1,9 @@
 /* Isolated runs: each expert in a worker process (SPEC H11, issue 9).
  *
- * Runs go through src/host/isolate.h (the worker side is nmexpert-worker,
- * from $NMEXPERT_WORKER); tests/isolation_util.h plays run.c's part (events,
- * status, the watchdog's terminate, grace and kill). Every well-behaved run
- * is compared with the same expert run in process in this very program.
+ * Runs go through the public run API with nmx_run_options.isolation set to
+ * NMX_ISOLATION_PROCESS (the worker is the build's nmexpert-worker, named by
+ * $NMEXPERT_WORKER). Every well-behaved run is compared with the same expert
+ * run in process in this very program.
  */
 #define _GNU_SOURCE
 #include "isolation_util.h"
@@ -20,22 +20,6 @@
 #define MIB (1024u * 1024u)
 #define HANG_BYTES (100u + 4096u + MIB) /* what hang_holding holds (tests/experts) */
 
-static nmx_expert *load_path(const char *path)
-{
-    char err[8192];
-    nmx_expert *ex = NULL;
-    if (nmx_expert_load(path, &ex, err, sizeof err) != NMERR_SUCCESS)
-        fprintf(stderr, "cannot load %s: %s\n", path, err);
-    return ex;
-}
-
-static nmx_expert *load(const char *name)
-{
-    char path[4096];
-    iu_expert_path(path, sizeof path, name);
-    return load_path(path);
-}
-
 static int has(const char *hay, const char *needle)
 {
     int ok = strstr(hay, needle) != NULL;
@@ -46,42 +30,56 @@ static int has(const char *hay, const char *needle)
 
 /* Runs the test expert `name` in a worker and in process with the same
  * options, and checks they agree (H11). */
-static void check_same(const char *name, const nmx__iso_spec *spec, const nmx_run_options *opt)
+static void check_same(const char *name, const nmx_run_options *opt)
 {
-    nmx_expert *ex = load(name);
-    CHECK(ex != NULL);
-    if (!ex)
-        return;
     iu_run r;
-    CHECK_EQ(iu_start(&r, name, spec), NMERR_SUCCESS);
-    iu_finish(&r, IU_WAIT_MS, 1000);
-    CHECK(!r.hung);
-    iu_check_same_as_in_process(ex, opt, &r);
-    CHECK_EQ(r.res.fault_signal, 0);
+    CHECK_EQ(iu_start(&r, name, opt), NMERR_SUCCESS);
+    iu_finish(&r);
+    CHECK(!r.res.hung);
+    CHECK(!r.res.killed);
+    iu_check_same_as_in_process(opt, &r);
     iu_release(&r);
-    nmx_expert_unload(ex);
+}
+
+/* H11: without nmexpert-worker an isolated run cannot start, and says so;
+ * nothing is left behind. (First in the program: the worker is looked for
+ * when the fork-server is first needed.) */
+TEST(test_h11_start_without_the_worker_program_fails_cleanly)
+{
+    const char *saved = getenv("NMEXPERT_WORKER");
+    char keep[4096] = "";
+    if (saved)
+        snprintf(keep, sizeof keep, "%s", saved);
+    setenv("NMEXPERT_WORKER", "/nonexistent/nmexpert-worker", 1);
+    int fds0 = iu_fds();
+    iu_run r;
+    CHECK_EQ(iu_start(&r, "wellbehaved", NULL), NMERR_FILE_NOT_FOUND);
+    CHECK(r.run == NULL);
+    CHECK_EQ(iu_fds(), fds0);
+    nmx_expert_unload(r.ex);
+    if (saved)
+        setenv("NMEXPERT_WORKER", keep, 1);
+    else
+        unsetenv("NMEXPERT_WORKER");
 }
 
 /* H11, H3, H8: the same events, status and ledger as in process. */
 TEST(test_h11_wellbehaved_run_in_a_worker_matches_the_in_process_run)
 {
-    check_same("wellbehaved", NULL, NULL);
-    check_same("leaky", NULL, NULL);
-    check_same("doublefree", NULL, NULL);
-    check_same("overrun", NULL, NULL);
-    check_same("propdist_style", NULL, NULL);
+    check_same("wellbehaved", NULL);
+    check_same("leaky", NULL);
+    check_same("doublefree", NULL);
+    check_same("overrun", NULL);
+    check_same("propdist_style", NULL);
 }
 
 /* H11, M11: the key's quota stops the expert the same way in a worker. */
 TEST(test_h11_m11_quota_holds_in_a_worker)
 {
-    nmx__iso_spec s;
-    memset(&s, 0, sizeof s);
-    s.quota_bytes = 1u << 20;
     nmx_run_options o;
     memset(&o, 0, sizeof o);
     o.quota_bytes = 1u << 20;
-    check_same("quota", &s, &o);
+    check_same("quota", &o);
 }
 
 /* H11, M15: the configuration blob reaches Run in the worker. */
@@ -91,13 +89,10 @@ TEST(test_h11_m15_run_in_a_worker_sees_the_configuration_blob)
         DWORD len;
         char text[12];
     } blob = {sizeof blob, "threshold=7"};
-    nmx__iso_spec s;
-    memset(&s, 0, sizeof s);
-    s.config = (const EXPERTCONFIG *)&blob;
     nmx_run_options o;
     memset(&o, 0, sizeof o);
     o.config = (const EXPERTCONFIG *)&blob;
-    check_same("configurable", &s, &o);
+    check_same("configurable", &o);
 }
 
 /* H11, H5: every kind of crash ends the run with its signal, status
@@ -114,7 +109,7 @@ TEST(test_h11_h5_faults_in_a_worker_end_the_run_as_in_process)
     for (size_t i = 0; i < sizeof k / sizeof k[0]; i++) {
         iu_run r;
         CHECK_EQ(iu_start(&r, k[i].name, NULL), NMERR_SUCCESS);
-        iu_finish(&r, IU_WAIT_MS, 1000);
+        iu_finish(&r);
         CHECK_EQ(r.res.fault_signal, k[i].sig);
         CHECK(!r.res.returned);
         CHECK_EQ(r.res.status.Status, EXPERTSTATUS_ABORTED);
@@ -126,23 +121,36 @@ TEST(test_h11_h5_faults_in_a_worker_end_the_run_as_in_process)
 }
 
 /* H11, H6, H7, M14: a hung expert is killed after the grace period and
- * reported hung, with the status it reported and the ledger it held. */
+ * reported hung and killed, with the status it reported and the ledger it
+ * held; the run is freed like any other, and the host holds no key of it. */
 TEST(test_h11_hung_expert_is_killed_and_reported_with_its_ledger)
 {
+    nmx_heap_stats h0, h1;
+    CHECK_EQ(nmx_heap_stats_get(&h0), NMERR_SUCCESS);
+    nmx_run_options o;
+    memset(&o, 0, sizeof o);
+    o.time_limit_ms = 300;
+    o.grace_ms = 200;
     iu_run r;
-    CHECK_EQ(iu_start(&r, "hang_holding", NULL), NMERR_SUCCESS);
-    iu_finish(&r, 300, 200);
-    CHECK(r.hung);
+    CHECK_EQ(iu_start(&r, "hang_holding", &o), NMERR_SUCCESS);
+    iu_finish(&r);
+    CHECK(r.res.hung);
+    CHECK(r.res.killed);
+    CHECK(r.res.terminated);
+    CHECK(r.res.timed_out);
     CHECK(!r.res.returned);
+    CHECK(r.res.wall_seconds >= 0.45);
     CHECK_EQ(r.res.status.Status, EXPERTSTATUS_ABORTED);
     CHECK(has(r.res.status.szStatusText, "killed"));
-    CHECK_EQ(r.nstatus, 1);
+    CHECK_EQ(iu_nstatus(&r), 1);
     CHECK_EQ(r.status.Status, EXPERTSTATUS_RUNNING);
     CHECK_EQ(r.status.PercentDone, 7);
     CHECK(has(r.status.szStatusText, "hang_holding: spinning"));
     CHECK_EQ(r.res.mem.live_blocks, 3);
     CHECK_EQ(r.res.mem.live_bytes, HANG_BYTES);
     CHECK_EQ(r.res.mem.allocs, 3);
+    CHECK_EQ(nmx_heap_stats_get(&h1), NMERR_SUCCESS);
+    CHECK_EQ(h1.keys_live, h0.keys_live);
     iu_release(&r);
 }
 
@@ -151,13 +159,14 @@ TEST(test_h11_h4_terminate_reaches_the_worker)
 {
     iu_run r;
     CHECK_EQ(iu_start(&r, "honours_terminate", NULL), NMERR_SUCCESS);
-    pthread_mutex_lock(&r.mu);
-    while (r.nstatus == 0 && !r.done)
-        pthread_cond_wait(&r.cv, &r.mu);
-    pthread_mutex_unlock(&r.mu);
-    nmx__iso_terminate(r.w);
-    CHECK(iu_wait(&r, IU_WAIT_MS));
+    for (int i = 0; i < 3000 && iu_nstatus(&r) == 0; i++)
+        usleep(1000);
+    CHECK(iu_nstatus(&r) > 0);
+    CHECK_EQ(nmx_run_terminate(r.run), NMERR_SUCCESS);
+    iu_finish(&r);
     CHECK(r.res.returned);
+    CHECK(r.res.terminated);
+    CHECK(!r.res.hung);
     CHECK_EQ(r.res.status.Status, EXPERTSTATUS_ABORTED);
     CHECK_EQ(r.res.status.SubStatus, EXPERTSUBSTATUS_ABORTED_USER);
     CHECK_EQ(r.res.mem.live_blocks, 0);
@@ -169,13 +178,13 @@ TEST(test_h11_h4_terminate_reaches_the_worker)
  * the run fails naming the call, with the block it held in its ledger. */
 static void check_stopped(const char *name, const char *call, const EXPERTCONFIG *cfg)
 {
-    nmx__iso_spec s;
-    memset(&s, 0, sizeof s);
-    s.config = cfg;
+    nmx_run_options o;
+    memset(&o, 0, sizeof o);
+    o.config = cfg;
     iu_run r;
-    CHECK_EQ(iu_start(&r, name, &s), NMERR_SUCCESS);
-    iu_finish(&r, IU_WAIT_MS, 1000);
-    CHECK(!r.hung);
+    CHECK_EQ(iu_start(&r, name, &o), NMERR_SUCCESS);
+    iu_finish(&r);
+    CHECK(!r.res.hung);
     CHECK(!r.res.returned);
     CHECK_EQ(r.res.fault_signal, SIGSYS);
     CHECK_EQ(r.res.status.Status, EXPERTSTATUS_ABORTED);
@@ -214,12 +223,13 @@ TEST(test_h11_forged_message_gets_the_worker_killed)
 {
     iu_run r;
     CHECK_EQ(iu_start(&r, "forger", NULL), NMERR_SUCCESS);
-    iu_finish(&r, IU_WAIT_MS, 1000);
-    CHECK(!r.hung); /* the host killed it at once, not the watchdog */
+    iu_finish(&r);
+    CHECK(!r.res.hung); /* the host killed it at once, not the watchdog */
+    CHECK(r.res.killed);
     CHECK(!r.res.returned);
     CHECK_EQ(r.res.status.Status, EXPERTSTATUS_ABORTED);
     CHECK(has(r.res.status.szStatusText, "malformed"));
-    CHECK_EQ(r.nstatus, 1);
+    CHECK_EQ(iu_nstatus(&r), 1);
     CHECK_EQ(r.res.mem.live_blocks, 1);
     CHECK_EQ(r.res.mem.live_bytes, 4096);
     iu_release(&r);
@@ -229,23 +239,23 @@ TEST(test_h11_forged_message_gets_the_worker_killed)
  * their own runs only: runs beside them are exact, later runs work. */
 TEST(test_h11_wild_write_and_heap_corruption_end_only_their_runs)
 {
-    nmx_expert *good = load("wellbehaved");
-    CHECK(good != NULL);
-    if (!good)
-        return;
+    nmx_run_options lim;
+    memset(&lim, 0, sizeof lim);
+    lim.time_limit_ms = 3000;
+    lim.grace_ms = 300;
     iu_run bad[2], ok[2];
-    CHECK_EQ(iu_start(&bad[0], "wildwrite", NULL), NMERR_SUCCESS);
-    CHECK_EQ(iu_start(&bad[1], "heapcorrupt", NULL), NMERR_SUCCESS);
+    CHECK_EQ(iu_start(&bad[0], "wildwrite", &lim), NMERR_SUCCESS);
+    CHECK_EQ(iu_start(&bad[1], "heapcorrupt", &lim), NMERR_SUCCESS);
     for (int i = 0; i < 2; i++)
         CHECK_EQ(iu_start(&ok[i], "wellbehaved", NULL), NMERR_SUCCESS);
     for (int i = 0; i < 2; i++) {
-        iu_finish(&bad[i], 3000, 300);
+        iu_finish(&bad[i]);
         /* ThreadSanitizer's allocator keeps no header beside a block for
          * heapcorrupt to damage: there its run simply finishes. */
         if (i == 0 || !UNDER_TSAN)
             CHECK_EQ(bad[i].res.status.Status, EXPERTSTATUS_ABORTED);
-        iu_finish(&ok[i], IU_WAIT_MS, 1000);
-        iu_check_same_as_in_process(good, NULL, &ok[i]);
+        iu_finish(&ok[i]);
+        iu_check_same_as_in_process(NULL, &ok[i]);
     }
     printf("note: wildwrite: %s; heapcorrupt: %s\n", bad[0].res.status.szStatusText,
            bad[1].res.status.szStatusText);
@@ -253,7 +263,6 @@ TEST(test_h11_wild_write_and_heap_corruption_end_only_their_runs)
         iu_release(&bad[i]);
         iu_release(&ok[i]);
     }
-    nmx_expert_unload(good);
 }
 
 /* H11: many rounds of every misbehaving expert beside well-behaved runs
@@ -265,24 +274,26 @@ TEST(test_h11_many_rounds_leave_no_thread_descriptor_or_memory)
                                       "wildwrite",  "heapcorrupt", "policy_socket",
                                       "policy_exec", "hang_holding", "ignores_terminate"};
     enum { NBAD = sizeof bad / sizeof bad[0], NGOOD = 2, ROUNDS = 8 };
-    nmx_expert *good = load("wellbehaved");
-    CHECK(good != NULL);
-    if (!good)
-        return;
+    nmx_run_options lim;
+    memset(&lim, 0, sizeof lim);
+    lim.time_limit_ms = 500;
+    lim.grace_ms = 100;
     iu_run warm;
     CHECK_EQ(iu_start(&warm, "wellbehaved", NULL), NMERR_SUCCESS);
-    iu_finish(&warm, IU_WAIT_MS, 1000);
+    iu_finish(&warm);
     iu_release(&warm);
+    nmx_heap_stats h0, h1;
+    CHECK_EQ(nmx_heap_stats_get(&h0), NMERR_SUCCESS);
     int threads0 = iu_threads(), fds0 = iu_fds();
     long rss0 = mu_rss_kb();
     for (int round = 0; round < ROUNDS; round++) {
         iu_run b[NBAD], g[NGOOD];
         for (int i = 0; i < NBAD; i++)
-            CHECK_EQ(iu_start(&b[i], bad[i], NULL), NMERR_SUCCESS);
+            CHECK_EQ(iu_start(&b[i], bad[i], &lim), NMERR_SUCCESS);
         for (int i = 0; i < NGOOD; i++)
             CHECK_EQ(iu_start(&g[i], "wellbehaved", NULL), NMERR_SUCCESS);
         for (int i = 0; i < NGOOD; i++) {
-            iu_finish(&g[i], IU_WAIT_MS, 1000);
+            iu_finish(&g[i]);
             CHECK_EQ(g[i].res.status.Status, EXPERTSTATUS_DONE);
             CHECK_EQ(g[i].nev, 1);
             if (g[i].nev == 1 && g[i].ev[0]->NumColumns == 2)
@@ -291,12 +302,17 @@ TEST(test_h11_many_rounds_leave_no_thread_descriptor_or_memory)
             iu_release(&g[i]);
         }
         for (int i = 0; i < NBAD; i++) {
-            iu_finish(&b[i], 500, 100);
+            iu_finish(&b[i]);
+            CHECK(b[i].res.status.Status != EXPERTSTATUS_DONE || !strcmp(bad[i], "leaky") ||
+                  !strcmp(bad[i], "doublefree") || !strcmp(bad[i], "overrun") ||
+                  !strcmp(bad[i], "quota") || (UNDER_TSAN && !strcmp(bad[i], "heapcorrupt")));
             iu_release(&b[i]);
         }
     }
     int threads1 = iu_threads(), fds1 = iu_fds();
     long rss1 = mu_rss_kb();
+    CHECK_EQ(nmx_heap_stats_get(&h1), NMERR_SUCCESS);
+    CHECK_EQ(h1.keys_live, h0.keys_live);
     CHECK_EQ(threads1, threads0);
     CHECK_EQ(fds1, fds0);
     long tolerance_kb = UNDER_ASAN || UNDER_TSAN ? 16 * 1024 : 2 * 1024;
@@ -304,7 +320,6 @@ TEST(test_h11_many_rounds_leave_no_thread_descriptor_or_memory)
     printf("note: %d rounds of %d runs: threads %d -> %d, descriptors %d -> %d, "
            "VmRSS %ld -> %ld kB\n",
            ROUNDS, NBAD + NGOOD, threads0, threads1, fds0, fds1, rss0, rss1);
-    nmx_expert_unload(good);
 }
 
 /* ---- the bundled experts (H11: identical results in both modes) ---- */
@@ -325,29 +340,22 @@ static int check_bundled_on(const char *capture_path, int sample)
     for (size_t i = 0; i < sizeof g_bundled / sizeof g_bundled[0]; i++) {
         char path[4096];
         snprintf(path, sizeof path, "%s/%s.so", NMX_BUNDLED_EXPERTS_DIR, g_bundled[i]);
-        nmx_expert *ex = load_path(path);
-        CHECK(ex != NULL);
-        if (!ex)
-            continue;
-        nmx__iso_spec s;
-        memset(&s, 0, sizeof s);
-        s.capture = cap;
         nmx_run_options o;
         memset(&o, 0, sizeof o);
         o.capture = cap;
+        o.time_limit_ms = 120000;
         iu_run r;
-        CHECK_EQ(iu_start_path(&r, path, &s), NMERR_SUCCESS);
-        iu_finish(&r, 120000, 1000);
+        CHECK_EQ(iu_start_path(&r, path, &o), NMERR_SUCCESS);
+        iu_finish(&r);
         if (sample) {
             CHECK_EQ(r.res.status.Status, EXPERTSTATUS_DONE);
             CHECK(r.nev > 0);
         }
         int failures = check_failures_;
-        iu_check_same_as_in_process(ex, &o, &r);
+        iu_check_same_as_in_process(&o, &r);
         if (check_failures_ != failures)
             fprintf(stderr, "  %s on %s\n", g_bundled[i], capture_path);
         iu_release(&r);
-        nmx_expert_unload(ex);
     }
     nmx_capture_close(cap);
     return 1;
@@ -424,6 +432,7 @@ TEST(test_h11_bundled_experts_give_identical_results_on_the_zeek_corpus)
 int main(int argc, char **argv)
 {
     CHECK_INIT(argc, argv);
+    RUN(test_h11_start_without_the_worker_program_fails_cleanly);
     RUN(test_h11_wellbehaved_run_in_a_worker_matches_the_in_process_run);
     RUN(test_h11_m11_quota_holds_in_a_worker);
     RUN(test_h11_m15_run_in_a_worker_sees_the_configuration_blob);

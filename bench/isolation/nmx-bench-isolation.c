@@ -2,7 +2,7 @@
  *
  *   1. per-run overhead: start to result of one run of walk_expert over a
  *      tiny capture (the project's sample), then over the empty capture, in
- *      a thread (nmx_run_start) and in a worker process (src/host/isolate.h),
+ *      a thread and in a worker process (nmx_run_options.isolation),
  *      interleaved, medians;
  *   2. the ExpertGetFrame pass: walk_expert's own loop time (it reports it
  *      in its event) over a large capture, in a thread and in a worker,
@@ -11,6 +11,7 @@
  *   cmake --build BUILD --target nmx-bench-isolation
  *   BUILD/bench/capture/nmx-bench-capture          # writes the 1M-frame capture
  *   BUILD/bench/isolation/nmx-bench-isolation [-n RUNS] [-r ROUNDS] [FILE]
+ *   (NMEXPERT_WORKER names another nmexpert-worker than the build's)
  *
  * FILE defaults to the capture benchmark's synthetic 1M-frame file. Never a
  * test: nothing here is registered with ctest.
@@ -18,8 +19,6 @@
 #define _GNU_SOURCE
 #include <nmexpert/capture.h>
 #include <nmexpert/host.h>
-
-#include "host/isolate.h"
 
 #include <libgen.h>
 #include <pthread.h>
@@ -56,64 +55,26 @@ static double loop_seconds(const NMEVENTDATA *ev)
     return ev && ev->NumColumns == 4 ? ev->Column[3].VariantData.Value.Float64Val : -1;
 }
 
-/* One run in a thread: wall seconds start to result; *loop its loop time. */
-static double in_thread(nmx_expert *ex, nmx_capture *cap, double *loop)
+/* One run: wall seconds start to result (-1 if it did not finish DONE);
+ * *loop the time walk_expert spent in its loop. */
+static double one_run(nmx_expert *ex, nmx_capture *cap, nmx_isolation iso, double *loop)
 {
     nmx_run_options o;
     memset(&o, 0, sizeof o);
     o.capture = cap;
+    o.isolation = iso;
     double t0 = now();
     nmx_run *run;
     nmx_run_result res;
-    if (nmx_run_start(ex, &o, &run) != NMERR_SUCCESS ||
-        nmx_run_wait(run, UINT32_MAX, &res) != NMERR_SUCCESS)
+    if (nmx_run_start(ex, &o, &run) != NMERR_SUCCESS)
+        return -1;
+    if (nmx_run_wait(run, UINT32_MAX, &res) != NMERR_SUCCESS)
         return -1;
     double t = now() - t0;
     size_t n;
     const NMEVENTDATA *const *ev = nmx_run_events(run, &n);
     *loop = n == 1 ? loop_seconds(ev[0]) : -1;
     nmx_run_free(run);
-    return res.status.Status == EXPERTSTATUS_DONE ? t : -1;
-}
-
-typedef struct got {
-    NMEVENTDATA *ev;
-} got;
-
-static void on_status(void *ctx, const EXPERTSTATUS *st)
-{
-    (void)ctx;
-    (void)st;
-}
-
-static void on_event(void *ctx, NMEVENTDATA *ev, size_t size)
-{
-    got *g = ctx;
-    (void)size;
-    free(g->ev);
-    g->ev = ev;
-}
-
-/* The same in a worker (serve on this thread, as run.c's run thread would). */
-static double in_worker(const char *path, nmx_capture *cap, double *loop)
-{
-    nmx__iso_spec s;
-    memset(&s, 0, sizeof s);
-    s.expert_path = path;
-    s.capture = cap;
-    got g = {NULL};
-    nmx__iso_sink sink = {on_status, on_event, &g};
-    nmx_run_result res;
-    memset(&res, 0, sizeof res);
-    double t0 = now();
-    nmx__iso *w;
-    if (nmx__iso_start(&s, &w) != NMERR_SUCCESS)
-        return -1;
-    nmx__iso_serve(w, &sink, &res);
-    double t = now() - t0;
-    nmx__iso_free(w);
-    *loop = loop_seconds(g.ev);
-    free(g.ev);
     return res.status.Status == EXPERTSTATUS_DONE ? t : -1;
 }
 
@@ -131,17 +92,17 @@ static nmx_capture *open_capture(const char *path)
 /* Start to result over `file`, or over the empty capture when file is NULL:
  * until captures are handed to workers as descriptors (issue 10), a worker
  * reads its capture again, and the empty capture shows what the rest costs. */
-static int overhead(nmx_expert *ex, const char *epath, int runs, const char *file)
+static int overhead(nmx_expert *ex, int runs, const char *file)
 {
     nmx_capture *cap = file ? open_capture(file) : NULL;
     if (file && !cap)
         return 1;
     double *t = malloc(sizeof(double) * (size_t)runs), *p = malloc(sizeof(double) * (size_t)runs);
     double loop;
-    in_worker(epath, cap, &loop); /* the fork-server is spawned once */
+    one_run(ex, cap, NMX_ISOLATION_PROCESS, &loop); /* the fork-server is spawned once */
     for (int i = 0; i < runs; i++) {
-        t[i] = in_thread(ex, cap, &loop);
-        p[i] = in_worker(epath, cap, &loop);
+        t[i] = one_run(ex, cap, NMX_ISOLATION_THREAD, &loop);
+        p[i] = one_run(ex, cap, NMX_ISOLATION_PROCESS, &loop);
         if (t[i] < 0 || p[i] < 0) {
             fprintf(stderr, "nmx-bench-isolation: a run failed\n");
             return 1;
@@ -159,15 +120,15 @@ static int overhead(nmx_expert *ex, const char *epath, int runs, const char *fil
     return 0;
 }
 
-static int pass(nmx_expert *ex, const char *epath, const char *file, int rounds)
+static int pass(nmx_expert *ex, const char *file, int rounds)
 {
     nmx_capture *cap = open_capture(file);
     if (!cap)
         return 1;
     double *t = malloc(sizeof(double) * (size_t)rounds), *p = malloc(sizeof(double) * (size_t)rounds);
     for (int i = 0; i < rounds; i++) {
-        if (in_thread(ex, cap, &t[i]) < 0 || in_worker(epath, cap, &p[i]) < 0 || t[i] <= 0 ||
-            p[i] <= 0) {
+        if (one_run(ex, cap, NMX_ISOLATION_THREAD, &t[i]) < 0 ||
+            one_run(ex, cap, NMX_ISOLATION_PROCESS, &p[i]) < 0 || t[i] <= 0 || p[i] <= 0) {
             fprintf(stderr, "nmx-bench-isolation: a walk failed\n");
             return 1;
         }
@@ -208,11 +169,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "nmx-bench-isolation: %s\n", err);
         return 1;
     }
-    int rc = overhead(ex, epath, runs < 1 ? 1 : runs, NMX_SAMPLE_CAPTURE);
+    int rc = overhead(ex, runs < 1 ? 1 : runs, NMX_SAMPLE_CAPTURE);
     if (rc == 0)
-        rc = overhead(ex, epath, runs < 1 ? 1 : runs, NULL);
+        rc = overhead(ex, runs < 1 ? 1 : runs, NULL);
     if (rc == 0 && access(file, R_OK) == 0)
-        rc = pass(ex, epath, file, rounds < 1 ? 1 : rounds);
+        rc = pass(ex, file, rounds < 1 ? 1 : rounds);
     else if (rc == 0)
         printf("(no %s: run nmx-bench-capture first for the pass)\n", file);
     nmx_expert_unload(ex);

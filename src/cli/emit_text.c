@@ -48,6 +48,10 @@ static void print_ledger(FILE *o, const cli_job *j)
         fprintf(o, "  crashed: signal %d at %p\n", j->res.fault_signal, j->res.fault_address);
     if (j->res.status.Status == EXPERTSTATUS_PROBLEM && j->res.status.szStatusText[0])
         fprintf(o, "  problem: %s\n", j->res.status.szStatusText);
+    /* An aborted run's text: the expert's last words, or, for a worker that
+     * ended without a result, the reason (killed, stopped by the policy). */
+    if (j->res.status.Status == EXPERTSTATUS_ABORTED && j->res.status.szStatusText[0])
+        fprintf(o, "  last status: %s\n", j->res.status.szStatusText);
 }
 
 void nmx__cli_emit_text(FILE *o, const cli_report *r)

@@ -1,6 +1,7 @@
 /* The host side of isolated runs (issue 9, SPEC H11): a run whose expert
  * lives in a worker process. docs/ARCHITECTURE.md, "Isolated runs", says
- * how the pieces fit; src/host/iso_wire.h is the wire.
+ * how the pieces fit; src/host/iso_wire.h is the wire; run_iso.c drives
+ * this for run.c (nmx_run_options.isolation).
  *
  *   iso_spawn.c  the fork-server: found, spawned once, asked for workers
  *   iso_run.c    one worker: start, serve (status, events, end), terminate,
