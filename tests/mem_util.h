@@ -19,6 +19,15 @@
 
 #define MU_NONE ((size_t)-1) /* "no mismatch" */
 
+/* MU_UNDER_TSAN: built with ThreadSanitizer (gcc or clang). */
+#if defined(__SANITIZE_THREAD__)
+#define MU_UNDER_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define MU_UNDER_TSAN 1
+#endif
+#endif
+
 /* The 8-byte word number w of the pattern with this seed. */
 static inline uint64_t mu_word(size_t w, unsigned seed)
 {

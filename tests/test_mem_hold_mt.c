@@ -12,6 +12,7 @@
 #define _GNU_SOURCE
 #include "check.h"
 #include "mem/mem.h"
+#include "mem_util.h"
 
 #include <nmexpert/host.h>
 #include <nmexpert/netmon.h>
@@ -339,14 +340,6 @@ TEST(test_h4_terminate_returns_while_the_key_mutex_is_held)
     CHECK_EQ(nmx_key_terminate(h.key), NMERR_INVALID_EXPERT_HANDLE);
 }
 
-#if defined(__SANITIZE_THREAD__)
-#define UNDER_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define UNDER_TSAN 1
-#endif
-#endif
-
 /* Issue 8: ThreadSanitizer checks the owner's path as it runs, with fences
  * in place of membarrier (fence mode), rather than a build with the path
  * turned off; NMEXPERT_NO_FASTPATH=1 is the only way to turn it off. */
@@ -356,7 +349,7 @@ TEST(test_owner_path_is_on_unless_turned_off)
     const char *mode = nmx__excl_mode_name();
     if (getenv("NMEXPERT_NO_FASTPATH"))
         CHECK(strcmp(mode, "locked") == 0);
-#ifdef UNDER_TSAN
+#ifdef MU_UNDER_TSAN
     else
         CHECK(strcmp(mode, "fence") == 0);
 #else

@@ -2,21 +2,32 @@
  * key), M12 (destroy racing calls and other destroys), H4/M4-M6 (terminate
  * racing allocations), M14 (statistics read while the key works).
  *
- * The owner fast path of src/mem/key.c makes the first thread that calls on
+ * The owner's path of src/mem/excl.c makes the first thread that calls on
  * a key its owner (no atomics), every other thread a foreign caller
- * (membarrier + mutex). The tests below arrange both: races between two
- * foreign threads, and races where one side is the owner. Run them also with
- * NMEXPERT_NO_FASTPATH=1 (mutex only) and under ThreadSanitizer (where every
- * call takes the mutex).
+ * (mutex + membarrier, or a fence). The tests below arrange both: races
+ * between two foreign threads, and races where one side is the owner. Run
+ * them also with NMEXPERT_NO_FASTPATH=1 (mutex only); under ThreadSanitizer
+ * the owner's path runs in fence mode and is race-checked.
  *
  * Worker threads never use CHECK (its counter is not thread-safe): they use
  * TCHECK, whose failures main() collects with CHECK_THREADS().
  */
 #define _GNU_SOURCE
 #include "check.h"
+#include "mem_util.h"
+
+#include "mem/mem.h"
 
 #include <nmexpert/host.h>
 #include <nmexpert/netmon.h>
+
+#include <errno.h>
+#include <linux/filter.h>
+#include <linux/membarrier.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 
 #include <pthread.h>
 #include <sched.h>
@@ -27,16 +38,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#if defined(__SANITIZE_THREAD__)
-#define UNDER_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define UNDER_TSAN 1
-#endif
-#endif
 
 /* Iteration counts: TSan runs 5-15x slower; keep it within its budget. */
-#ifdef UNDER_TSAN
+#ifdef MU_UNDER_TSAN
 #define SCALE(n) ((n) / 2 ? (n) / 2 : 1)
 #else
 #define SCALE(n) (n)
@@ -357,6 +361,55 @@ TEST(test_m10_free_races_realloc_serialises)
 {
     run_race(RACE_FREE_REALLOC, 0, SCALE(2000), 13);
     run_race(RACE_FREE_REALLOC, 1, SCALE(2000), 14);
+}
+
+/* ========================================================================
+ * membarrier refused at run time
+ * ======================================================================== */
+
+/* From here on, membarrier() fails with EPERM in this process, as under a
+ * sandbox's seccomp filter (SECCOMP_RET_ERRNO). */
+static int refuse_membarrier(void)
+{
+    struct sock_filter f[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_membarrier, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog = {(unsigned short)(sizeof f / sizeof f[0]), f};
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+        prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0)
+        return -1;
+    return 0;
+}
+
+static int races_without_membarrier(void *arg)
+{
+    (void)arg;
+    int before = check_failures_;
+    CHECK_EQ(refuse_membarrier(), 0);
+    errno = 0;
+    CHECK(syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == -1 && errno == EPERM);
+    /* The first foreign call meets the refusal, with the owner at work. */
+    run_race(RACE_FREE_FREE, 1, SCALE(3000), 31);
+    CHECK(strcmp(nmx__excl_mode_name(), "fence") == 0);
+    run_race(RACE_FREE_REALLOC, 1, SCALE(2000), 32);
+    run_race(RACE_FREE_FREE, 0, SCALE(1000), 33);
+    return check_failures_ != before;
+}
+
+/* M10, issue 8: membarrier failing after the first key (a seccomp filter
+ * installed later, as in a sandboxed worker) is never ignored: the process
+ * goes over to fence mode and owner/foreign races still serialise. In a
+ * child process, which the filter stays in. */
+TEST(test_m10_membarrier_refused_at_run_time_falls_back_to_fences)
+{
+    HEXPERTKEY k = new_key(0, "mode"); /* the mode is chosen at the first key */
+    CHECK_EQ(nmx_key_destroy(k, NULL), NMERR_SUCCESS);
+    if (strcmp(nmx__excl_mode_name(), "membarrier") != 0)
+        SKIP_HERE("the membarrier mode is not in use here (TSan, NO_FASTPATH or no membarrier)");
+    CHECK(mu_in_child("races with membarrier refused", races_without_membarrier, NULL, 240));
 }
 
 /* ========================================================================
@@ -1617,6 +1670,7 @@ int main(int argc, char **argv)
     RUN_SEL(test_m10_two_foreign_threads_free_same_block_one_wins);
     RUN_SEL(test_m10_owner_and_foreign_free_same_block_one_wins);
     RUN_SEL(test_m10_free_races_realloc_serialises);
+    RUN_SEL(test_m10_membarrier_refused_at_run_time_falls_back_to_fences);
     RUN_SEL(test_m10_owner_and_foreign_thread_share_a_key);
     RUN_SEL(test_m10_many_threads_many_keys);
     RUN_SEL(test_h4_terminate_races_allocations);

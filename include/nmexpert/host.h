@@ -40,24 +40,29 @@ typedef struct nmx_mem_stats {
  * a new key, distinct from every key ever issued in this process, and the
  * result is NMERR_SUCCESS.
  * Errors: NMERR_INVALID_PARAMETER (out is NULL), NMERR_OUT_OF_MEMORY (no
- * memory for the key's table entry), NMERR_NO_HANDLES (2^20 keys alive). */
+ * memory for the key's table entry), NMERR_NO_HANDLES (2^18 = 262144 keys
+ * alive at once). */
 NMX_API DWORD nmx_key_create(const nmx_key_options *opt, HEXPERTKEY *out);
 
 /* Tell the key's expert to stop (H4, M4-M6): from now on ExpertAllocMemory
  * and ExpertReallocMemory fail with NMERR_EXPERT_TERMINATE, and
  * ExpertFreeMemory still releases a live block but returns
- * NMERR_EXPERT_TERMINATE. Idempotent; safe from any thread at any time.
- * Errors: NMERR_INVALID_EXPERT_HANDLE. */
+ * NMERR_EXPERT_TERMINATE. Idempotent; safe from any thread at any time, and
+ * never waits: it takes no lock (a call in progress on the key finishes as
+ * it started). Errors: NMERR_INVALID_EXPERT_HANDLE. */
 NMX_API DWORD nmx_key_terminate(HEXPERTKEY key);
 
-/* Copy the key's current statistics into *out (M14). Cheap (no walk, no lock)
- * and safe from any thread while the key is in use; each field is exact, the
- * fields together are a snapshot only when no call is running on the key.
+/* Copy the key's current statistics into *out (M14). For one key it is
+ * cheap (no walk, no lock) and safe from any thread while the key is in use;
+ * each field is exact, the fields together are a snapshot only when no call
+ * is running on the key.
  * With key == NULL, *out receives the process-wide figures: allocs,
  * reallocs, frees, failures and invalid calls summed over every key ever
  * created; live_bytes and live_blocks summed over the live keys; peak_bytes
  * the highest peak of any key; and bad_key, the calls made with a NULL,
  * forged or destroyed key (which belong to no key and count only here).
+ * That sum walks the live keys under the key table's lock (it waits for a
+ * concurrent nmx_key_create or destroy, never for a call on a key).
  * Errors: NMERR_INVALID_PARAMETER (out NULL), NMERR_INVALID_EXPERT_HANDLE. */
 NMX_API DWORD nmx_key_stats(HEXPERTKEY key, nmx_mem_stats *out);
 
