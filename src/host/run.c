@@ -1,4 +1,4 @@
-/* Runs of experts (SPEC H2-H10): start, wait, terminate, free.
+/* Runs of experts (SPEC H2-H11): start, wait, terminate, free.
  *
  * A run owns a key, an expert thread and a watchdog thread. The expert
  * thread calls Run under the fault trap, then records the outcome and
@@ -6,6 +6,10 @@
  * and, after any terminate, the grace period: a run still going after it is
  * declared hung and left alone (its key cannot be reclaimed while its thread
  * may use it; run it isolated, H11, to have it killed).
+ *
+ * An isolated run (H11, run_iso.c) has no key here and a relay thread in
+ * place of the expert thread; terminate goes to its worker, and a hung
+ * worker is killed, which ends the run.
  *
  * Run's configuration is copied into pages of its own, outside the key: it
  * is the host's, so it counts neither against the key's quota nor in the
