@@ -6,12 +6,14 @@
  * the very code of in-process mode, and so are the results. What it adds is
  * the relay to the host, in the order things happen:
  *   - status: the run's progress callback sends each status as recorded (H7);
+ *     ExpertIndicateStatus is interposed as well, to publish the statistics
+ *     once the library's call has let go of the key;
  *   - events: ExpertSubmitEvent is interposed (the executable's definition
  *     comes first in the global scope the expert's references bind to): it
  *     calls the library's, then sends every event recorded so far and not
  *     yet sent, before it returns to the expert (H8);
  *   - the key's statistics (M14): published in the run's page by the control
- *     thread every 10 ms, on every status and event, and at the end;
+ *     thread every 10 ms, after every status and event, and at the end;
  *   - the result, when nmx_run_wait returns.
  * Frames go whole to the channel under one lock; the host keeps what came
  * before a death.
@@ -36,16 +38,19 @@
 #define PUBLISH_MS 10
 
 typedef DWORD(WINAPI *submit_fn)(HEXPERTKEY, PNMEVENTDATA);
+typedef DWORD(WINAPI *status_fn)(HEXPERTKEY, EXPERTSTATUSENUMERATION, DWORD, const char *, LONG);
 
 static struct {
     nmx_iso_page *pg;
     int chan;
-    pthread_mutex_t mu; /* the channel, and the events sent so far */
+    pthread_mutex_t mu;       /* the channel, and the events sent so far */
+    pthread_mutex_t stats_mu; /* the page's statistics: taken last, alone */
     _Atomic(nmx_run *) run;
     _Atomic int terminate_asked;
     size_t sent;
     submit_fn submit; /* the library's ExpertSubmitEvent */
-} g = {.mu = PTHREAD_MUTEX_INITIALIZER, .chan = -1};
+    status_fn status; /* the library's ExpertIndicateStatus */
+} g = {.mu = PTHREAD_MUTEX_INITIALIZER, .stats_mu = PTHREAD_MUTEX_INITIALIZER, .chan = -1};
 
 static int write_all(int fd, const void *buf, size_t len)
 {
@@ -70,24 +75,33 @@ static int send_frame(uint32_t type, const void *payload, size_t len)
 }
 
 /* The worker has one key, the run's: the process-wide figures are its own
- * (bad_key aside, which a key's statistics never count). Writers of the page
- * hold g.mu. */
+ * (bad_key aside, which a key's statistics never count). Called with none of
+ * the relay's locks and outside any hold of the key: nmx_key_stats(NULL)
+ * takes the key table's lock, which an Expert* call holding the key must not
+ * wait for. */
 static void publish_stats(void)
 {
     nmx_mem_stats st;
     if (!g.pg || nmx_key_stats(NULL, &st) != NMERR_SUCCESS)
         return;
     st.bad_key = 0;
+    pthread_mutex_lock(&g.stats_mu);
     nmx__iso_stats_put(g.pg, &st);
+    pthread_mutex_unlock(&g.stats_mu);
 }
 
 void relay_publish(void)
 {
-    /* From a signal handler: never wait; if another thread holds g.mu it
-     * is publishing anyway. */
-    if (pthread_mutex_trylock(&g.mu) == 0) {
-        publish_stats();
-        pthread_mutex_unlock(&g.mu);
+    /* From the policy's SIGSYS handler, on a thread inside a refused system
+     * call, which holds no lock of the key table. Never wait on stats_mu: if
+     * another thread holds it, it is publishing anyway. */
+    nmx_mem_stats st;
+    if (!g.pg || nmx_key_stats(NULL, &st) != NMERR_SUCCESS)
+        return;
+    st.bad_key = 0;
+    if (pthread_mutex_trylock(&g.stats_mu) == 0) {
+        nmx__iso_stats_put(g.pg, &st);
+        pthread_mutex_unlock(&g.stats_mu);
     }
 }
 
@@ -126,8 +140,21 @@ NMX_API DWORD WINAPI ExpertSubmitEvent(HEXPERTKEY key, PNMEVENTDATA ev)
         return rc;
     pthread_mutex_lock(&g.mu);
     rc = send_events();
-    publish_stats();
     pthread_mutex_unlock(&g.mu);
+    publish_stats();
+    return rc;
+}
+
+/* Interposed too, so that the statistics are published with each status:
+ * after the library's call has let go of the key (the progress callback,
+ * on_status, runs while it holds it). */
+NMX_API DWORD WINAPI ExpertIndicateStatus(HEXPERTKEY key, EXPERTSTATUSENUMERATION status,
+                                          DWORD sub, const char *text, LONG percent)
+{
+    DWORD rc = g.status ? g.status(key, status, sub, text, percent)
+                        : NMERR_INVALID_EXPERT_HANDLE;
+    if (rc == NMERR_SUCCESS)
+        publish_stats();
     return rc;
 }
 
@@ -137,7 +164,6 @@ static void on_status(nmx_run *run, const EXPERTSTATUS *st, void *ctx)
     (void)ctx;
     pthread_mutex_lock(&g.mu);
     send_frame(NMX_ISO_MSG_STATUS, st, sizeof *st);
-    publish_stats();
     pthread_mutex_unlock(&g.mu);
 }
 
@@ -159,9 +185,7 @@ static void *control_main(void *arg)
                     nmx_run_terminate(run);
             }
         }
-        pthread_mutex_lock(&g.mu);
         publish_stats();
-        pthread_mutex_unlock(&g.mu);
     }
     return NULL;
 }
@@ -207,9 +231,11 @@ static void send_result(const nmx_run_result *res)
     r.fault_address = (uint64_t)(uintptr_t)res->fault_address;
     r.status = res->status;
     memcpy(r.mem, &res->mem, sizeof r.mem);
+    pthread_mutex_lock(&g.stats_mu);
+    nmx__iso_stats_put(g.pg, &res->mem);
+    pthread_mutex_unlock(&g.stats_mu);
     pthread_mutex_lock(&g.mu);
     send_events();
-    nmx__iso_stats_put(g.pg, &res->mem);
     send_frame(NMX_ISO_MSG_RESULT, &r, sizeof r);
     pthread_mutex_unlock(&g.mu);
 }
@@ -219,6 +245,7 @@ int relay_run(nmx_iso_page *pg, int chan)
     g.pg = pg;
     g.chan = chan;
     g.submit = (submit_fn)dlsym(RTLD_NEXT, "ExpertSubmitEvent");
+    g.status = (status_fn)dlsym(RTLD_NEXT, "ExpertIndicateStatus");
     pthread_t control;
     if (pthread_create(&control, NULL, control_main, NULL) != 0)
         return 4;
