@@ -47,6 +47,13 @@ check unknown_command_is_2 test "$rc" -eq 2
 check help_exits_0 test "$rc" -eq 0
 check help_lists_options grep -q -- "--mem-limit" "$tmp/help"
 
+# Isolated by default (H11): the same results on threads of the command.
+"$nmx" run --in-process "$sample" >"$tmp/text_threads" 2>/dev/null; rc=$?
+check in_process_exits_0 test "$rc" -eq 0
+# (the same but for each run's wall time)
+check in_process_gives_the_same_results sh -c 'sed "s/, [0-9.]* s;/;/" "$1" >"$1.x" &&
+    sed "s/, [0-9.]* s;/;/" "$2" >"$2.x" && cmp -s "$1.x" "$2.x"' _ "$tmp/text" "$tmp/text_threads"
+
 # What the options do, with the bundled experts and the test experts
 # (tests/experts: misbehaving on purpose).
 "$nmx" run -e protdist -o csv "$sample" >"$tmp/pd_all"
@@ -90,6 +97,13 @@ if [ -n "$testexperts" ] && [ -f "$testexperts/quota.so" ]; then
     check json_says_timed_out_and_why grep -q '"ok":false,"reason":"time limit: stopped","returned":true,"timed_out":true' "$tmp/t1.json"
     "$nmx" run -e nullderef -o json "$sample" >"$tmp/crash.json" 2>&1
     check json_says_why_a_run_failed grep -q '"reason":"crashed: signal 11 at' "$tmp/crash.json"
+    # H11: workers by default, confined; --in-process opts out.
+    check hung_worker_is_killed grep -q "killed by the host" "$tmp/t2"
+    "$nmx" run -e policy_socket "$sample" >"$tmp/sock" 2>&1; rc=$?
+    check socket_in_a_worker_fails_the_run_1 test "$rc" -eq 1
+    check socket_in_a_worker_is_named grep -q "isolation policy: socket" "$tmp/sock"
+    "$nmx" run -e wellbehaved --in-process "$sample" >/dev/null 2>&1; rc=$?
+    check in_process_run_exits_0 test "$rc" -eq 0
     unset NMEXPERT_PATH
 else
     echo "skip test-expert checks: no test experts in '$testexperts'"

@@ -189,6 +189,16 @@ typedef struct nmx_run nmx_run;
  * quick and must not call nmx_run_wait or nmx_run_free on this run. */
 typedef void (*nmx_progress_fn)(nmx_run *run, const EXPERTSTATUS *status, void *ctx);
 
+/* Where a run's expert lives (SPEC H11). */
+typedef enum nmx_isolation {
+    NMX_ISOLATION_THREAD = 0, /* on a thread of this process (the default) */
+    NMX_ISOLATION_PROCESS     /* in a worker process of its own: a crash, a wild
+                                 write or a hang ends that run only, a hung run is
+                                 killed, and the worker is confined (no sockets,
+                                 no exec, no file opened for writing). Needs
+                                 nmexpert-worker (installed with the library) */
+} nmx_isolation;
+
 typedef struct nmx_run_options {
     HCAPTURE capture;          /* may be NULL: the expert sees an empty capture */
     HFILTER filter;            /* the host's ("UI") filter, for FLAGS_DEFER_TO_UI_FILTER */
@@ -201,8 +211,10 @@ typedef struct nmx_run_options {
     size_t quota_bytes;        /* memory quota of the run's key; 0: none (M11) */
     unsigned time_limit_ms;    /* 0: none; then the run is terminated (H4) */
     unsigned grace_ms;         /* after a terminate, before hung (H6); 0: 2000 */
-    nmx_progress_fn progress;  /* may be NULL */
+    nmx_progress_fn progress;  /* may be NULL; in process isolation called on
+                                  the run's relay thread in the host */
     void *progress_ctx;
+    nmx_isolation isolation;   /* NMX_ISOLATION_THREAD (0) or _PROCESS (H11) */
 } nmx_run_options;
 
 typedef struct nmx_run_result {
@@ -214,16 +226,32 @@ typedef struct nmx_run_result {
     int fault_signal;          /* 0, or SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT (H5) */
     void *fault_address;       /* si_addr of the fault */
     BOOL hung;                 /* did not return within the grace period (H6) */
+    BOOL killed;               /* process isolation: the host ended the worker
+                                  (hung, or it sent a malformed message) */
     nmx_mem_stats mem;         /* the key's final statistics: the leak ledger (H3);
-                                  zero for a hung run, whose key cannot be reclaimed */
+                                  zero for a hung run in a thread, whose key cannot
+                                  be reclaimed; in process isolation, for a worker
+                                  that ended without a result (killed, stopped by
+                                  the policy, crashed outside the trap), what it
+                                  last reported: what it held when it died */
     size_t events;             /* events submitted (H8) */
     double wall_seconds;
 } nmx_run_result;
 
-/* Start a run of `expert` on a thread of its own with a fresh key (H2, H10).
- * opt may be NULL (defaults). The expert always gets a non-NULL
- * EXPERTSTARTUPINFO whose hCapture and szCaptureFile describe the capture.
- * Errors: NMERR_INVALID_PARAMETER, NMERR_OUT_OF_MEMORY, NMERR_NO_HANDLES. */
+/* Start a run of `expert` on a thread of its own with a fresh key (H2, H10),
+ * or, with opt->isolation NMX_ISOLATION_PROCESS, in a worker process that
+ * loads the module again and runs it the same way (H11): the same events,
+ * status and ledger; status and events reach the host as they are reported.
+ * A worker that ends without a result ends the run ABORTED: THREAD_FAIL
+ * with fault_signal (SIGSYS when the policy stopped a system call, the status
+ * text naming it), LOAD_FAIL when it could not start the run, USER when the
+ * host killed it. opt may be NULL (defaults). The expert always gets a
+ * non-NULL EXPERTSTARTUPINFO whose hCapture and szCaptureFile describe the
+ * capture.
+ * Errors: NMERR_INVALID_PARAMETER, NMERR_OUT_OF_MEMORY (also: no process for
+ * the worker), NMERR_NO_HANDLES, NMERR_FILE_NOT_FOUND (process isolation:
+ * nmexpert-worker is not installed beside the library, nor named by
+ * $NMEXPERT_WORKER). */
 NMX_API DWORD nmx_run_start(nmx_expert *expert, const nmx_run_options *opt, nmx_run **out);
 
 /* Ask the run to stop (H4): from now on its Expert* calls return
@@ -232,7 +260,8 @@ NMX_API DWORD nmx_run_start(nmx_expert *expert, const nmx_run_options *opt, nmx_
 NMX_API DWORD nmx_run_terminate(nmx_run *run);
 
 /* Wait up to timeout_ms (UINT32_MAX: forever) for the run to end: Run
- * returned, faulted, or was declared hung. Then fills *result (may be NULL).
+ * returned, faulted, or was declared hung (in process isolation: hung and
+ * killed, which ends the run). Then fills *result (may be NULL).
  * Errors: NMERR_TIMEOUT (still running), NMERR_INVALID_PARAMETER. */
 NMX_API DWORD nmx_run_wait(nmx_run *run, unsigned timeout_ms, nmx_run_result *result);
 
@@ -252,7 +281,8 @@ NMX_API const NMEVENTDATA *nmx_run_event(nmx_run *run, size_t i);
 NMX_API size_t nmx_run_event_count(nmx_run *run);
 
 /* Free a run that has ended (nmx_run_wait returned NMERR_SUCCESS). A hung
- * run is never freed: its thread may still use it (documented leak).
+ * run in a thread is never freed: its thread may still use it (documented
+ * leak); a hung run in a worker was killed, and is freed like any other.
  * Errors: NMERR_INVALID_PARAMETER; NMERR_PENDING if it has not ended. */
 NMX_API DWORD nmx_run_free(nmx_run *run);
 

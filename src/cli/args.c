@@ -98,6 +98,10 @@ int nmx__cli_parse_run(int argc, char **argv, cli_args *o)
             o->help = 1;
             return 0;
         }
+        if (!strcmp(a, "--in-process")) { /* the one option without a value */
+            o->in_process = 1;
+            continue;
+        }
         if (a[0] == '-' && a[1] != '\0') { /* "-" alone is an input: standard input */
             int k = which(a);
             if (k < 0) {

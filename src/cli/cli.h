@@ -42,6 +42,8 @@ typedef struct cli_args {
     const char *html;    /* --html FILE, or NULL */
     size_t quota;        /* -m bytes; 0: none */
     unsigned timeout_ms; /* -t; 0: none */
+    int in_process;      /* --in-process: runs on threads of the command, not in
+                            worker processes (H11) */
     int help;            /* -h given: print usage, exit 0 */
 } cli_args;
 

@@ -4,7 +4,7 @@
  *   nmexpert info CAPTURE
  *   nmexpert run [-e NAME]... [--filter EXPR] [--config NAME:KEY=VALUE]...
  *                [--mem-limit BYTES] [--timeout SECONDS] [--format FMT]
- *                [--html FILE] CAPTURE
+ *                [--html FILE] [--in-process] CAPTURE
  *
  * Exit status: 0 when every run finished; 1 when a run failed (crashed, hung,
  * timed out, reported a problem); 2 for bad input (usage, a capture or filter
@@ -31,6 +31,8 @@ static int usage(FILE *o, int rc)
             "  -t, --timeout SECONDS    time limit of each run\n"
             "  -o, --format FMT         %s (default text)\n"
             "      --html FILE          also write a self-contained HTML report with charts\n"
+            "      --in-process         run the experts on threads of this process instead of\n"
+            "                           each in a confined worker process (the default)\n"
             "Experts are looked for in NMEXPERT_PATH (colon-separated folders), then in the\n"
             "bundled folder. Exit status: 0 every run finished; 1 a run failed; 2 bad input.\n",
             nmx__cli_format_names());

@@ -105,6 +105,9 @@ static int run_and_report(const cli_args *a, nmx_capture *cap, nmx_filter *flt, 
     o.filter = flt;
     o.quota_bytes = a->quota;
     o.time_limit_ms = a->timeout_ms;
+    /* Each expert in a worker process of its own unless asked (H11): a
+     * crash, a wild write or a hang then costs the command nothing. */
+    o.isolation = a->in_process ? NMX_ISOLATION_THREAD : NMX_ISOLATION_PROCESS;
     nmx__cli_run_all(jobs, nj, &o, isatty(STDERR_FILENO));
     int rc = 0;
     for (size_t i = 0; i < nj; i++) {
@@ -151,9 +154,11 @@ int nmx__cli_run(const cli_args *a)
         rc = run_and_report(a, cap, flt, jobs, nj);
     int any_hung = 0;
     for (size_t i = 0; i < nj; i++) {
-        any_hung |= jobs[i].res.hung;
+        /* a hung worker was killed: only a hung thread is still running */
+        int hung = jobs[i].res.hung && !jobs[i].res.killed;
+        any_hung |= hung;
         nmx__cli_tables_free(&jobs[i]);
-        if (jobs[i].run && !jobs[i].res.hung)
+        if (jobs[i].run && !hung)
             nmx_run_free(jobs[i].run);
         free(jobs[i].config);
     }

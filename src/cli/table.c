@@ -4,6 +4,7 @@
 #include "cli.h"
 
 #include <inttypes.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -86,10 +87,14 @@ void nmx__cli_run_reason(const cli_job *j, char *buf, size_t len)
     const nmx_run_result *r = &j->res;
     if (!j->started)
         snprintf(buf, len, "did not start: %s", nmx_strerror(j->start_rc));
+    else if (r->fault_signal == SIGSYS && r->status.szStatusText[0])
+        snprintf(buf, len, "%s", r->status.szStatusText); /* the isolation policy's stop */
     else if (r->fault_signal)
         snprintf(buf, len, "crashed: signal %d at %p", r->fault_signal, r->fault_address);
     else if (r->hung)
-        snprintf(buf, len, "hung: did not stop %s", r->timed_out ? "after its time limit" : "when told to");
+        snprintf(buf, len, "hung: did not stop %s%s",
+                 r->timed_out ? "after its time limit" : "when told to",
+                 r->killed ? "; killed by the host" : "");
     else if (r->timed_out)
         snprintf(buf, len, "time limit: stopped");
     else if (r->status.Status == EXPERTSTATUS_PROBLEM)

@@ -169,8 +169,7 @@ int nmx__event_fits(const NMEVENTDATA *copy, size_t block)
     return !block || block >= sizeof *copy + (size_t)copy->NumColumns * sizeof(NMCOLUMNINFO);
 }
 
-/* Appends the copy to the run's events (mu held). */
-static DWORD keep_event(nmx_run *r, NMEVENTDATA *c, size_t size)
+DWORD nmx__run_keep_event(nmx_run *r, NMEVENTDATA *c, size_t size)
 {
     if (r->nevents >= MAX_EVENTS || r->event_bytes + size > MAX_EVENT_BYTES)
         return NMERR_OUT_OF_MEMORY;
@@ -205,7 +204,7 @@ NMX_API DWORD WINAPI ExpertSubmitEvent(HEXPERTKEY key, PNMEVENTDATA ev)
         rc = NMERR_INVALID_PARAMETER; /* an event in the key's heap must hold its columns */
     if (r && c && rc == NMERR_SUCCESS) {
         pthread_mutex_lock(&r->mu);
-        rc = keep_event(r, c, size);
+        rc = nmx__run_keep_event(r, c, size);
         pthread_mutex_unlock(&r->mu);
     }
     nmx__key_unhold(&h);

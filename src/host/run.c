@@ -1,4 +1,4 @@
-/* Runs of experts (SPEC H2-H10): start, wait, terminate, free.
+/* Runs of experts (SPEC H2-H11): start, wait, terminate, free.
  *
  * A run owns a key, an expert thread and a watchdog thread. The expert
  * thread calls Run under the fault trap, then records the outcome and
@@ -6,6 +6,10 @@
  * and, after any terminate, the grace period: a run still going after it is
  * declared hung and left alone (its key cannot be reclaimed while its thread
  * may use it; run it isolated, H11, to have it killed).
+ *
+ * An isolated run (H11, run_iso.c) has no key here and a relay thread in
+ * place of the expert thread; terminate goes to its worker, and a hung
+ * worker is killed, which ends the run.
  *
  * Run's configuration is copied into pages of its own, outside the key: it
  * is the host's, so it counts neither against the key's quota nor in the
@@ -15,6 +19,7 @@
  * expert can grow it; see configure.c.)
  */
 #define _GNU_SOURCE
+#include "host/isolate.h"
 #include "host/run_internal.h"
 
 #include <errno.h>
@@ -77,6 +82,7 @@ void nmx__run_filters_release(nmx_run *r)
 
 void nmx__run_release(nmx_run *r)
 {
+    nmx__iso_free(r->iso);
     nmx__run_filters_release(r);
     for (size_t i = 0; i < r->nevents; i++)
         free(r->events[i]);
@@ -164,6 +170,19 @@ static void record_outcome(nmx_run *r, int sig, const nmx_fault *f, BOOL value,
     res->wall_seconds = seconds_since(&r->start);
 }
 
+void nmx__run_record_isolated(nmx_run *r, const nmx_run_result *res, int killed)
+{
+    r->result.returned = res->returned;
+    r->result.run_value = res->run_value;
+    r->result.fault_signal = res->fault_signal;
+    r->result.fault_address = res->fault_address;
+    r->result.mem = res->mem;
+    r->result.killed = killed;
+    r->status = res->status;
+    atomic_store_explicit(&r->last_frame, res->status.Frame, memory_order_relaxed);
+    r->result.wall_seconds = seconds_since(&r->start);
+}
+
 static void *run_thread(void *arg)
 {
     nmx_run *r = arg;
@@ -189,6 +208,15 @@ static void *run_thread(void *arg)
     pthread_cond_broadcast(&r->cv);
     pthread_mutex_unlock(&r->mu);
     return NULL;
+}
+
+/* Tells the run's expert to stop: its key, or its worker (H4). */
+static void tell_terminate(nmx_run *r)
+{
+    if (r->iso)
+        nmx__iso_terminate(r->iso);
+    else
+        nmx_key_terminate(r->key);
 }
 
 /* Marks the run terminated (mu held). Returns 1 if the key must now be told,
@@ -217,15 +245,23 @@ static void *watchdog_thread(void *arg)
                                           : pthread_cond_wait(&r->cv, &r->mu);
             if (rc == ETIMEDOUT && mark_terminated(r, 1)) {
                 pthread_mutex_unlock(&r->mu);
-                nmx_key_terminate(r->key);
+                tell_terminate(r);
                 pthread_mutex_lock(&r->mu);
             }
         } else {
             struct timespec grace = deadline_after(&r->term_at, r->opt.grace_ms);
-            if (pthread_cond_timedwait(&r->cv, &r->mu, &grace) == ETIMEDOUT && !r->done) {
+            if (!r->hung && pthread_cond_timedwait(&r->cv, &r->mu, &grace) == ETIMEDOUT &&
+                !r->done) {
                 r->hung = 1;
                 pthread_cond_broadcast(&r->cv);
-                break;
+                if (!r->iso)
+                    break;
+                /* A worker can always be ended (H11): killed, it ends the run. */
+                pthread_mutex_unlock(&r->mu);
+                nmx__iso_kill(r->iso);
+                pthread_mutex_lock(&r->mu);
+            } else if (r->hung) {
+                pthread_cond_wait(&r->cv, &r->mu);
             }
         }
     }
@@ -244,6 +280,16 @@ NMX_API DWORD nmx_run_start(nmx_expert *ex, const nmx_run_options *opt, nmx_run 
     if (!r)
         return NMERR_OUT_OF_MEMORY;
     r->run_proc = info->pRunProc;
+    if (opt && opt->isolation == NMX_ISOLATION_PROCESS) {
+        DWORD rc = nmx__run_start_isolated(r, opt);
+        if (rc != NMERR_SUCCESS) {
+            nmx__run_release(r);
+            return rc;
+        }
+        r->have_watchdog = pthread_create(&r->watchdog, NULL, watchdog_thread, r) == 0;
+        *out = r;
+        return NMERR_SUCCESS;
+    }
     if (!r->opt.capture)
         r->opt.capture = nmx__capture_empty();
     r->opt.config = NULL; /* the copy below is the run's */
@@ -273,8 +319,15 @@ NMX_API DWORD nmx_run_terminate(nmx_run *r)
     int tell = mark_terminated(r, 0);
     pthread_mutex_unlock(&r->mu);
     if (tell)
-        nmx_key_terminate(r->key);
+        tell_terminate(r);
     return NMERR_SUCCESS;
+}
+
+/* (mu held) A hung thread is the end of its run; a hung worker is killed,
+ * and the run ends (with its ledger) when the worker is gone. */
+static int run_ended(const nmx_run *r)
+{
+    return r->done || (r->hung && !r->iso);
 }
 
 NMX_API DWORD nmx_run_wait(nmx_run *r, unsigned timeout_ms, nmx_run_result *result)
@@ -285,10 +338,10 @@ NMX_API DWORD nmx_run_wait(nmx_run *r, unsigned timeout_ms, nmx_run_result *resu
     clock_gettime(CLOCK_MONOTONIC, &now);
     struct timespec until = deadline_after(&now, timeout_ms);
     pthread_mutex_lock(&r->mu);
-    while (!r->done && !r->hung) {
+    while (!run_ended(r)) {
         int rc = timeout_ms == UINT32_MAX ? pthread_cond_wait(&r->cv, &r->mu)
                                           : pthread_cond_timedwait(&r->cv, &r->mu, &until);
-        if (rc == ETIMEDOUT && !r->done && !r->hung) {
+        if (rc == ETIMEDOUT && !run_ended(r)) {
             pthread_mutex_unlock(&r->mu);
             return NMERR_TIMEOUT;
         }
@@ -299,9 +352,9 @@ NMX_API DWORD nmx_run_wait(nmx_run *r, unsigned timeout_ms, nmx_run_result *resu
         result->status.Frame = atomic_load_explicit(&r->last_frame, memory_order_relaxed);
         result->terminated = r->terminated;
         result->timed_out = r->timed_out;
-        result->hung = r->hung && !r->done;
+        result->hung = r->hung && (!r->done || r->iso);
         result->events = r->nevents;
-        if (result->hung) {
+        if (result->hung && !r->iso) {
             result->returned = FALSE;
             result->wall_seconds = seconds_since(&r->start);
         }

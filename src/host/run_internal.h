@@ -45,6 +45,8 @@ struct nmx_run {
 
     nmx_filter **filters; /* made by the expert (nmx_ExpertCreateFilter) */
     size_t nfilters, cap_filters;
+
+    struct nmx__iso *iso; /* process isolation (H11): the worker; NULL in a thread */
 };
 
 /* run.c: a run's skeleton without thread or key (for Configure too), and
@@ -64,5 +66,14 @@ void nmx__run_filters_release(nmx_run *r);
  * checked afterwards by the caller (nmx__event_fits). */
 NMEVENTDATA *nmx__event_copy(const NMEVENTDATA *ev, size_t *size, DWORD *rc);
 int nmx__event_fits(const NMEVENTDATA *copy, size_t block);
+/* Appends an event copy of `size` bytes to the run's events (mu held);
+ * NMERR_OUT_OF_MEMORY beyond the run's bounds (the copy is then not kept). */
+DWORD nmx__run_keep_event(nmx_run *r, NMEVENTDATA *c, size_t size);
+
+/* run_iso.c: process isolation (H11). Starts the worker and the run's relay
+ * thread (r->thread); the relay records the end as the expert thread does. */
+DWORD nmx__run_start_isolated(nmx_run *r, const nmx_run_options *opt);
+/* run.c: the end of an isolated run as the worker reported it (mu held). */
+void nmx__run_record_isolated(nmx_run *r, const nmx_run_result *res, int killed);
 
 #endif

@@ -1,0 +1,84 @@
+/* A new worker, just forked by the server: it keeps only its own
+ * descriptors, maps its run's page, takes its limits and its policy, and
+ * runs (SPEC H11). The server is single-threaded, so the child of its fork
+ * may do anything: no lock of another thread is left held in it.
+ */
+#define _GNU_SOURCE
+#include "worker/worker.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
+/* Puts page_fd and chan_fd at their fixed numbers and closes every other
+ * descriptor above stderr: the server's socket, other runs' channels. */
+static int own_descriptors(int page_fd, int chan_fd)
+{
+    int p = fcntl(page_fd, F_DUPFD_CLOEXEC, 16), c = fcntl(chan_fd, F_DUPFD_CLOEXEC, 16);
+    if (p < 0 || c < 0 || dup2(c, WORKER_CHAN_FD) < 0 || dup2(p, WORKER_PAGE_FD) < 0)
+        return -1;
+    return (int)syscall(SYS_close_range, WORKER_PAGE_FD + 1, ~0U, 0);
+}
+
+static void signals_default(void)
+{
+    sigset_t none;
+    sigemptyset(&none);
+    signal(SIGCHLD, SIG_DFL);
+    /* A host that went away must not kill the worker halfway through a
+     * write: the write fails and the worker ends by itself. */
+    signal(SIGPIPE, SIG_IGN);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+static nmx_iso_page *map_page(void)
+{
+    struct stat st;
+    if (fstat(WORKER_PAGE_FD, &st) != 0 || (size_t)st.st_size < NMX_ISO_DATA_OFF)
+        return NULL;
+    void *m = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, WORKER_PAGE_FD, 0);
+    if (m == MAP_FAILED)
+        return NULL;
+    nmx_iso_page *pg = m;
+    if (pg->magic != NMX_ISO_MAGIC || pg->version != NMX_ISO_VERSION ||
+        pg->size != (uint64_t)st.st_size)
+        return NULL;
+    return pg;
+}
+
+static void say_fail(const char *text)
+{
+    nmx_iso_frame f = {NMX_ISO_MSG_FAIL, (uint32_t)strlen(text) + 1};
+    if (write(WORKER_CHAN_FD, &f, sizeof f) == (ssize_t)sizeof f)
+        (void)!write(WORKER_CHAN_FD, text, f.len);
+}
+
+void worker_child(int page_fd, int chan_fd)
+{
+    signals_default();
+    if (own_descriptors(page_fd, chan_fd) != 0)
+        _exit(120);
+    nmx_iso_page *pg = map_page();
+    if (!pg) {
+        say_fail("the worker could not map its run's page");
+        _exit(121);
+    }
+    close(WORKER_PAGE_FD); /* the mapping is enough */
+    atomic_store_explicit(&pg->policy_syscall, -1, memory_order_relaxed);
+    if (pg->req.confine) {
+        policy_limits(pg);
+        if (policy_confine(pg, relay_publish) != 0) {
+            say_fail("the worker could not load its seccomp policy");
+            _exit(122);
+        }
+    }
+    _exit(relay_run(pg, WORKER_CHAN_FD));
+}

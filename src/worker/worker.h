@@ -1,0 +1,46 @@
+/* nmexpert-worker: the fork-server and the worker processes of isolated runs
+ * (issue 9, SPEC H11). See docs/ARCHITECTURE.md, "Isolated runs".
+ *
+ *   server.c   main: the fork-server loop (requests, fork, reap)
+ *   child.c    a new worker: descriptors, limits, policy, then the run
+ *   policy.c   the seccomp-bpf policy and its SIGSYS reporter, rlimits
+ *   relay.c    the run inside the worker and everything it sends the host
+ */
+#ifndef NMX_WORKER_H
+#define NMX_WORKER_H
+
+#include "host/iso_wire.h"
+
+/* ASan or TSan: their builds relax the worker a little (policy.c, server.c). */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define NMX_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define NMX_SANITIZED 1
+#endif
+#endif
+
+/* The descriptors a worker starts with (child.c moves them there). */
+enum { WORKER_CHAN_FD = 3, WORKER_PAGE_FD = 4 };
+
+/* child.c: runs in the forked child; never returns. */
+__attribute__((noreturn)) void worker_child(int page_fd, int chan_fd);
+
+/* policy.c */
+/* Resource limits for the run described by pg (RLIMIT_CORE 0, RLIMIT_FSIZE
+ * 0, RLIMIT_NOFILE, RLIMIT_CPU, RLIMIT_AS when the run has a quota). */
+void policy_limits(const nmx_iso_page *pg);
+/* Build the seccomp filter once, in the server, for every worker it forks. */
+void policy_prepare(void);
+/* Load the seccomp filter into the calling (only) thread, inherited by every
+ * thread it starts; a refused call then runs last_words (may be NULL),
+ * records its number in pg and ends the process. Returns 0, or -1 with
+ * nothing loaded. */
+int policy_confine(nmx_iso_page *pg, void (*last_words)(void));
+
+/* relay.c: the run; returns the exit code of the worker. */
+int relay_run(nmx_iso_page *pg, int chan);
+/* Publish the key's statistics in the run's page now (relay.c). */
+void relay_publish(void);
+
+#endif
