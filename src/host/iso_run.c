@@ -50,6 +50,19 @@ static nmx_iso_str put(char *data, size_t *used, const void *src, size_t n)
     return s;
 }
 
+/* A binary blob, 8-byte aligned, followed by a NUL of its own so that
+ * nmx__iso_str accepts it (len counts it); none if n is 0. */
+static nmx_iso_str put_blob(char *data, size_t *used, const void *src, size_t n)
+{
+    if (!n)
+        return (nmx_iso_str){0, 0};
+    *used = (*used + 7) & ~(size_t)7;
+    nmx_iso_str s = put(data, used, src, n);
+    data[(*used)++] = '\0';
+    s.len++;
+    return s;
+}
+
 /* The run's page, as a memfd: the request, then its strings and blob. */
 static int make_page(const nmx__iso_spec *sp, nmx__iso *w)
 {
@@ -57,7 +70,8 @@ static int make_page(const nmx__iso_spec *sp, nmx__iso *w)
     const char *flt = sp->filter ? nmx_filter_expression(sp->filter) : NULL;
     size_t cfg = sp->config && sp->config->RawConfigLength >= sizeof(DWORD)
                      ? sp->config->RawConfigLength : 0;
-    size_t data = str_bytes(sp->expert_path) + str_bytes(cap) + str_bytes(flt) + cfg + 1;
+    size_t data = str_bytes(sp->expert_path) + str_bytes(cap) + str_bytes(flt) + cfg + 1 +
+                  sp->capture_meta_len + 8;
     size_t page = (size_t)sysconf(_SC_PAGESIZE);
     w->size = (NMX_ISO_DATA_OFF + data + page - 1) / page * page;
     int fd = memfd_create("nmexpert-run", MFD_CLOEXEC);
@@ -78,16 +92,13 @@ static int make_page(const nmx__iso_spec *sp, nmx__iso *w)
     pg->req.startup_flags = sp->startup_flags;
     pg->req.cpu_seconds = sp->cpu_seconds;
     pg->req.confine = !sp->unconfined;
+    pg->req.capture_fds = (uint32_t)sp->ncapture_fds;
     atomic_store(&pg->policy_syscall, -1);
     char *d = (char *)pg + NMX_ISO_DATA_OFF;
     size_t used = 0;
-    /* The blob first, where the data area's alignment is EXPERTCONFIG's;
-     * it ends in a NUL of its own so that nmx__iso_str accepts it. */
-    pg->req.config = put(d, &used, sp->config, cfg);
-    if (cfg) {
-        d[used++] = '\0';
-        pg->req.config.len++;
-    }
+    /* The blobs first, where the data area's alignment is theirs. */
+    pg->req.config = put_blob(d, &used, sp->config, cfg);
+    pg->req.capture_meta = put_blob(d, &used, sp->capture_meta, sp->capture_meta_len);
     pg->req.expert = put(d, &used, sp->expert_path, str_bytes(sp->expert_path));
     pg->req.capture = put(d, &used, cap, str_bytes(cap));
     pg->req.filter = put(d, &used, flt, str_bytes(flt));
@@ -97,7 +108,8 @@ static int make_page(const nmx__iso_spec *sp, nmx__iso *w)
 DWORD nmx__iso_start(const nmx__iso_spec *sp, nmx__iso **out)
 {
     *out = NULL;
-    if (!sp || !sp->expert_path)
+    if (!sp || !sp->expert_path || sp->ncapture_fds > NMX_ISO_MAX_CAPTURE_FDS ||
+        (sp->ncapture_fds && !sp->capture_fds))
         return NMERR_INVALID_PARAMETER;
     nmx__iso *w = calloc(1, sizeof *w);
     if (!w)
@@ -106,7 +118,10 @@ DWORD nmx__iso_start(const nmx__iso_spec *sp, nmx__iso **out)
     int page_fd = make_page(sp, w), sv[2] = {-1, -1};
     DWORD rc = NMERR_OUT_OF_MEMORY;
     if (page_fd >= 0 && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0) {
-        rc = nmx__iso_fork(page_fd, sv[1], &w->pid, &w->pidfd);
+        int fds[2 + NMX_ISO_MAX_CAPTURE_FDS] = {page_fd, sv[1]};
+        for (size_t i = 0; i < sp->ncapture_fds; i++)
+            fds[2 + i] = sp->capture_fds[i];
+        rc = nmx__iso_fork(fds, 2 + sp->ncapture_fds, &w->pid, &w->pidfd);
         close(sv[1]);
         w->chan = sv[0];
     }

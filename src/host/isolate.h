@@ -23,6 +23,13 @@ typedef struct nmx__iso nmx__iso;
 typedef struct nmx__iso_spec {
     const char *expert_path; /* the module, loaded again in the worker */
     HCAPTURE capture;        /* NULL: the empty capture */
+    /* The capture handed over (nmx__capture_export): its descriptors, stay
+     * the caller's, and the bytes attach needs beside them. Without them the
+     * worker opens the capture by its path. */
+    const int *capture_fds;
+    size_t ncapture_fds;     /* at most NMX_ISO_MAX_CAPTURE_FDS */
+    const void *capture_meta;
+    size_t capture_meta_len;
     HFILTER filter;          /* the host filter, or NULL */
     const EXPERTCONFIG *config; /* NULL: none */
     DWORD startup_flags;
@@ -41,11 +48,14 @@ typedef struct nmx__iso_sink {
 /* ---- iso_spawn.c ---- */
 
 /* Asks the fork-server (spawned at the first call, and again if it died)
- * for a worker serving the run whose page and worker channel end are given.
+ * for a worker serving the run whose descriptors are given: fds[0] the
+ * run's page, fds[1] the worker's end of its channel, then the capture's
+ * (nfds at most 2 + NMX_ISO_MAX_CAPTURE_FDS). They stay the caller's.
  * On success *pid and *pidfd are the worker's. Returns NMERR_SUCCESS,
- * NMERR_FILE_NOT_FOUND (no nmexpert-worker: see nmx__iso_worker_path),
- * NMERR_OUT_OF_MEMORY (no process, no descriptor). */
-DWORD nmx__iso_fork(int page_fd, int chan_fd, pid_t *pid, int *pidfd);
+ * NMERR_INVALID_PARAMETER (nfds out of range), NMERR_FILE_NOT_FOUND (no
+ * nmexpert-worker: see nmx__iso_worker_path), NMERR_OUT_OF_MEMORY (no
+ * process, no descriptor). */
+DWORD nmx__iso_fork(const int *fds, size_t nfds, pid_t *pid, int *pidfd);
 
 /* Where nmexpert-worker is looked for, in order: $NMEXPERT_WORKER; beside
  * the library (the build tree); <libdir>/NMX_WORKER_RELDIR (installed).
@@ -55,7 +65,7 @@ int nmx__iso_worker_path(char *buf, size_t len);
 /* ---- iso_run.c ---- */
 
 /* Starts a worker for a run. Errors: NMERR_INVALID_PARAMETER (no expert
- * path), NMERR_OUT_OF_MEMORY, NMERR_FILE_NOT_FOUND (no nmexpert-worker). */
+ * path, too many capture descriptors), NMERR_OUT_OF_MEMORY, NMERR_FILE_NOT_FOUND (no nmexpert-worker). */
 DWORD nmx__iso_start(const nmx__iso_spec *spec, nmx__iso **out);
 
 /* Relays the worker's status and events to sink until the worker is gone,

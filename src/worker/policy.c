@@ -65,7 +65,8 @@ static rlim_t mapped_now(void)
 void policy_limits(const nmx_iso_page *pg)
 {
     set_limit(RLIMIT_CORE, 0); /* a crashing worker leaves no core file */
-    set_limit(RLIMIT_NOFILE, 64);
+    /* its own descriptors, and 64 more for the expert and the loader */
+    set_limit(RLIMIT_NOFILE, (rlim_t)WORKER_CAPTURE_FD + pg->req.capture_fds + 64);
     if (pg->req.cpu_seconds)
         set_limit(RLIMIT_CPU, pg->req.cpu_seconds);
 #ifndef NMX_SANITIZED

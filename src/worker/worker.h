@@ -20,11 +20,14 @@
 #endif
 #endif
 
-/* The descriptors a worker starts with (child.c moves them there). */
-enum { WORKER_CHAN_FD = 3, WORKER_PAGE_FD = 4 };
+/* The descriptors a worker starts with (child.c moves them there): its
+ * channel, its page (closed once mapped), and the capture's
+ * (pg->req.capture_fds of them) from WORKER_CAPTURE_FD on. */
+enum { WORKER_CHAN_FD = 3, WORKER_PAGE_FD = 4, WORKER_CAPTURE_FD = 5 };
 
-/* child.c: runs in the forked child; never returns. */
-__attribute__((noreturn)) void worker_child(int page_fd, int chan_fd);
+/* child.c: runs in the forked child with the request's n descriptors (the
+ * page, the channel, the capture's); never returns. */
+__attribute__((noreturn)) void worker_child(const int *fds, int n);
 
 /* policy.c */
 /* Resource limits for the run described by pg (RLIMIT_CORE 0, RLIMIT_FSIZE
