@@ -51,7 +51,16 @@ typedef struct nmx_iso_str {
     uint32_t off, len; /* len counts the NUL */
 } nmx_iso_str;
 
+/* What a worker is asked to do: the module is loaded (Register) in each. */
+enum {
+    NMX_ISO_OP_RUN = 0,  /* run it (nmx_run_start) */
+    NMX_ISO_OP_REGISTER, /* answer what Register filled (nmx_iso_registered) */
+    NMX_ISO_OP_CONFIGURE /* call Configure (nmx_expert_configure), answer the blob */
+};
+
 typedef struct nmx_iso_request {
+    uint32_t op;          /* NMX_ISO_OP_* */
+    uint32_t reserved;
     uint64_t quota_bytes;
     uint32_t startup_flags;
     uint32_t cpu_seconds; /* RLIMIT_CPU; 0: none */
@@ -89,7 +98,10 @@ enum {
     NMX_ISO_MSG_STATUS = 1, /* EXPERTSTATUS, as ExpertIndicateStatus recorded it (H7) */
     NMX_ISO_MSG_EVENT,      /* an event, relocatable (nmx__iso_event_encode) (H8) */
     NMX_ISO_MSG_RESULT,     /* nmx_iso_result: the run ended in the worker */
-    NMX_ISO_MSG_FAIL        /* text: the worker could not start the run */
+    NMX_ISO_MSG_FAIL,       /* text: the worker could not start the run */
+    NMX_ISO_MSG_REGISTERED, /* nmx_iso_registered: the answer to NMX_ISO_OP_REGISTER */
+    NMX_ISO_MSG_CONFIGURED  /* nmx_iso_configured, then the blob Configure left
+                               (RawConfigLength bytes; none if it left none) */
 };
 
 typedef struct nmx_iso_frame {
@@ -104,6 +116,20 @@ typedef struct nmx_iso_result {
     EXPERTSTATUS status;
     uint64_t mem[NMX_ISO_NSTATS];
 } nmx_iso_result;
+
+typedef struct nmx_iso_registered {
+    uint32_t rc;           /* nmx_expert_load's */
+    uint32_t configurable; /* the module exports Configure */
+    char name[EXPERTSTRINGLENGTH], vendor[EXPERTSTRINGLENGTH],
+        description[EXPERTSTRINGLENGTH];
+    uint32_t version, flags;
+    char error[1024];      /* nmx_expert_load's message when rc is not 0 */
+} nmx_iso_registered;
+
+typedef struct nmx_iso_configured {
+    uint32_t rc;       /* nmx_expert_configure's */
+    uint32_t returned; /* Configure's BOOL */
+} nmx_iso_configured;
 
 /* ---- the page ---- */
 

@@ -6,6 +6,7 @@
  *   iso_spawn.c  the fork-server: found, spawned once, asked for workers
  *   iso_run.c    one worker: start, serve (status, events, end), terminate,
  *                kill, live statistics, free
+ *   iso_expert.c Register and Configure in a worker (nmx_expert_load_with)
  *
  * The run's bookkeeping (its events, status, result, time limit and grace)
  * stays the caller's (run.c): nmx__iso_serve hands it each status and event
@@ -16,20 +17,16 @@
 #define NMX_ISOLATE_H
 
 #include <nmexpert/host.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 typedef struct nmx__iso nmx__iso;
 
 typedef struct nmx__iso_spec {
+    unsigned op;             /* NMX_ISO_OP_RUN (0), _REGISTER, _CONFIGURE */
     const char *expert_path; /* the module, loaded again in the worker */
-    HCAPTURE capture;        /* NULL: the empty capture */
-    /* The capture handed over (nmx__capture_export): its descriptors, stay
-     * the caller's, and the bytes attach needs beside them. Without them the
-     * worker opens the capture by its path. */
-    const int *capture_fds;
-    size_t ncapture_fds;     /* at most NMX_ISO_MAX_CAPTURE_FDS */
-    const void *capture_meta;
-    size_t capture_meta_len;
+    HCAPTURE capture;        /* NULL: the empty capture; else handed over to
+                                the worker (its descriptors, iso_run.c) */
     HFILTER filter;          /* the host filter, or NULL */
     const EXPERTCONFIG *config; /* NULL: none */
     DWORD startup_flags;
@@ -38,10 +35,16 @@ typedef struct nmx__iso_spec {
     int unconfined;          /* 1: no seccomp policy and no limits (tests only) */
 } nmx__iso_spec;
 
+/* Where a worker's reports go; a NULL member drops them. */
 typedef struct nmx__iso_sink {
     void (*status)(void *ctx, const EXPERTSTATUS *st);
     /* takes the malloc'd copy (one block of `size` bytes) */
     void (*event)(void *ctx, NMEVENTDATA *ev, size_t size);
+    /* the answer of a worker asked for Register or Configure (the frame's
+     * type and payload, unchecked); returns 0 if it is well formed, -1 if
+     * not (the worker is then killed as for any malformed frame). NULL: such
+     * frames are malformed. */
+    int (*reply)(void *ctx, uint32_t type, const void *p, size_t len);
     void *ctx;
 } nmx__iso_sink;
 
@@ -62,10 +65,31 @@ DWORD nmx__iso_fork(const int *fds, size_t nfds, pid_t *pid, int *pidfd);
  * Writes the first that exists into buf; returns 0, or -1 if none does. */
 int nmx__iso_worker_path(char *buf, size_t len);
 
+/* ---- iso_expert.c ---- */
+
+/* Load the module at path in a worker (Register runs there, confined):
+ * start asks a worker, finish waits for its answer (several may be started
+ * first, to run side by side) and frees *a. finish fills *info with what
+ * Register filled (strings NUL-terminated, host-private members zero) and
+ * *configurable with whether the module exports Configure, and returns
+ * nmx_expert_load's code with its message in errbuf, or, when the worker
+ * could not answer, NMERR_EXPERT_REPORT_FAILED (it died: the reason in
+ * errbuf), NMERR_FILE_NOT_FOUND or NMERR_OUT_OF_MEMORY (no worker). Every
+ * start needs its finish, whatever start returned. */
+typedef struct nmx__iso_answer nmx__iso_answer;
+DWORD nmx__iso_register_start(const char *path, nmx__iso_answer **a);
+DWORD nmx__iso_register_finish(nmx__iso_answer *a, EXPERTENUMINFO *info, int *configurable,
+                               char *errbuf, size_t errlen);
+
+/* nmx_expert_configure of the module at path, in a worker: the same
+ * arguments and codes; a worker that dies gives NMERR_INTERNAL_EXCEPTION. */
+DWORD nmx__iso_configure(const char *path, const EXPERTCONFIG *in, HCAPTURE capture,
+                         EXPERTCONFIG **out, BOOL *returned);
+
 /* ---- iso_run.c ---- */
 
 /* Starts a worker for a run. Errors: NMERR_INVALID_PARAMETER (no expert
- * path, too many capture descriptors), NMERR_OUT_OF_MEMORY, NMERR_FILE_NOT_FOUND (no nmexpert-worker). */
+ * path), NMERR_OUT_OF_MEMORY, NMERR_FILE_NOT_FOUND (no nmexpert-worker). */
 DWORD nmx__iso_start(const nmx__iso_spec *spec, nmx__iso **out);
 
 /* Relays the worker's status and events to sink until the worker is gone,

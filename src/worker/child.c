@@ -100,5 +100,5 @@ void worker_child(const int *fds, int n)
             _exit(122);
         }
     }
-    _exit(relay_run(pg, WORKER_CHAN_FD));
+    _exit(relay_main(pg, WORKER_CHAN_FD));
 }
