@@ -129,8 +129,11 @@ static const rule g_quiet[] = {
     {SCMP_SYS(clone3), SCMP_ACT_ERRNO(ENOSYS)},  /* glibc then uses clone, checked below */
 };
 
-/* Flags that open a file for anything but reading. */
-#define WRITE_FLAGS ((scmp_datum_t)(O_ACCMODE | O_CREAT | O_TRUNC | O_APPEND | __O_TMPFILE))
+/* Flags that open a file for anything but reading. O_TMPFILE is its own bit
+ * and O_DIRECTORY; only its own bit is refused here, so that a folder can
+ * still be opened for listing (glibc's __O_TMPFILE includes O_DIRECTORY). */
+#define WRITE_FLAGS \
+    ((scmp_datum_t)(O_ACCMODE | O_CREAT | O_TRUNC | O_APPEND | (__O_TMPFILE & ~O_DIRECTORY)))
 
 /* Argument i compared with op: for SCMP_CMP_MASKED_EQ, (arg & a) == b;
  * otherwise arg op a. (libseccomp's SCMP_A* macros leave datum_b to the
