@@ -86,15 +86,16 @@ const char *nmx__cli_bundled_dir(void)
 
 void nmx__cli_find_experts(cli_experts *f)
 {
+    nmx_load_options o = {f->in_process ? NMX_ISOLATION_THREAD : NMX_ISOLATION_PROCESS};
     const char *env = getenv("NMEXPERT_PATH");
     if (env && *env) {
         char *copy = strdup(env), *save = NULL;
         for (char *d = copy ? strtok_r(copy, ":", &save) : NULL; d; d = strtok_r(NULL, ":", &save))
-            nmx_expert_scan(d, on_loaded, on_rejected, f);
+            nmx_expert_scan_with(d, &o, on_loaded, on_rejected, f);
         free(copy);
     }
     if (is_dir(nmx__cli_bundled_dir()))
-        nmx_expert_scan(nmx__cli_bundled_dir(), on_loaded, on_rejected, f);
+        nmx_expert_scan_with(nmx__cli_bundled_dir(), &o, on_loaded, on_rejected, f);
 }
 
 void nmx__cli_unload_experts(cli_experts *f)

@@ -70,7 +70,6 @@ static inline void live_add(nmx_key *k, uint64_t n)
 static inline void count_free(nmx_key *k, size_t req)
 {
     nmx__ctr_add(&k->st.frees, 1);
-    nmx__ctr_sub(&k->st.live_blocks, 1);
     nmx__ctr_sub(&k->st.live_bytes, req);
 }
 
@@ -101,7 +100,6 @@ static void *alloc_entered(nmx_key *k, size_t n, DWORD *code)
         return NULL;
     }
     nmx__ctr_add(&k->st.allocs, 1);
-    nmx__ctr_add(&k->st.live_blocks, 1);
     live_add(k, n);
     return p;
 }
@@ -163,7 +161,6 @@ static inline __attribute__((always_inline)) void *alloc_fast(nmx_key *k, size_t
         return NULL;
     void *p = nmx__page_alloc(&k->heap, pg, n);
     nmx__ctr_add(&k->st.allocs, 1);
-    nmx__ctr_add(&k->st.live_blocks, 1);
     atomic_store_explicit(&k->st.live_bytes, live, memory_order_relaxed);
     if (live > nmx__ctr(&k->st.peak_bytes))
         atomic_store_explicit(&k->st.peak_bytes, live, memory_order_relaxed);

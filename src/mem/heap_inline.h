@@ -92,8 +92,18 @@ static inline void nmx__page_unlist(nmx_page **head, nmx_page *pg)
     pg->listed = 0;
 }
 
-/* Takes a zero-filled block of n bytes from pg, a page of n's class with a
- * free block. */
+/* Takes pg, the head of its class's list, off the list. */
+static inline void nmx__page_pop(nmx_page **head, nmx_page *pg)
+{
+    *head = pg->next;
+    if (pg->next)
+        pg->next->prev = NULL;
+    pg->next = NULL;
+    pg->listed = 0;
+}
+
+/* Takes a zero-filled block of n bytes from pg, the first page on the list
+ * of n's class (every page there has a free block). */
 static inline __attribute__((always_inline)) void *nmx__page_alloc(nmx_heap *h, nmx_page *pg,
                                                                    size_t n)
 {
@@ -112,7 +122,7 @@ static inline __attribute__((always_inline)) void *nmx__page_alloc(nmx_heap *h, 
     live[idx >> 6] |= (uint64_t)1 << (idx & 63);
     nmx__set_block_req(pg, idx, n);
     if (++pg->used == pg->capacity)
-        nmx__page_unlist(&h->avail[pg->cls], pg);
+        nmx__page_pop(&h->avail[pg->cls], pg);
     unsigned char *p = nmx__page_start(pg) + (size_t)idx * pg->bsize;
     if (dirty)
         memset(p, 0, n);
