@@ -36,7 +36,9 @@ struct _CAPTURE {
     uint32_t nrtabs;
     void *rtab_chunks; /* arena the tables live in (a list of chunks) */
     size_t rtab_bytes;
-    int lts[8];        /* distinct link types, first seen first (libpcap gives one per file) */
+    int lts[8];        /* distinct link types, first seen first */
+    nmx_capture_input *inputs; /* the files read, paths owned */
+    unsigned ninputs;
     char *path;
     char *error;
     nmx_capture_info info;
