@@ -16,10 +16,13 @@
  *   with a prefix of the frames (cut) and any error naming the file, or are
  *   refused naming it (a cut Network Monitor file has lost its frame table);
  *   nothing crashes, and every frame read can be reached.
+ * - The frame source's file offsets (src/capture/source.h) of every frame
+ *   of every corpus file point at the frame's bytes in the file.
  * About 30 s on an idle 2-core machine (editcap and capinfos dominate),
  * several times that under load.
  */
 #define _DEFAULT_SOURCE /* mkdtemp */
+#include "capture/source.h"
 #include "check.h"
 #include "test_capture_util.h"
 
@@ -27,6 +30,7 @@
 #include <nmexpert/netmon.h>
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -281,6 +285,42 @@ TEST(test_c1_converted_and_compressed_files_give_the_same_frames) {
            nfiles, converted, refused, compressed, netmon_eth);
 }
 
+/* The source's file offsets point at the bytes, in every corpus file. */
+TEST(test_source_file_offsets_point_at_the_bytes_in_the_corpus) {
+    uint64_t checked = 0, unmapped = 0;
+    char **all = NULL;
+    size_t nall = 0, cap = 0;
+    scan(corpus, &all, &nall, &cap);
+    for (size_t i = 0; i < nall; i++) {
+        nmx__source *src;
+        int fd = open(all[i], O_RDONLY);
+        if (nmx__source_open((const char *const *)&all[i], 1, &src, NULL, 0) != NMERR_SUCCESS) {
+            close(fd);
+            free(all[i]);
+            continue;
+        }
+        nmx__src_frame f;
+        static uint8_t buf[1 << 18];
+        while (nmx__source_next(src, &f) == 1) {
+            if (f.file_off == UINT64_MAX) {
+                unmapped++;
+                continue;
+            }
+            CHECK(f.cap_len <= sizeof buf &&
+                  pread(fd, buf, f.cap_len, (off_t)f.file_off) == (ssize_t)f.cap_len &&
+                  memcmp(buf, f.bytes, f.cap_len) == 0);
+            checked++;
+        }
+        close(fd);
+        nmx__source_close(src);
+        free(all[i]);
+    }
+    free(all);
+    CHECK(checked > 10000);
+    printf("     %llu frames at their file offsets, %llu without one (pseudo-header link types, libpcap)\n",
+           (unsigned long long)checked, (unsigned long long)unmapped);
+}
+
 /* ---- damage ---- */
 
 typedef struct variant {
@@ -404,6 +444,7 @@ int main(int argc, char **argv) {
     if (stat(corpus, &st) != 0) {
         SKIP_TEST(test_c1_converted_and_compressed_files_give_the_same_frames, "no shared captures");
         SKIP_TEST(test_c6_damaged_files_of_every_format_and_compression, "no shared captures");
+        SKIP_TEST(test_source_file_offsets_point_at_the_bytes_in_the_corpus, "no shared captures");
         return CHECK_DONE();
     }
     snprintf(tmpdir, sizeof tmpdir, "/tmp/nmx_test_formats_XXXXXX");
@@ -413,6 +454,7 @@ int main(int argc, char **argv) {
         pick_files();
     RUN_CORPUS(test_c1_converted_and_compressed_files_give_the_same_frames);
     RUN_CORPUS(test_c6_damaged_files_of_every_format_and_compression);
+    RUN_CORPUS(test_source_file_offsets_point_at_the_bytes_in_the_corpus);
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
     if (system(cmd) != 0)
