@@ -294,6 +294,32 @@ TEST(test_c6_pcap_cut_in_second_record_header_reports_damage) {
     nmx_capture_close(cap);
 }
 
+/* C1: GetFrameMacType gives Netmon's media type for the link types it has
+ * one for (Netmon files' own media types: tests/test_capture_formats.c) */
+TEST(test_c1_mac_types_of_link_types) {
+    static const struct {
+        uint32_t linktype;
+        DWORD mac;
+    } cases[] = {{1, MAC_TYPE_ETHERNET}, {6, MAC_TYPE_TOKENRING}, {10, MAC_TYPE_FDDI},
+                 {100, MAC_TYPE_ATM},    {123, MAC_TYPE_ATM},      {138, MAC_TYPE_1394},
+                 {0, MAC_TYPE_UNKNOWN},  {101, MAC_TYPE_UNKNOWN},  {147, MAC_TYPE_UNKNOWN}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "lt%u.pcap", cases[i].linktype);
+        const char *p = tmp(name);
+        CHECK(write_pcap(p, cases[i].linktype, 0, 0, fr, 1));
+        nmx_capture *cap = NULL;
+        CHECK_EQ(nmx_capture_open(p, &cap, NULL, 0), NMERR_SUCCESS);
+        nmx_frame f;
+        if (cap && nmx_capture_frame(cap, 0, &f) == NMERR_SUCCESS) {
+            if (GetFrameMacType(f.hframe) != cases[i].mac)
+                printf("     link type %u: MAC type %u\n", cases[i].linktype, GetFrameMacType(f.hframe));
+            CHECK_EQ(GetFrameMacType(f.hframe), cases[i].mac);
+        }
+        nmx_capture_close(cap);
+    }
+}
+
 /* The frame source's offsets: where a frame's bytes lie in a plain file. */
 TEST(test_source_file_offsets_point_at_the_bytes) {
     const char *paths[] = {tmp("a.pcap"), tmp("b.pcapng")};
@@ -337,6 +363,7 @@ int main(int argc, char **argv) {
     RUN(test_c6_damage_in_a_later_file_keeps_every_frame_before_it);
     RUN(test_c6_bad_input_lists_are_refused_clearly);
     RUN(test_c6_pcap_cut_in_second_record_header_reports_damage);
+    RUN(test_c1_mac_types_of_link_types);
     RUN(test_source_file_offsets_point_at_the_bytes);
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);

@@ -300,7 +300,7 @@ static int add_frame(loader *L, const nmx__src_frame *h) {
     r->off = cap->data_len;
     r->rtab = rt;
     r->lt = (uint16_t)lt_index(cap, dlt);
-    r->reserved = 0;
+    r->mac = (uint16_t)h->mac_type;
     cap->data_len += need;
 
     nmx_capture_info *in = &cap->info;
@@ -669,21 +669,7 @@ DWORD WINAPI GetFrameMacType(HFRAME hFrame) {
     DWORD n;
     if (!frame_of(hFrame, &cap, &n))
         return MAC_TYPE_UNKNOWN;
-    switch (cap->lts[cap->recs[n].lt]) {
-    case DLT_EN10MB:
-        return MAC_TYPE_ETHERNET;
-    case DLT_IEEE802:
-        return MAC_TYPE_TOKENRING;
-    case DLT_FDDI:
-        return MAC_TYPE_FDDI;
-    case DLT_ATM_RFC1483:
-    case DLT_SUNATM:
-        return MAC_TYPE_ATM;
-    case DLT_APPLE_IP_OVER_IEEE1394:
-        return MAC_TYPE_1394;
-    default:
-        return MAC_TYPE_UNKNOWN;
-    }
+    return cap->recs[n].mac; /* the source maps Netmon media types and link types alike */
 }
 
 DWORD WINAPI GetFrameNumber(HFRAME hFrame) {

@@ -20,7 +20,7 @@ typedef struct nmx__frec {
     uint64_t off;  /* of the FRAME record in cap->data */
     uint32_t rtab; /* index of its recognition table in cap->rtabs */
     uint16_t lt;   /* index of its link type in cap->lts */
-    uint16_t reserved;
+    uint16_t mac;  /* its MAC_TYPE_* (GetFrameMacType), from the source */
 } nmx__frec;
 
 struct _CAPTURE {
