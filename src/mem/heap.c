@@ -17,7 +17,7 @@
 #include <string.h>
 
 nmx_cls_info nmx__cls[NMX_NCLASSES];
-uint8_t nmx__cls_small[1024 / 16 + 1];
+uint8_t nmx__cls_small[NMX_CLS_TABLE_MAX / 16 + 1];
 static pthread_once_t g_cls_once = PTHREAD_ONCE_INIT;
 
 static void classes_init(void)

@@ -17,7 +17,8 @@ typedef struct nmx_cls_info {
 } nmx_cls_info;
 
 extern nmx_cls_info nmx__cls[NMX_NCLASSES];
-extern uint8_t nmx__cls_small[1024 / 16 + 1]; /* class of n <= 1 KiB by (n + 15) / 16 */
+#define NMX_CLS_TABLE_MAX 1024
+extern uint8_t nmx__cls_small[NMX_CLS_TABLE_MAX / 16 + 1]; /* class of n <= 1 KiB by (n + 15) / 16 */
 
 static inline unsigned nmx__class_of(size_t n)
 {
@@ -244,17 +245,26 @@ static inline int nmx__heap_locate(uintptr_t owner, const void *p, nmx_block *b)
     return 0;
 }
 
-/* Releases block idx of the small-class page pg. */
-static inline __attribute__((always_inline)) void nmx__page_free(nmx_heap *h, nmx_page *pg,
-                                                                 uint32_t idx)
+/* Releases block idx of the small-class page pg. Returns 1 if pg is now
+ * empty and not its class's only page: the caller then hands it to
+ * nmx__heap_page_empty (out of line, so that the fast path makes no call). */
+static inline __attribute__((always_inline)) int nmx__page_release(nmx_heap *h, nmx_page *pg,
+                                                                   uint32_t idx)
 {
     nmx__page_live(pg)[idx >> 6] &= ~((uint64_t)1 << (idx & 63));
     pg->used--;
     if ((idx >> 6) < pg->scan)
         pg->scan = (uint16_t)(idx >> 6);
-    if (!pg->listed)
+    if (!pg->listed) {
         nmx__page_push(&h->avail[pg->cls], pg);
-    else if (pg->used == 0 && (pg->prev || pg->next))
+        return 0;
+    }
+    return pg->used == 0 && (pg->prev || pg->next);
+}
+
+static inline void nmx__page_free(nmx_heap *h, nmx_page *pg, uint32_t idx)
+{
+    if (nmx__page_release(h, pg, idx))
         nmx__heap_page_empty(h, pg);
 }
 
