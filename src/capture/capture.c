@@ -1,6 +1,6 @@
-/* Capture files: read once through libpcap into an immutable index (SPEC C1,
- * C6, C7), the capture table that makes handles checkable, and the capinfos
- * accessors.
+/* Captures: read once from the frame source (source.h: every format and
+ * input libwiretap reads) into an immutable index (SPEC C1, C6, C7), the
+ * capture table that makes handles checkable, and the capinfos accessors.
  *
  * Memory layout (docs/CAPTURES.md has the figures):
  *   data   one mmap'd region holding, for each frame, its FRAME record
@@ -16,6 +16,7 @@
  */
 #define _GNU_SOURCE /* mremap */
 #include "capture/capture_internal.h"
+#include "capture/source.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -255,17 +256,6 @@ static uint32_t intern(loader *L, const nmx_decoded *d) {
     return cap->nrtabs++;
 }
 
-static int64_t ts_ns(const struct timeval *tv) {
-    /* PCAP_TSTAMP_PRECISION_NANO: tv_usec holds nanoseconds. Saturate what
-     * int64_t nanoseconds cannot hold (year 2262 and beyond, or before 1678). */
-    int64_t sec = (int64_t)tv->tv_sec, ns = (int64_t)tv->tv_usec;
-    if (sec > INT64_MAX / 1000000000 - 1)
-        return INT64_MAX;
-    if (sec < INT64_MIN / 1000000000 + 1)
-        return INT64_MIN;
-    return sec * 1000000000 + ns;
-}
-
 static unsigned lt_index(nmx_capture *cap, int dlt) {
     for (unsigned i = 0; i < cap->nlts; i++)
         if (cap->lts[i] == dlt)
@@ -274,13 +264,15 @@ static unsigned lt_index(nmx_capture *cap, int dlt) {
         cap->lts[cap->nlts] = dlt;
         return cap->nlts++;
     }
-    return 0; /* cannot happen with libpcap (one link type per file) */
+    return 0; /* more than 8 distinct link types: the rest are taken for the first */
 }
 
 /* Append one frame. 0 on OOM. */
-static int add_frame(loader *L, const struct pcap_pkthdr *h, const uint8_t *pkt, int dlt) {
+static int add_frame(loader *L, const nmx__src_frame *h) {
     nmx_capture *cap = L->cap;
-    size_t need = align8(FRAME_HDR + (h->caplen > 8 ? h->caplen : 8)); /* a whole FRAME fits */
+    const uint8_t *pkt = h->bytes;
+    int dlt = h->dlt;
+    size_t need = align8(FRAME_HDR + (h->cap_len > 8 ? h->cap_len : 8)); /* a whole FRAME fits */
     if (!data_reserve(L, need))
         return 0;
     if (cap->nframes == L->recs_cap) {
@@ -292,23 +284,23 @@ static int add_frame(loader *L, const struct pcap_pkthdr *h, const uint8_t *pkt,
         L->recs_cap = ncap;
     }
     nmx_decoded d;
-    nmx__recognize(L->rz, pkt, h->caplen, dlt, ts_ns(&h->ts), &d);
+    nmx__recognize(L->rz, pkt, h->cap_len, dlt, h->ts_ns, &d);
     uint32_t rt = intern(L, &d);
     if (rt == UINT32_MAX)
         return 0;
 
     FRAME *f = (FRAME *)(void *)(cap->data + cap->data_len);
-    f->TimeStamp = ts_ns(&h->ts);
-    f->FrameLength = h->len;
-    f->nBytesAvail = h->caplen;
-    memcpy(f->MacFrame, pkt, h->caplen);
-    memset(f->MacFrame + h->caplen, 0, need - FRAME_HDR - h->caplen);
+    f->TimeStamp = h->ts_ns;
+    f->FrameLength = h->wire_len;
+    f->nBytesAvail = h->cap_len;
+    memcpy(f->MacFrame, pkt, h->cap_len);
+    memset(f->MacFrame + h->cap_len, 0, need - FRAME_HDR - h->cap_len);
 
     nmx__frec *r = &cap->recs[cap->nframes];
     r->off = cap->data_len;
     r->rtab = rt;
     r->lt = (uint16_t)lt_index(cap, dlt);
-    r->reserved = 0;
+    r->mac = (uint16_t)h->mac_type;
     cap->data_len += need;
 
     nmx_capture_info *in = &cap->info;
@@ -321,45 +313,18 @@ static int add_frame(loader *L, const struct pcap_pkthdr *h, const uint8_t *pkt,
             in->latest_ts = f->TimeStamp;
     }
     in->last_ts = f->TimeStamp;
-    in->wire_bytes += h->len;
-    in->captured_bytes += h->caplen;
+    in->wire_bytes += h->wire_len;
+    in->captured_bytes += h->cap_len;
     cap->nframes++;
     return 1;
 }
 
-static void dlt_desc(char *buf, size_t len, int dlt) {
-    const char *name = pcap_datalink_val_to_name(dlt);
-    if (name)
-        snprintf(buf, len, "%d (%s)", dlt, name);
-    else
-        snprintf(buf, len, "%d", dlt);
-}
-
-/* The damage message for a read error after `cap->nframes` frames (C6). */
-static void set_damage(nmx_capture *cap, const char *pcap_msg, int dlt) {
-    char buf[512], a[64], b[64];
-    unsigned other;
-    if (sscanf(pcap_msg, "an interface has a type %u different from the type of the first interface",
-               &other) == 1) {
-        dlt_desc(a, sizeof a, (int)other);
-        dlt_desc(b, sizeof b, dlt);
-        snprintf(buf, sizeof buf,
-                 "frame %u: pcapng interface with link type %s differs from %s; libpcap cannot read past it",
-                 cap->nframes, a, b);
-    } else if (sscanf(pcap_msg,
-                      "an interface has a snapshot length %u different from the snapshot length of the first "
-                      "interface",
-                      &other) == 1) {
-        snprintf(buf, sizeof buf,
-                 "frame %u: pcapng interface with snapshot length %u differs from %d; libpcap cannot read past it",
-                 cap->nframes, other, cap->info.snaplen);
-    } else {
-        snprintf(buf, sizeof buf, "frame %u: %s", cap->nframes, pcap_msg);
-    }
-    size_t n = strlen(cap->path) + strlen(buf) + 3;
+/* The damage message (C6): the source's, or `msg` about the capture. */
+static void set_damage(nmx_capture *cap, const char *msg) {
+    size_t n = strlen(cap->path) + strlen(msg) + 3;
     cap->error = malloc(n);
     if (cap->error)
-        snprintf(cap->error, n, "%s: %s", cap->path, buf);
+        snprintf(cap->error, n, "%s: %s", cap->path, msg);
 }
 
 static void capture_free(nmx_capture *cap) {
@@ -373,128 +338,107 @@ static void capture_free(nmx_capture *cap) {
         next = c->next;
         free(c);
     }
+    for (unsigned i = 0; i < cap->ninputs; i++)
+        free((char *)cap->inputs[i].path);
+    free(cap->inputs);
     free(cap->path);
     free(cap->error);
     free(cap);
 }
 
-static DWORD open_errno(const char *path, int err, char *errbuf, size_t errlen) {
-    nmx__errf(errbuf, errlen, "%s: %s", path, strerror(err));
-    switch (err) {
-    case ENOENT:
-    case ENOTDIR:
-        return NMERR_FILE_NOT_FOUND;
-    case EACCES:
-    case EPERM:
-        return NMERR_ACCESS_DENIED;
-    case ENOMEM:
-        return NMERR_OUT_OF_MEMORY;
-    default:
-        return NMERR_FILE_READ_ERROR;
+/* What only the header of a plain pcap or pcapng file says: byte order,
+ * version, time stamp digits. Left 0 for other formats and compressed files. */
+static void header_facts(const char *path, nmx_capture_info *in) {
+    uint8_t h[16];
+    FILE *fp = strcmp(path, "-") ? fopen(path, "rb") : NULL;
+    size_t got = fp ? fread(h, 1, sizeof h, fp) : 0;
+    if (fp)
+        fclose(fp);
+    if (got < sizeof h)
+        return;
+    uint32_t m = (uint32_t)h[0] | (uint32_t)h[1] << 8 | (uint32_t)h[2] << 16 | (uint32_t)h[3] << 24;
+    const uint8_t *v = h + 4; /* pcap: major, minor after the magic */
+    if (in->format == NMX_FORMAT_PCAPNG) {
+        m = (uint32_t)h[8] | (uint32_t)h[9] << 8 | (uint32_t)h[10] << 16 | (uint32_t)h[11] << 24;
+        v = h + 12; /* after the byte-order magic */
+        in->swapped = m == 0x4d3c2b1au;
+    } else if (in->format == NMX_FORMAT_PCAP) {
+        in->swapped = m == 0xd4c3b2a1u || m == 0x4d3cb2a1u;
+        in->ts_digits = (m == 0xa1b23c4du || m == 0x4d3cb2a1u) ? 9 : 6;
+    } else {
+        return;
     }
+    in->version_major = in->swapped ? v[0] << 8 | v[1] : v[1] << 8 | v[0];
+    in->version_minor = in->swapped ? v[2] << 8 | v[3] : v[3] << 8 | v[2];
 }
 
-DWORD nmx_capture_open(const char *path, nmx_capture **out, char *errbuf, size_t errlen) {
-    nmx__errf(errbuf, errlen, "%s", "");
-    if (out)
-        *out = NULL;
-    if (!path || !out) {
-        nmx__errf(errbuf, errlen, "nmx_capture_open: %s is NULL", path ? "out" : "path");
-        return NMERR_INVALID_PARAMETER;
+/* The inputs' descriptions, kept by the capture, and the info they give. */
+static int keep_inputs(nmx_capture *cap, const nmx__source *src) {
+    size_t n = nmx__source_inputs(src);
+    cap->inputs = calloc(n, sizeof *cap->inputs);
+    if (!cap->inputs)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        cap->inputs[i] = *nmx__source_input(src, i);
+        cap->inputs[i].path = strdup(cap->inputs[i].path);
+        if (!cap->inputs[i].path)
+            return 0;
+        cap->ninputs++;
+        cap->info.file_bytes += cap->inputs[i].file_bytes;
     }
-    FILE *fp = fopen(path, "rb");
-    if (!fp)
-        return open_errno(path, errno, errbuf, errlen);
-    struct stat st;
-    if (fstat(fileno(fp), &st) != 0) {
-        int e = errno;
-        fclose(fp);
-        return open_errno(path, e, errbuf, errlen);
-    }
-    if (S_ISDIR(st.st_mode)) {
-        fclose(fp);
-        return open_errno(path, EISDIR, errbuf, errlen);
-    }
-    setvbuf(fp, NULL, _IOFBF, (size_t)1 << 18);
-    uint8_t magic[4] = {0};
-    size_t got = fread(magic, 1, 4, fp);
-    if (fseek(fp, 0, SEEK_SET) != 0) {
-        int e = errno;
-        fclose(fp);
-        return open_errno(path, e, errbuf, errlen);
-    }
-
-    char pcerr[PCAP_ERRBUF_SIZE] = "";
-    pcap_t *p = pcap_fopen_offline_with_tstamp_precision(fp, PCAP_TSTAMP_PRECISION_NANO, pcerr);
-    if (!p) {
-        fclose(fp); /* libpcap leaves it to us on failure */
-        nmx__errf(errbuf, errlen, "%s: %s", path, pcerr[0] ? pcerr : "not a capture file");
-        return NMERR_INVALID_FILE_FORMAT;
-    }
-
-    nmx_capture *cap = calloc(1, sizeof *cap);
-    loader L = {.cap = cap, .rz = nmx__recognizer_new()};
-    if (!cap || !L.rz || !(cap->path = strdup(path)))
-        goto oom;
-    int dlt = pcap_datalink(p);
-    cap->lts[0] = dlt;
-    cap->nlts = 1;
-
     nmx_capture_info *in = &cap->info;
-    in->format = got == 4 && magic[0] == 0x0a && magic[1] == 0x0d && magic[2] == 0x0d && magic[3] == 0x0a
-                     ? NMX_FORMAT_PCAPNG
-                     : NMX_FORMAT_PCAP;
-    if (in->format == NMX_FORMAT_PCAP) {
-        uint32_t m = (uint32_t)magic[0] | (uint32_t)magic[1] << 8 | (uint32_t)magic[2] << 16 |
-                     (uint32_t)magic[3] << 24;
-        in->ts_digits = (m == 0xa1b23c4du || m == 0x4d3cb2a1u) ? 9 : 6;
-    }
-    in->swapped = pcap_is_swapped(p);
-    in->version_major = pcap_major_version(p);
-    in->version_minor = pcap_minor_version(p);
-    in->snaplen = pcap_snapshot(p);
-    in->file_bytes = (uint64_t)st.st_size;
+    const nmx_capture_input *first = &cap->inputs[0];
+    int plain = strcmp(first->compression, "none") == 0;
+    in->file_type = first->format;
+    in->compression = first->compression;
+    in->inputs = cap->ninputs;
+    in->snaplen = (int)first->snaplen;
+    in->format = strcmp(first->format_name, "pcapng") == 0 ? NMX_FORMAT_PCAPNG
+                 : strstr(first->format_name, "pcap")     ? NMX_FORMAT_PCAP
+                                                          : NMX_FORMAT_OTHER;
+    if (plain)
+        header_facts(first->path, in);
+    return 1;
+}
 
-    for (;;) {
-        struct pcap_pkthdr *h;
-        const u_char *pkt;
-        int r = pcap_next_ex(p, &h, &pkt);
-        if (r == 1) {
-            if (cap->nframes == MAX_FRAMES) {
-                set_damage(cap, "more than 4294967294 frames; the rest is not read", dlt);
-                break;
-            }
-            if (!add_frame(&L, h, pkt, dlt))
-                goto oom;
-        } else if (r == PCAP_ERROR_BREAK) {
-            break; /* end of file */
-        } else {
-            set_damage(cap, pcap_geterr(p), dlt);
-            break;
+/* Read every frame of the source into the capture. 0 on OOM. */
+static int load(loader *L, nmx__source *src) {
+    nmx_capture *cap = L->cap;
+    nmx__src_frame f;
+    int r;
+    while ((r = nmx__source_next(src, &f)) == 1) {
+        if (cap->nframes == MAX_FRAMES) {
+            set_damage(cap, "more than 4294967294 frames; the rest is not read");
+            return 1;
         }
+        if (cap->nframes == 0) {
+            cap->lts[0] = f.dlt;
+            cap->nlts = 1;
+        }
+        if (!add_frame(L, &f))
+            return 0;
     }
-    pcap_close(p); /* closes fp */
-    if (cap->nframes && cap->nframes < L.recs_cap) {
+    if (r < 0)
+        cap->error = strdup(nmx__source_error(src)); /* NULL if refused: the frames still count */
+    return 1;
+}
+
+/* Give back what loading over-reserved and make the data read-only (C7). */
+static void finish(nmx_capture *cap, loader *L) {
+    if (cap->nframes && cap->nframes < L->recs_cap) {
         nmx__frec *nr = realloc(cap->recs, cap->nframes * sizeof *nr);
         if (nr) {
             cap->recs = nr;
-            L.recs_cap = cap->nframes;
+            L->recs_cap = cap->nframes;
         }
     }
-    if (cap->nrtabs && cap->nrtabs < L.rtabs_cap) {
+    if (cap->nrtabs && cap->nrtabs < L->rtabs_cap) {
         const RECOGNIZEDATATABLE **nt = realloc(cap->rtabs, cap->nrtabs * sizeof *nt);
         if (nt) {
             cap->rtabs = nt;
-            L.rtabs_cap = cap->nrtabs;
+            L->rtabs_cap = cap->nrtabs;
         }
     }
-    p = NULL;
-    free(L.hash);
-    L.hash = NULL;
-    nmx__recognizer_free(L.rz);
-    L.rz = NULL;
-
-    /* Shrink the data to its size and make it read-only (C7). */
     if (cap->data) {
         size_t pg = (size_t)sysconf(_SC_PAGESIZE), keep = (cap->data_len + pg - 1) / pg * pg;
         if (keep < cap->data_map) {
@@ -506,31 +450,68 @@ DWORD nmx_capture_open(const char *path, nmx_capture **out, char *errbuf, size_t
         }
         mprotect(cap->data, cap->data_map, PROT_READ);
     }
+    nmx_capture_info *in = &cap->info;
     in->path = cap->path;
     in->error = cap->error;
-    in->link_type = dlt;
+    in->link_type = cap->lts[0];
     in->n_link_types = cap->nlts;
     in->frames = cap->nframes;
-    in->memory_bytes = sizeof *cap + cap->data_map + L.recs_cap * sizeof(nmx__frec) +
-                       L.rtabs_cap * sizeof(void *) + cap->rtab_bytes + strlen(cap->path) + 1;
+    in->memory_bytes = sizeof *cap + cap->data_map + L->recs_cap * sizeof(nmx__frec) +
+                       L->rtabs_cap * sizeof(void *) + cap->rtab_bytes + strlen(cap->path) + 1;
+}
+
+DWORD nmx_capture_open_inputs(const char *const *paths, size_t n, nmx_capture **out, char *errbuf,
+                              size_t errlen) {
+    nmx__errf(errbuf, errlen, "%s", "");
+    if (!out) {
+        nmx__errf(errbuf, errlen, "nmx_capture_open: out is NULL");
+        return NMERR_INVALID_PARAMETER;
+    }
+    *out = NULL;
+    nmx__source *src;
+    char err[1024];
+    DWORD rc = nmx__source_open(paths, n, &src, err, sizeof err);
+    if (rc != NMERR_SUCCESS) {
+        nmx__errf(errbuf, errlen, "%s", err);
+        return rc;
+    }
+    nmx_capture *cap = calloc(1, sizeof *cap);
+    loader L = {.cap = cap, .rz = nmx__recognizer_new()};
+    if (!cap || !L.rz || !(cap->path = strdup(nmx__source_input(src, 0)->path)))
+        goto oom;
+    cap->lts[0] = nmx__source_input(src, 0)->encap_dlt;
+    cap->nlts = 1;
+    if (!load(&L, src) || !keep_inputs(cap, src))
+        goto oom;
+    nmx__source_close(src);
+    free(L.hash);
+    nmx__recognizer_free(L.rz);
+    finish(cap, &L);
     if (!slot_take(cap)) {
+        nmx__errf(errbuf, errlen, "%s: 4096 captures are open already", cap->path);
         capture_free(cap);
-        nmx__errf(errbuf, errlen, "%s: 4096 captures are open already", path);
         return NMERR_NO_HANDLES;
     }
     *out = cap;
     return NMERR_SUCCESS;
 
 oom:
-    if (p)
-        pcap_close(p);
-    else
-        fclose(fp);
+    nmx__errf(errbuf, errlen, "%s: out of memory reading the capture", nmx__source_input(src, 0)->path);
+    nmx__source_close(src);
     free(L.hash);
     nmx__recognizer_free(L.rz);
     capture_free(cap);
-    nmx__errf(errbuf, errlen, "%s: out of memory reading the capture", path);
     return NMERR_OUT_OF_MEMORY;
+}
+
+DWORD nmx_capture_open(const char *path, nmx_capture **out, char *errbuf, size_t errlen) {
+    if (!path || !out) {
+        if (out)
+            *out = NULL;
+        nmx__errf(errbuf, errlen, "nmx_capture_open: %s is NULL", path ? "out" : "path");
+        return NMERR_INVALID_PARAMETER;
+    }
+    return nmx_capture_open_inputs(&path, 1, out, errbuf, errlen);
 }
 
 /* The capture with no frames that a run gets when the host gives it none
@@ -593,6 +574,19 @@ const char *nmx_capture_error(const nmx_capture *cap) {
 }
 
 const char *nmx_capture_path(const nmx_capture *cap) { return nmx__capture_valid(cap) ? cap->path : NULL; }
+
+unsigned nmx_capture_inputs(const nmx_capture *cap) { return nmx__capture_valid(cap) ? cap->ninputs : 0; }
+
+DWORD nmx_capture_input_info(const nmx_capture *cap, unsigned i, nmx_capture_input *out) {
+    if (!out)
+        return NMERR_INVALID_PARAMETER;
+    if (!nmx__capture_valid(cap))
+        return NMERR_INVALID_HCAPTURE;
+    if (i >= cap->ninputs)
+        return NMERR_FILE_NOT_FOUND;
+    *out = cap->inputs[i];
+    return NMERR_SUCCESS;
+}
 
 DWORD nmx_capture_get_info(const nmx_capture *cap, nmx_capture_info *out) {
     if (!out)
@@ -675,21 +669,7 @@ DWORD WINAPI GetFrameMacType(HFRAME hFrame) {
     DWORD n;
     if (!frame_of(hFrame, &cap, &n))
         return MAC_TYPE_UNKNOWN;
-    switch (cap->lts[cap->recs[n].lt]) {
-    case DLT_EN10MB:
-        return MAC_TYPE_ETHERNET;
-    case DLT_IEEE802:
-        return MAC_TYPE_TOKENRING;
-    case DLT_FDDI:
-        return MAC_TYPE_FDDI;
-    case DLT_ATM_RFC1483:
-    case DLT_SUNATM:
-        return MAC_TYPE_ATM;
-    case DLT_APPLE_IP_OVER_IEEE1394:
-        return MAC_TYPE_1394;
-    default:
-        return MAC_TYPE_UNKNOWN;
-    }
+    return cap->recs[n].mac; /* the source maps Netmon media types and link types alike */
 }
 
 DWORD WINAPI GetFrameNumber(HFRAME hFrame) {

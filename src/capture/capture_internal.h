@@ -20,7 +20,7 @@ typedef struct nmx__frec {
     uint64_t off;  /* of the FRAME record in cap->data */
     uint32_t rtab; /* index of its recognition table in cap->rtabs */
     uint16_t lt;   /* index of its link type in cap->lts */
-    uint16_t reserved;
+    uint16_t mac;  /* its MAC_TYPE_* (GetFrameMacType), from the source */
 } nmx__frec;
 
 struct _CAPTURE {
@@ -36,7 +36,9 @@ struct _CAPTURE {
     uint32_t nrtabs;
     void *rtab_chunks; /* arena the tables live in (a list of chunks) */
     size_t rtab_bytes;
-    int lts[8];        /* distinct link types, first seen first (libpcap gives one per file) */
+    int lts[8];        /* distinct link types, first seen first */
+    nmx_capture_input *inputs; /* the files read, paths owned */
+    unsigned ninputs;
     char *path;
     char *error;
     nmx_capture_info info;

@@ -13,11 +13,12 @@ typedef struct nmx_cls_info {
     uint32_t bsize;
     uint16_t capacity, npages;
     uint32_t bitmap_bytes, meta_bytes;
-    uint64_t recip;
+    uint32_t recip;
 } nmx_cls_info;
 
 extern nmx_cls_info nmx__cls[NMX_NCLASSES];
-extern uint8_t nmx__cls_small[1024 / 16 + 1]; /* class of n <= 1 KiB by (n + 15) / 16 */
+#define NMX_CLS_TABLE_MAX 1024
+extern uint8_t nmx__cls_small[NMX_CLS_TABLE_MAX / 16 + 1]; /* class of n <= 1 KiB by (n + 15) / 16 */
 
 static inline unsigned nmx__class_of(size_t n)
 {
@@ -144,17 +145,22 @@ static inline __attribute__((always_inline)) void *nmx__heap_alloc(nmx_heap *h, 
 /* The common case of nmx__heap_locate: a is the start of a live block of
  * the key tagged `owner` in a small-class page (not in a span's tail page). Returns the
  * page and sets *idx, or returns NULL when anything else holds, and then
- * nmx__heap_locate decides. a is never read. */
+ * nmx__heap_locate decides. a is never read.
+ *
+ * The segment map says whether a's 4 MiB unit starts one of our segments
+ * (then its header is mapped and readable); the page's tag is the owner's
+ * only while the page is a small-class page of that key (0 in headers'
+ * pages, huge segments, spans' tails, large and free pages). */
 static inline __attribute__((always_inline)) nmx_page *nmx__locate_small(uintptr_t owner,
                                                                          uintptr_t a,
                                                                          uint32_t *idx)
 {
     nmx_seg *s = nmx__seg_lookup(a);
-    if (!s || atomic_load_explicit(&s->owner, memory_order_acquire) != owner || s->huge)
+    uintptr_t base = a & ~(uintptr_t)(NMX_SEG_SIZE - 1);
+    if ((uintptr_t)s != base + NMX_GUARD_SIZE)
         return NULL;
-    size_t pi = (a - nmx_seg_base(s)) >> NMX_PAGE_SHIFT;
-    nmx_page *pg = &s->pages[pi];
-    if (pi < NMX_FIRST_DATA_PAGE || pg->kind != PAGE_SMALL)
+    nmx_page *pg = &s->pages[(a >> NMX_PAGE_SHIFT) & (NMX_PAGES_PER_SEG - 1)];
+    if (atomic_load_explicit(&pg->tag, memory_order_relaxed) != owner)
         return NULL;
     size_t off = a & (NMX_PAGE_SIZE - 1);
     uint32_t i = (uint32_t)((off * pg->u.recip) >> NMX_RECIP_SHIFT);
@@ -244,17 +250,26 @@ static inline int nmx__heap_locate(uintptr_t owner, const void *p, nmx_block *b)
     return 0;
 }
 
-/* Releases block idx of the small-class page pg. */
-static inline __attribute__((always_inline)) void nmx__page_free(nmx_heap *h, nmx_page *pg,
-                                                                 uint32_t idx)
+/* Releases block idx of the small-class page pg. Returns 1 if pg is now
+ * empty and not its class's only page: the caller then hands it to
+ * nmx__heap_page_empty (out of line, so that the fast path makes no call). */
+static inline __attribute__((always_inline)) int nmx__page_release(nmx_heap *h, nmx_page *pg,
+                                                                   uint32_t idx)
 {
     nmx__page_live(pg)[idx >> 6] &= ~((uint64_t)1 << (idx & 63));
     pg->used--;
     if ((idx >> 6) < pg->scan)
         pg->scan = (uint16_t)(idx >> 6);
-    if (!pg->listed)
+    if (!pg->listed) {
         nmx__page_push(&h->avail[pg->cls], pg);
-    else if (pg->used == 0 && (pg->prev || pg->next))
+        return 0;
+    }
+    return pg->used == 0 && (pg->prev || pg->next);
+}
+
+static inline void nmx__page_free(nmx_heap *h, nmx_page *pg, uint32_t idx)
+{
+    if (nmx__page_release(h, pg, idx))
         nmx__heap_page_empty(h, pg);
 }
 

@@ -153,14 +153,22 @@ int nmx__owner_enter_fenced(nmx_key *k, _Atomic(nmx_key *) *word, uint64_t exp, 
  * the key's state; no atomic read-modify-write. In membarrier mode a foreign
  * thread's membarrier orders the two; in fence mode (ST_FENCE set) the out-of-
  * line part adds a full fence and reads again. Returns 1 inside, else 0 with
- * nothing published. */
+ * nothing published. nmx__owner_publish is its first half, for callers that
+ * keep the out-of-line part off their fast path: inside if it returns exp,
+ * else nmx__owner_enter_fenced(k, word, exp, that value) decides. */
+static inline __attribute__((always_inline)) uint64_t nmx__owner_publish(nmx_key *k,
+                                                                         _Atomic(nmx_key *) *word)
+{
+    atomic_store_explicit(word, k, memory_order_relaxed);
+    atomic_signal_fence(memory_order_seq_cst); /* the membarrier's partner */
+    return atomic_load_explicit(&k->state, memory_order_acquire);
+}
+
 static inline __attribute__((always_inline)) int nmx__owner_enter(nmx_key *k,
                                                                   _Atomic(nmx_key *) *word,
                                                                   uint64_t exp)
 {
-    atomic_store_explicit(word, k, memory_order_relaxed);
-    atomic_signal_fence(memory_order_seq_cst); /* the membarrier's partner */
-    uint64_t s = atomic_load_explicit(&k->state, memory_order_acquire);
+    uint64_t s = nmx__owner_publish(k, word);
     if (__builtin_expect(s == exp, 1))
         return 1;
     return nmx__owner_enter_fenced(k, word, exp, s);
