@@ -334,6 +334,27 @@ TEST(test_c1_mac_types_of_link_types) {
     }
 }
 
+/* C6: libwiretap reads pcapng interfaces of any number of link types; a
+ * capture holds 8 and says where it stopped */
+TEST(test_c6_a_ninth_link_type_stops_the_reading_with_a_message) {
+    const uint32_t lts[9] = {1, 101, 0, 108, 113, 276, 6, 10, 105};
+    tframe f9[9];
+    for (int i = 0; i < 9; i++)
+        f9[i] = fr[i], f9[i].iface = (uint32_t)i;
+    const char *p = tmp("nine.pcapng");
+    CHECK(write_pcapng(p, lts, 9, f9, 9));
+    nmx_capture *cap = NULL;
+    CHECK_EQ(nmx_capture_open(p, &cap, NULL, 0), NMERR_SUCCESS);
+    if (!cap)
+        return;
+    CHECK_EQ(nmx_capture_frames(cap), 8);
+    CHECK_EQ(nmx_capture_link_types(cap, NULL, 0), 8);
+    const char *e = nmx_capture_error(cap);
+    CHECK(e && strstr(e, p) && strstr(e, "frame 8: link type") && strstr(e, "ninth"));
+    printf("     (%s)\n", e ? e : "no error");
+    nmx_capture_close(cap);
+}
+
 /* The frame source's offsets: where a frame's bytes lie in a plain file. */
 TEST(test_source_file_offsets_point_at_the_bytes) {
     const char *paths[] = {tmp("a.pcap"), tmp("b.pcapng")};
@@ -378,6 +399,7 @@ int main(int argc, char **argv) {
     RUN(test_c6_bad_input_lists_are_refused_clearly);
     RUN(test_c6_pcap_cut_in_second_record_header_reports_damage);
     RUN(test_c1_mac_types_of_link_types);
+    RUN(test_c6_a_ninth_link_type_stops_the_reading_with_a_message);
     RUN(test_source_file_offsets_point_at_the_bytes);
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);

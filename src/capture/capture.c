@@ -256,15 +256,22 @@ static uint32_t intern(loader *L, const nmx_decoded *d) {
     return cap->nrtabs++;
 }
 
-static unsigned lt_index(nmx_capture *cap, int dlt) {
+#define MAX_LTS (sizeof ((nmx_capture *)0)->lts / sizeof ((nmx_capture *)0)->lts[0])
+
+/* Is dlt among the capture's link types, or is there room for it? */
+static int lt_fits(const nmx_capture *cap, int dlt) {
+    for (unsigned i = 0; i < cap->nlts; i++)
+        if (cap->lts[i] == dlt)
+            return 1;
+    return cap->nlts < MAX_LTS;
+}
+
+static unsigned lt_index(nmx_capture *cap, int dlt) { /* lt_fits(cap, dlt) */
     for (unsigned i = 0; i < cap->nlts; i++)
         if (cap->lts[i] == dlt)
             return i;
-    if (cap->nlts < sizeof cap->lts / sizeof cap->lts[0]) {
-        cap->lts[cap->nlts] = dlt;
-        return cap->nlts++;
-    }
-    return 0; /* more than 8 distinct link types: the rest are taken for the first */
+    cap->lts[cap->nlts] = dlt;
+    return cap->nlts++;
 }
 
 /* Append one frame. 0 on OOM. */
@@ -414,6 +421,13 @@ static int load(loader *L, nmx__source *src) {
         if (cap->nframes == 0) {
             cap->lts[0] = f.dlt;
             cap->nlts = 1;
+        }
+        if (!lt_fits(cap, f.dlt)) { /* a pcapng file with interfaces of 9 link types */
+            char msg[256];
+            snprintf(msg, sizeof msg, "frame %u: link type %d is a ninth one, more than a capture holds; the "
+                     "rest is not read", cap->nframes, f.dlt);
+            set_damage(cap, msg);
+            return 1;
         }
         if (!add_frame(L, &f))
             return 0;
