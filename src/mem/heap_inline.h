@@ -57,7 +57,8 @@ static inline uint64_t *nmx__page_live(const nmx_page *pg)
 static inline size_t nmx__block_req(const nmx_page *pg, uint32_t idx)
 {
     uintptr_t r = nmx__page_seg_base(pg) + pg->req_off;
-    size_t slack = pg->bsize > 4096 ? ((const uint16_t *)r)[idx] : ((const uint8_t *)r)[idx];
+    size_t slack = __builtin_expect(pg->bsize > 4096, 0) ? ((const uint16_t *)r)[idx]
+                                                         : ((const uint8_t *)r)[idx];
     return pg->bsize - slack;
 }
 
@@ -65,7 +66,7 @@ static inline void nmx__set_block_req(nmx_page *pg, uint32_t idx, size_t n)
 {
     uintptr_t r = nmx__page_seg_base(pg) + pg->req_off;
     size_t slack = pg->bsize - n;
-    if (pg->bsize > 4096)
+    if (__builtin_expect(pg->bsize > 4096, 0))
         ((uint16_t *)r)[idx] = (uint16_t)slack;
     else
         ((uint8_t *)r)[idx] = (uint8_t)slack;
