@@ -256,15 +256,22 @@ static uint32_t intern(loader *L, const nmx_decoded *d) {
     return cap->nrtabs++;
 }
 
-static unsigned lt_index(nmx_capture *cap, int dlt) {
+#define MAX_LTS (sizeof ((nmx_capture *)0)->lts / sizeof ((nmx_capture *)0)->lts[0])
+
+/* Is dlt among the capture's link types, or is there room for it? */
+static int lt_fits(const nmx_capture *cap, int dlt) {
+    for (unsigned i = 0; i < cap->nlts; i++)
+        if (cap->lts[i] == dlt)
+            return 1;
+    return cap->nlts < MAX_LTS;
+}
+
+static unsigned lt_index(nmx_capture *cap, int dlt) { /* lt_fits(cap, dlt) */
     for (unsigned i = 0; i < cap->nlts; i++)
         if (cap->lts[i] == dlt)
             return i;
-    if (cap->nlts < sizeof cap->lts / sizeof cap->lts[0]) {
-        cap->lts[cap->nlts] = dlt;
-        return cap->nlts++;
-    }
-    return 0; /* more than 8 distinct link types: the rest are taken for the first */
+    cap->lts[cap->nlts] = dlt;
+    return cap->nlts++;
 }
 
 /* Append one frame. 0 on OOM. */
@@ -319,12 +326,13 @@ static int add_frame(loader *L, const nmx__src_frame *h) {
     return 1;
 }
 
-/* The damage message (C6): the source's, or `msg` about the capture. */
-static void set_damage(nmx_capture *cap, const char *msg) {
-    size_t n = strlen(cap->path) + strlen(msg) + 3;
+/* The damage message (C6) when the capture, not the source, stops reading
+ * at a frame of input `path`. */
+static void set_damage(nmx_capture *cap, const char *path, const char *msg) {
+    size_t n = strlen(path) + strlen(msg) + 3;
     cap->error = malloc(n);
     if (cap->error)
-        snprintf(cap->error, n, "%s: %s", cap->path, msg);
+        snprintf(cap->error, n, "%s: %s", path, msg);
 }
 
 static void capture_free(nmx_capture *cap) {
@@ -408,12 +416,20 @@ static int load(loader *L, nmx__source *src) {
     int r;
     while ((r = nmx__source_next(src, &f)) == 1) {
         if (cap->nframes == MAX_FRAMES) {
-            set_damage(cap, "more than 4294967294 frames; the rest is not read");
+            set_damage(cap, nmx__source_input(src, f.input)->path,
+                       "more than 4294967294 frames; the rest is not read");
             return 1;
         }
         if (cap->nframes == 0) {
             cap->lts[0] = f.dlt;
             cap->nlts = 1;
+        }
+        if (!lt_fits(cap, f.dlt)) { /* a pcapng file with interfaces of 9 link types */
+            char msg[256];
+            snprintf(msg, sizeof msg, "frame %u: link type %d is a ninth one, more than a capture holds; the "
+                     "rest is not read", cap->nframes, f.dlt);
+            set_damage(cap, nmx__source_input(src, f.input)->path, msg);
+            return 1;
         }
         if (!add_frame(L, &f))
             return 0;
@@ -477,7 +493,8 @@ DWORD nmx_capture_open_inputs(const char *const *paths, size_t n, nmx_capture **
     }
     nmx_capture *cap = calloc(1, sizeof *cap);
     loader L = {.cap = cap, .rz = nmx__recognizer_new()};
-    if (!cap || !L.rz || !(cap->path = strdup(nmx__source_input(src, 0)->path)))
+    /* the first path as given (a folder, "-"), which reopens as it did */
+    if (!cap || !L.rz || !(cap->path = strdup(paths[0])))
         goto oom;
     cap->lts[0] = nmx__source_input(src, 0)->encap_dlt;
     cap->nlts = 1;
@@ -496,7 +513,7 @@ DWORD nmx_capture_open_inputs(const char *const *paths, size_t n, nmx_capture **
     return NMERR_SUCCESS;
 
 oom:
-    nmx__errf(errbuf, errlen, "%s: out of memory reading the capture", nmx__source_input(src, 0)->path);
+    nmx__errf(errbuf, errlen, "%s: out of memory reading the capture", paths[0]);
     nmx__source_close(src);
     free(L.hash);
     nmx__recognizer_free(L.rz);

@@ -208,8 +208,12 @@ static inline __attribute__((always_inline)) SIZE_T free_owner(HEXPERTKEY hk, nm
         nmx__owner_leave(in);
         return free_general(hk, ptr);
     }
-    count_free(k, nmx__block_req(pg, idx));
-    if (__builtin_expect(nmx__page_release(&k->heap, pg, idx), 0))
+    /* The counters (atomic stores, which the compiler orders against every
+     * access) after the page's plain bookkeeping. */
+    size_t req = nmx__block_req(pg, idx);
+    int empty = nmx__page_release(&k->heap, pg, idx);
+    count_free(k, req);
+    if (__builtin_expect(empty, 0))
         return free_page_empty(k, pg, in);
     nmx__owner_leave(in);
     return NMERR_SUCCESS;

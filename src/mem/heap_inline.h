@@ -57,7 +57,8 @@ static inline uint64_t *nmx__page_live(const nmx_page *pg)
 static inline size_t nmx__block_req(const nmx_page *pg, uint32_t idx)
 {
     uintptr_t r = nmx__page_seg_base(pg) + pg->req_off;
-    size_t slack = pg->bsize > 4096 ? ((const uint16_t *)r)[idx] : ((const uint8_t *)r)[idx];
+    size_t slack = __builtin_expect(pg->bsize > 4096, 0) ? ((const uint16_t *)r)[idx]
+                                                         : ((const uint8_t *)r)[idx];
     return pg->bsize - slack;
 }
 
@@ -65,15 +66,18 @@ static inline void nmx__set_block_req(nmx_page *pg, uint32_t idx, size_t n)
 {
     uintptr_t r = nmx__page_seg_base(pg) + pg->req_off;
     size_t slack = pg->bsize - n;
-    if (pg->bsize > 4096)
+    if (__builtin_expect(pg->bsize > 4096, 0))
         ((uint16_t *)r)[idx] = (uint16_t)slack;
     else
         ((uint8_t *)r)[idx] = (uint8_t)slack;
 }
 
+/* A class's list of pages with a free block. The head's prev is stale (the
+ * head is told by *head == pg), so that taking the head off, which every
+ * page that fills does, writes nothing in the page after it. Every other
+ * page's prev is its predecessor. */
 static inline void nmx__page_push(nmx_page **head, nmx_page *pg)
 {
-    pg->prev = NULL;
     pg->next = *head;
     if (*head)
         (*head)->prev = pg;
@@ -83,12 +87,13 @@ static inline void nmx__page_push(nmx_page **head, nmx_page *pg)
 
 static inline void nmx__page_unlist(nmx_page **head, nmx_page *pg)
 {
-    if (pg->prev)
-        pg->prev->next = pg->next;
-    else
+    if (*head == pg) {
         *head = pg->next;
-    if (pg->next)
-        pg->next->prev = pg->prev;
+    } else {
+        pg->prev->next = pg->next;
+        if (pg->next)
+            pg->next->prev = pg->prev;
+    }
     pg->prev = pg->next = NULL;
     pg->listed = 0;
 }
@@ -97,8 +102,6 @@ static inline void nmx__page_unlist(nmx_page **head, nmx_page *pg)
 static inline void nmx__page_pop(nmx_page **head, nmx_page *pg)
 {
     *head = pg->next;
-    if (pg->next)
-        pg->next->prev = NULL;
     pg->next = NULL;
     pg->listed = 0;
 }
@@ -264,7 +267,7 @@ static inline __attribute__((always_inline)) int nmx__page_release(nmx_heap *h, 
         nmx__page_push(&h->avail[pg->cls], pg);
         return 0;
     }
-    return pg->used == 0 && (pg->prev || pg->next);
+    return pg->used == 0 && (pg->next || h->avail[pg->cls] != pg);
 }
 
 static inline void nmx__page_free(nmx_heap *h, nmx_page *pg, uint32_t idx)
