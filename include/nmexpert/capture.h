@@ -94,8 +94,9 @@ NMX_API int nmx_capture_link_type(const nmx_capture *cap);
 /* The damage message (C6) if the file could not be read to its end, else
  * NULL. Owned by the capture. */
 NMX_API const char *nmx_capture_error(const nmx_capture *cap);
-/* The path the capture was opened with (the first, when several). Owned by
- * the capture. */
+/* The path the capture was opened with, as given (a folder, "-"; the first
+ * when several: nmx_capture_input_info names each file). Owned by the
+ * capture. */
 NMX_API const char *nmx_capture_path(const nmx_capture *cap);
 
 #define NMX_FORMAT_OTHER 0 /* another format libwiretap reads (see file_type) */
