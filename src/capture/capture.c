@@ -1,24 +1,26 @@
-/* Captures: read once from the frame source (source.h: every format and
- * input libwiretap reads) into an immutable index (SPEC C1, C6, C7), the
- * capture table that makes handles checkable, and the capinfos accessors.
+/* Capture files: opened here and read once by a reader thread (reader.c)
+ * into spools every run shares (SPEC C1, C6, C7, C8); the capture table that
+ * makes handles checkable; the capinfos accessors and the Netmon frame
+ * functions.
  *
- * Memory layout (docs/CAPTURES.md has the figures):
- *   data   one mmap'd region holding, for each frame, its FRAME record
- *          (TimeStamp, FrameLength, nBytesAvail) followed by its bytes,
- *          8-byte aligned; grown with mremap (no copy), made read-only once
- *          loaded so an expert scribbling on pFrame faults instead of
- *          corrupting every other run's view (C7);
- *   recs   16 bytes per frame: where its FRAME is, its recognition table,
- *          its link type;
- *   rtabs  the distinct RECOGNIZEDATATABLEs, interned: frames with the same
- *          layers at the same offsets share one table (a capture has a few
- *          hundred distinct ones at most in practice).
+ * Storage (docs/CAPTURES.md has the figures), three spools (spool.h):
+ *   data   for each frame, its FRAME record (TimeStamp, FrameLength,
+ *          nBytesAvail) followed by its bytes, 8-byte aligned;
+ *   index  the shared page (frame count, link types, figures, damage), the
+ *          workers' wait page, then 16 bytes per frame: where its FRAME is,
+ *          its recognition table, its link type;
+ *   tabs   the distinct RECOGNIZEDATATABLEs, interned.
+ * All three are file pages the kernel may evict; the capture's anonymous
+ * memory is a few pages whatever its size.
+ *
+ * Accessors that report totals (frame count, info, damage, link types) wait
+ * until reading has ended; frames are handed out as soon as they are read.
  */
-#define _GNU_SOURCE /* mremap */
+#define _GNU_SOURCE /* u_char and friends in pcap.h */
 #include "capture/capture_internal.h"
+#include "capture/reader.h"
 #include "capture/source.h"
 
-#include <assert.h>
 #include <errno.h>
 #include <pcap/pcap.h>
 #include <pthread.h>
@@ -33,8 +35,6 @@
 _Static_assert(sizeof(uintptr_t) == 8, "HFRAME encoding needs 64-bit pointers");
 _Static_assert(sizeof(nmx__frec) == 16, "frame record is 16 bytes");
 
-#define FRAME_HDR offsetof(FRAME, MacFrame) /* 16: TimeStamp, FrameLength, nBytesAvail */
-#define MAX_FRAMES 0xfffffffeu              /* INVALID_FRAME_NUMBER is not a frame */
 
 void nmx__errf(char *errbuf, size_t errlen, const char *fmt, ...) {
     if (!errbuf || errlen == 0)
@@ -110,248 +110,159 @@ const nmx_capture *nmx__hframe_resolve(HFRAME hf, DWORD *number) {
     if (!cap || atomic_load_explicit(&slots[s].gen, memory_order_relaxed) != (uint32_t)(v >> 32 & 0xffff))
         return NULL;
     uint32_t n = (uint32_t)v;
-    if (n >= cap->nframes)
+    if (n >= nmx__published(cap))
         return NULL;
     *number = n;
     return cap;
 }
 
 /* ------------------------------------------------------------------------
- * Loading
+ * Opening: the file and its header here, the frames on the reader thread
  * ------------------------------------------------------------------------ */
 
-typedef struct rchunk {
-    struct rchunk *next;
-    size_t used, size;
-    _Alignas(16) unsigned char mem[];
-} rchunk;
-
-typedef struct loader {
-    nmx_capture *cap;
-    size_t recs_cap;    /* slots in cap->recs */
-    uint32_t rtabs_cap; /* slots in cap->rtabs */
-    uint32_t *hash;     /* interning: rtab index + 1, 0 empty */
-    uint32_t hash_cap;
-    nmx__recognizer *rz;
-} loader;
-
-static size_t align8(size_t n) { return (n + 7) & ~(size_t)7; }
-
-static int data_reserve(loader *L, size_t more) {
-    nmx_capture *cap = L->cap;
-    if (cap->data_len + more <= L->cap->data_map)
-        return 1;
-    size_t want = L->cap->data_map ? L->cap->data_map : (size_t)1 << 20;
-    while (want < cap->data_len + more) {
-        if (want > SIZE_MAX / 2)
-            return 0;
-        want *= 2;
-    }
-    void *p = cap->data ? mremap(cap->data, L->cap->data_map, want, MREMAP_MAYMOVE)
-                        : mmap(NULL, want, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED)
-        return 0;
-    /* Filling fresh pages is most of an open's time (page faults): 2 MiB
-     * pages where the kernel allows them cut that by more than half. */
-    if (want >= ((size_t)4 << 20))
-        (void)madvise(p, want, MADV_HUGEPAGE);
-    cap->data = p;
-    L->cap->data_map = want;
-    return 1;
-}
-
-static void *arena_alloc(nmx_capture *cap, size_t n) {
-    rchunk *c = cap->rtab_chunks;
-    n = align8(n);
-    if (!c || c->size - c->used < n) {
-        size_t size = n > 16384 ? n : 16384;
-        c = malloc(sizeof *c + size);
-        if (!c)
-            return NULL;
-        c->next = cap->rtab_chunks;
-        c->used = 0;
-        c->size = size;
-        cap->rtab_chunks = c;
-        cap->rtab_bytes += sizeof *c + size;
-    }
-    void *p = c->mem + c->used;
-    c->used += n;
-    return p;
-}
-
-static uint32_t hash_layers(const RECOGNIZEDATA *rd, unsigned n) {
-    uint32_t h = 2166136261u ^ n;
-    for (unsigned i = 0; i < n; i++) {
-        h = (h ^ rd[i].ProtocolID) * 16777619u;
-        h = (h ^ rd[i].nProtocolOffset) * 16777619u;
-    }
-    return h;
-}
-
-static int same_layers(const RECOGNIZEDATATABLE *t, const RECOGNIZEDATA *rd, unsigned n) {
-    if (t->nRecognizeDatas != n)
-        return 0;
-    for (unsigned i = 0; i < n; i++)
-        if (t->RecognizeData[i].ProtocolID != rd[i].ProtocolID ||
-            t->RecognizeData[i].nProtocolOffset != rd[i].nProtocolOffset)
-            return 0;
-    return 1;
-}
-
-static int hash_grow(loader *L) {
-    uint32_t ncap = L->hash_cap ? L->hash_cap * 2 : 256;
-    uint32_t *nh = calloc(ncap, sizeof *nh);
-    if (!nh)
-        return 0;
-    for (uint32_t i = 0; i < L->hash_cap; i++) {
-        uint32_t id = L->hash[i];
-        if (!id)
-            continue;
-        const RECOGNIZEDATATABLE *t = L->cap->rtabs[id - 1];
-        uint32_t h = hash_layers(t->RecognizeData, t->nRecognizeDatas) & (ncap - 1);
-        while (nh[h])
-            h = (h + 1) & (ncap - 1);
-        nh[h] = id;
-    }
-    free(L->hash);
-    L->hash = nh;
-    L->hash_cap = ncap;
-    return 1;
-}
-
-/* The index of the table listing these layers, made if new; UINT32_MAX on OOM. */
-static uint32_t intern(loader *L, const nmx_decoded *d) {
-    nmx_capture *cap = L->cap;
-    RECOGNIZEDATA rd[NMX_DECODE_MAX_LAYERS];
-    unsigned n = 0;
-    /* nProtocolOffset is a WORD: a layer starting beyond 65535 cannot be
-     * named, so the table stops before it (docs/CAPTURES.md). */
-    while (n < d->nlayers && d->layers[n].offset <= 0xffff) {
-        rd[n].ProtocolID = d->layers[n].proto;
-        rd[n].nProtocolOffset = (WORD)d->layers[n].offset;
-        rd[n].InstData = NULL;
-        n++;
-    }
-    if ((uint64_t)(cap->nrtabs + 1) * 2 > L->hash_cap && !hash_grow(L))
-        return UINT32_MAX;
-    uint32_t h = hash_layers(rd, n) & (L->hash_cap - 1);
-    for (; L->hash[h]; h = (h + 1) & (L->hash_cap - 1))
-        if (same_layers(cap->rtabs[L->hash[h] - 1], rd, n))
-            return L->hash[h] - 1;
-    if (cap->nrtabs == L->rtabs_cap) {
-        uint32_t ncap = L->rtabs_cap ? L->rtabs_cap * 2 : 64;
-        const RECOGNIZEDATATABLE **nt = realloc(cap->rtabs, ncap * sizeof *nt);
-        if (!nt)
-            return UINT32_MAX;
-        cap->rtabs = nt;
-        L->rtabs_cap = ncap;
-    }
-    RECOGNIZEDATATABLE *t = arena_alloc(cap, sizeof *t + n * sizeof(RECOGNIZEDATA));
-    if (!t)
-        return UINT32_MAX;
-    t->nRecognizeDatas = (WORD)n;
-    memcpy(t->RecognizeData, rd, n * sizeof *rd);
-    cap->rtabs[cap->nrtabs] = t;
-    L->hash[h] = cap->nrtabs + 1;
-    return cap->nrtabs++;
-}
-
-#define MAX_LTS (sizeof ((nmx_capture *)0)->lts / sizeof ((nmx_capture *)0)->lts[0])
-
-/* Is dlt among the capture's link types, or is there room for it? */
-static int lt_fits(const nmx_capture *cap, int dlt) {
-    for (unsigned i = 0; i < cap->nlts; i++)
-        if (cap->lts[i] == dlt)
-            return 1;
-    return cap->nlts < MAX_LTS;
-}
-
-static unsigned lt_index(nmx_capture *cap, int dlt) { /* lt_fits(cap, dlt) */
-    for (unsigned i = 0; i < cap->nlts; i++)
-        if (cap->lts[i] == dlt)
-            return i;
-    cap->lts[cap->nlts] = dlt;
-    return cap->nlts++;
-}
-
-/* Append one frame. 0 on OOM. */
-static int add_frame(loader *L, const nmx__src_frame *h) {
-    nmx_capture *cap = L->cap;
-    const uint8_t *pkt = h->bytes;
-    int dlt = h->dlt;
-    size_t need = align8(FRAME_HDR + (h->cap_len > 8 ? h->cap_len : 8)); /* a whole FRAME fits */
-    if (!data_reserve(L, need))
-        return 0;
-    if (cap->nframes == L->recs_cap) {
-        size_t ncap = L->recs_cap ? L->recs_cap * 2 : 1024;
-        nmx__frec *nr = realloc(cap->recs, ncap * sizeof *nr);
-        if (!nr)
-            return 0;
-        cap->recs = nr;
-        L->recs_cap = ncap;
-    }
-    nmx_decoded d;
-    nmx__recognize(L->rz, pkt, h->cap_len, dlt, h->ts_ns, &d);
-    uint32_t rt = intern(L, &d);
-    if (rt == UINT32_MAX)
-        return 0;
-
-    FRAME *f = (FRAME *)(void *)(cap->data + cap->data_len);
-    f->TimeStamp = h->ts_ns;
-    f->FrameLength = h->wire_len;
-    f->nBytesAvail = h->cap_len;
-    memcpy(f->MacFrame, pkt, h->cap_len);
-    memset(f->MacFrame + h->cap_len, 0, need - FRAME_HDR - h->cap_len);
-
-    nmx__frec *r = &cap->recs[cap->nframes];
-    r->off = cap->data_len;
-    r->rtab = rt;
-    r->lt = (uint16_t)lt_index(cap, dlt);
-    r->mac = (uint16_t)h->mac_type;
-    cap->data_len += need;
-
-    nmx_capture_info *in = &cap->info;
-    if (cap->nframes == 0) {
-        in->first_ts = in->earliest_ts = in->latest_ts = f->TimeStamp;
-    } else {
-        if (f->TimeStamp < in->earliest_ts)
-            in->earliest_ts = f->TimeStamp;
-        if (f->TimeStamp > in->latest_ts)
-            in->latest_ts = f->TimeStamp;
-    }
-    in->last_ts = f->TimeStamp;
-    in->wire_bytes += h->wire_len;
-    in->captured_bytes += h->cap_len;
-    cap->nframes++;
-    return 1;
-}
-
-/* The damage message (C6) when the capture, not the source, stops reading
- * at a frame of input `path`. */
-static void set_damage(nmx_capture *cap, const char *path, const char *msg) {
-    size_t n = strlen(path) + strlen(msg) + 3;
-    cap->error = malloc(n);
-    if (cap->error)
-        snprintf(cap->error, n, "%s: %s", path, msg);
-}
-
-static void capture_free(nmx_capture *cap) {
+static void capture_free(nmx_capture *cap)
+{
     if (!cap)
         return;
-    if (cap->data)
-        munmap(cap->data, cap->data_map);
-    free(cap->recs);
-    free(cap->rtabs);
-    for (rchunk *c = cap->rtab_chunks, *next; c; c = next) {
-        next = c->next;
-        free(c);
-    }
+    nmx__reader_stop(cap);
+    if (cap->attached)
+        nmx__spool_unmap_rw(&cap->index, cap->wq, NMX__WAITQ_AT);
+    else
+        nmx__spool_unmap_rw(&cap->index, cap->wsh, NMX__INDEX_BASE);
+    nmx__spool_destroy(&cap->data);
+    nmx__spool_destroy(&cap->index);
+    nmx__spool_destroy(&cap->tabs);
     for (unsigned i = 0; i < cap->ninputs; i++)
         free((char *)cap->inputs[i].path);
     free(cap->inputs);
     free(cap->path);
-    free(cap->error);
     free(cap);
+}
+
+/* The index spool's first two pages: the shared page and the workers' wait
+ * page, zeroed, written, and mapped writable for the reader. 0 or errno. */
+static int shared_pages(nmx_capture *cap)
+{
+    uint64_t off;
+    uint8_t *p = nmx__spool_append(&cap->index, NMX__INDEX_BASE, &off);
+    if (!p)
+        return errno;
+    memset(p, 0, NMX__INDEX_BASE);
+    int e = nmx__spool_flush(&cap->index);
+    if (e)
+        return e;
+    uint8_t *w = nmx__spool_map_rw(&cap->index, 0, NMX__INDEX_BASE);
+    if (!w)
+        return errno;
+    cap->wsh = (nmx__cap_shared *)(void *)w;
+    cap->sh = (const nmx__cap_shared *)(const void *)nmx__spool_at(&cap->index, 0);
+    cap->xq = (nmx__waitq *)(void *)(w + NMX__WAITQ_AT);
+    return 0;
+}
+
+/* A capture with empty spools and its shared pages; NULL with errno. */
+static nmx_capture *capture_new(const char *path)
+{
+    nmx_capture *cap = calloc(1, sizeof *cap);
+    if (!cap)
+        return NULL;
+    cap->data.fd = cap->index.fd = cap->tabs.fd = -1;
+    cap->wq = &cap->local;
+    int e = 0;
+    if (!(cap->path = strdup(path)))
+        e = ENOMEM;
+    if (!e)
+        e = nmx__spool_create(&cap->data);
+    if (!e)
+        e = nmx__spool_create(&cap->index);
+    if (!e)
+        e = nmx__spool_create(&cap->tabs);
+    if (!e)
+        e = shared_pages(cap);
+    if (e) {
+        capture_free(cap);
+        errno = e;
+        return NULL;
+    }
+    return cap;
+}
+
+void nmx__capture_finish(nmx_capture *cap, uint32_t n)
+{
+    nmx_capture_info *in = &cap->wsh->info;
+    in->frames = n;
+    in->n_link_types = atomic_load(&cap->wsh->nlts);
+    in->link_type = cap->wsh->lts[0];
+    in->memory_bytes = sizeof *cap + strlen(cap->path) + 1 + cap->data.len + cap->index.len + cap->tabs.len;
+}
+
+/* ------------------------------------------------------------------------
+ * Isolation: the same capture in a worker process (capture_internal.h)
+ * ------------------------------------------------------------------------ */
+
+int nmx__capture_export(const nmx_capture *cap, int *fds, int max)
+{
+    if (!fds || max < 3 || !nmx__capture_valid(cap) || cap->attached || cap->index.fd < 0 ||
+        cap->data.anon)
+        return -1;
+    fds[0] = cap->index.fd;
+    fds[1] = cap->data.fd;
+    fds[2] = cap->tabs.fd;
+    return 3;
+}
+
+static int attach_spools(nmx_capture *cap, const int *fds)
+{
+    struct stat st;
+    if (fstat(fds[0], &st) != 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size < NMX__INDEX_BASE)
+        return EINVAL;
+    int e = nmx__spool_attach(&cap->index, fds[0]);
+    if (!e)
+        e = nmx__spool_attach(&cap->data, fds[1]);
+    if (!e)
+        e = nmx__spool_attach(&cap->tabs, fds[2]);
+    if (!e)
+        e = nmx__spool_map(&cap->index, 0);
+    if (e)
+        return e;
+    void *q = nmx__spool_map_rw(&cap->index, NMX__WAITQ_AT, NMX__INDEX_BASE - NMX__WAITQ_AT);
+    if (!q)
+        return errno;
+    cap->wq = q;
+    cap->sh = (const nmx__cap_shared *)(const void *)nmx__spool_at(&cap->index, 0);
+    return 0;
+}
+
+DWORD nmx__capture_attach(const int *fds, int n, const char *path, nmx_capture **out)
+{
+    if (!out)
+        return NMERR_INVALID_PARAMETER;
+    *out = NULL;
+    if (!fds || n < 3)
+        return NMERR_INVALID_PARAMETER;
+    nmx_capture *cap = calloc(1, sizeof *cap);
+    if (!cap)
+        return NMERR_OUT_OF_MEMORY;
+    cap->data.fd = cap->index.fd = cap->tabs.fd = -1;
+    cap->attached = 1;
+    int e = (cap->path = strdup(path ? path : "")) ? attach_spools(cap, fds) : ENOMEM;
+    if (e || !slot_take(cap)) {
+        capture_free(cap);
+        return e == ENOMEM ? NMERR_OUT_OF_MEMORY : e ? NMERR_INVALID_PARAMETER : NMERR_NO_HANDLES;
+    }
+    *out = cap;
+    return NMERR_SUCCESS;
+}
+
+int nmx__capture_map(const nmx_capture *cap, uint32_t i)
+{
+    nmx_capture *c = (nmx_capture *)(uintptr_t)cap; /* the chunk tables are the process's own */
+    int e = nmx__spool_map(&c->index, NMX__INDEX_BASE + (uint64_t)i * sizeof(nmx__frec));
+    if (e)
+        return e;
+    const nmx__frec *r = nmx__rec(cap, i);
+    e = nmx__spool_map(&c->data, r->off);
+    return e ? e : nmx__spool_map(&c->tabs, (uint64_t)r->rtab * 8);
 }
 
 /* What only the header of a plain pcap or pcapng file says: byte order,
@@ -392,9 +303,9 @@ static int keep_inputs(nmx_capture *cap, const nmx__source *src) {
         if (!cap->inputs[i].path)
             return 0;
         cap->ninputs++;
-        cap->info.file_bytes += cap->inputs[i].file_bytes;
+        cap->info0.file_bytes += cap->inputs[i].file_bytes;
     }
-    nmx_capture_info *in = &cap->info;
+    nmx_capture_info *in = &cap->info0;
     const nmx_capture_input *first = &cap->inputs[0];
     int plain = strcmp(first->compression, "none") == 0;
     in->file_type = first->format;
@@ -409,71 +320,12 @@ static int keep_inputs(nmx_capture *cap, const nmx__source *src) {
     return 1;
 }
 
-/* Read every frame of the source into the capture. 0 on OOM. */
-static int load(loader *L, nmx__source *src) {
-    nmx_capture *cap = L->cap;
-    nmx__src_frame f;
-    int r;
-    while ((r = nmx__source_next(src, &f)) == 1) {
-        if (cap->nframes == MAX_FRAMES) {
-            set_damage(cap, nmx__source_input(src, f.input)->path,
-                       "more than 4294967294 frames; the rest is not read");
-            return 1;
-        }
-        if (cap->nframes == 0) {
-            cap->lts[0] = f.dlt;
-            cap->nlts = 1;
-        }
-        if (!lt_fits(cap, f.dlt)) { /* a pcapng file with interfaces of 9 link types */
-            char msg[256];
-            snprintf(msg, sizeof msg, "frame %u: link type %d is a ninth one, more than a capture holds; the "
-                     "rest is not read", cap->nframes, f.dlt);
-            set_damage(cap, nmx__source_input(src, f.input)->path, msg);
-            return 1;
-        }
-        if (!add_frame(L, &f))
-            return 0;
+void nmx__capture_inputs_final(nmx_capture *cap, const nmx__source *src)
+{
+    for (unsigned i = 0; i < cap->ninputs && i < nmx__source_inputs(src); i++) {
+        cap->inputs[i].first_frame = nmx__source_input(src, i)->first_frame;
+        cap->inputs[i].frames = nmx__source_input(src, i)->frames;
     }
-    if (r < 0)
-        cap->error = strdup(nmx__source_error(src)); /* NULL if refused: the frames still count */
-    return 1;
-}
-
-/* Give back what loading over-reserved and make the data read-only (C7). */
-static void finish(nmx_capture *cap, loader *L) {
-    if (cap->nframes && cap->nframes < L->recs_cap) {
-        nmx__frec *nr = realloc(cap->recs, cap->nframes * sizeof *nr);
-        if (nr) {
-            cap->recs = nr;
-            L->recs_cap = cap->nframes;
-        }
-    }
-    if (cap->nrtabs && cap->nrtabs < L->rtabs_cap) {
-        const RECOGNIZEDATATABLE **nt = realloc(cap->rtabs, cap->nrtabs * sizeof *nt);
-        if (nt) {
-            cap->rtabs = nt;
-            L->rtabs_cap = cap->nrtabs;
-        }
-    }
-    if (cap->data) {
-        size_t pg = (size_t)sysconf(_SC_PAGESIZE), keep = (cap->data_len + pg - 1) / pg * pg;
-        if (keep < cap->data_map) {
-            void *q = mremap(cap->data, cap->data_map, keep, 0);
-            if (q != MAP_FAILED) {
-                cap->data = q;
-                cap->data_map = keep;
-            }
-        }
-        mprotect(cap->data, cap->data_map, PROT_READ);
-    }
-    nmx_capture_info *in = &cap->info;
-    in->path = cap->path;
-    in->error = cap->error;
-    in->link_type = cap->lts[0];
-    in->n_link_types = cap->nlts;
-    in->frames = cap->nframes;
-    in->memory_bytes = sizeof *cap + cap->data_map + L->recs_cap * sizeof(nmx__frec) +
-                       L->rtabs_cap * sizeof(void *) + cap->rtab_bytes + strlen(cap->path) + 1;
 }
 
 DWORD nmx_capture_open_inputs(const char *const *paths, size_t n, nmx_capture **out, char *errbuf,
@@ -491,34 +343,28 @@ DWORD nmx_capture_open_inputs(const char *const *paths, size_t n, nmx_capture **
         nmx__errf(errbuf, errlen, "%s", err);
         return rc;
     }
-    nmx_capture *cap = calloc(1, sizeof *cap);
-    loader L = {.cap = cap, .rz = nmx__recognizer_new()};
     /* the first path as given (a folder, "-"), which reopens as it did */
-    if (!cap || !L.rz || !(cap->path = strdup(paths[0])))
-        goto oom;
-    cap->lts[0] = nmx__source_input(src, 0)->encap_dlt;
-    cap->nlts = 1;
-    if (!load(&L, src) || !keep_inputs(cap, src))
-        goto oom;
-    nmx__source_close(src);
-    free(L.hash);
-    nmx__recognizer_free(L.rz);
-    finish(cap, &L);
-    if (!slot_take(cap)) {
-        nmx__errf(errbuf, errlen, "%s: 4096 captures are open already", cap->path);
+    const char *first = paths[0];
+    nmx_capture *cap = capture_new(first);
+    if (!cap || !keep_inputs(cap, src)) {
+        int e = cap ? ENOMEM : errno;
+        nmx__errf(errbuf, errlen, "%s: cannot make the capture's spool files: %s", first, strerror(e));
+        nmx__source_close(src);
         capture_free(cap);
-        return NMERR_NO_HANDLES;
+        return e == ENOMEM ? NMERR_OUT_OF_MEMORY : NMERR_FILE_READ_ERROR;
+    }
+    cap->wsh->info = cap->info0;
+    int e = nmx__reader_start(cap, src); /* owns src from here */
+    if (e || !slot_take(cap)) {
+        if (e)
+            nmx__errf(errbuf, errlen, "%s: cannot start reading: %s", cap->path, strerror(e));
+        else
+            nmx__errf(errbuf, errlen, "%s: 4096 captures are open already", cap->path);
+        capture_free(cap);
+        return e ? NMERR_OUT_OF_MEMORY : NMERR_NO_HANDLES;
     }
     *out = cap;
     return NMERR_SUCCESS;
-
-oom:
-    nmx__errf(errbuf, errlen, "%s: out of memory reading the capture", paths[0]);
-    nmx__source_close(src);
-    free(L.hash);
-    nmx__recognizer_free(L.rz);
-    capture_free(cap);
-    return NMERR_OUT_OF_MEMORY;
 }
 
 DWORD nmx_capture_open(const char *path, nmx_capture **out, char *errbuf, size_t errlen) {
@@ -536,13 +382,18 @@ DWORD nmx_capture_open(const char *path, nmx_capture **out, char *errbuf, size_t
 static nmx_capture *g_empty;
 static pthread_once_t g_empty_once = PTHREAD_ONCE_INIT;
 
+/* Its shared page: read to the end, no frames, link type DLT_NULL. */
+static nmx__cap_shared g_empty_sh = {
+    .done = 1, .nlts = 1, .lts_known = 1, .lts = {DLT_NULL}, .info = {.link_type = DLT_NULL, .n_link_types = 1}};
+
 static void empty_make(void) {
     nmx_capture *cap = calloc(1, sizeof *cap);
     if (!cap)
         return;
+    cap->data.fd = cap->index.fd = cap->tabs.fd = -1;
     cap->path = strdup("");
-    cap->nlts = 1;
-    cap->lts[0] = DLT_NULL;
+    cap->sh = &g_empty_sh;
+    cap->wq = &cap->local;
     if (!cap->path || !slot_take(cap)) {
         free(cap->path);
         free(cap);
@@ -582,15 +433,54 @@ DWORD nmx_capture_close(nmx_capture *cap) {
  * Accessors
  * ------------------------------------------------------------------------ */
 
-uint32_t nmx_capture_frames(const nmx_capture *cap) { return nmx__capture_valid(cap) ? cap->nframes : 0; }
+uint32_t nmx_capture_frames(const nmx_capture *cap) {
+    if (!nmx__capture_valid(cap))
+        return 0;
+    nmx__capture_wait_done(cap);
+    return nmx__published(cap);
+}
 
-int nmx_capture_link_type(const nmx_capture *cap) { return nmx__capture_valid(cap) ? cap->lts[0] : -1; }
+int nmx_capture_link_type(const nmx_capture *cap) {
+    if (!nmx__capture_valid(cap))
+        return -1;
+    if (!atomic_load(&cap->sh->nlts))
+        nmx__capture_wait(cap, 0, NULL, NULL); /* not declared: the first frame's */
+    return atomic_load(&cap->sh->nlts) ? cap->sh->lts[0] : -1;
+}
 
 const char *nmx_capture_error(const nmx_capture *cap) {
-    return nmx__capture_valid(cap) ? cap->error : NULL;
+    if (!nmx__capture_valid(cap))
+        return NULL;
+    nmx__capture_wait_done(cap);
+    return cap->sh->error[0] ? cap->sh->error : NULL;
 }
 
 const char *nmx_capture_path(const nmx_capture *cap) { return nmx__capture_valid(cap) ? cap->path : NULL; }
+
+DWORD nmx_capture_get_info(const nmx_capture *cap, nmx_capture_info *out) {
+    if (!out)
+        return NMERR_INVALID_PARAMETER;
+    if (!nmx__capture_valid(cap))
+        return NMERR_INVALID_HCAPTURE;
+    nmx__capture_wait_done(cap);
+    *out = cap->sh->info;
+    out->path = cap->path;
+    out->error = cap->sh->error[0] ? cap->sh->error : NULL;
+    /* The strings are this process's (a worker's view has no inputs). */
+    out->file_type = cap->ninputs ? cap->info0.file_type : NULL;
+    out->compression = cap->ninputs ? cap->info0.compression : NULL;
+    return NMERR_SUCCESS;
+}
+
+unsigned nmx_capture_link_types(const nmx_capture *cap, int *out, unsigned n) {
+    if (!nmx__capture_valid(cap))
+        return 0;
+    nmx__capture_wait_done(cap);
+    unsigned have = atomic_load(&cap->sh->nlts);
+    for (unsigned i = 0; out && i < n && i < have; i++)
+        out[i] = cap->sh->lts[i];
+    return have;
+}
 
 unsigned nmx_capture_inputs(const nmx_capture *cap) { return nmx__capture_valid(cap) ? cap->ninputs : 0; }
 
@@ -601,25 +491,9 @@ DWORD nmx_capture_input_info(const nmx_capture *cap, unsigned i, nmx_capture_inp
         return NMERR_INVALID_HCAPTURE;
     if (i >= cap->ninputs)
         return NMERR_FILE_NOT_FOUND;
+    nmx__capture_wait_done(cap); /* its frame count is final */
     *out = cap->inputs[i];
     return NMERR_SUCCESS;
-}
-
-DWORD nmx_capture_get_info(const nmx_capture *cap, nmx_capture_info *out) {
-    if (!out)
-        return NMERR_INVALID_PARAMETER;
-    if (!nmx__capture_valid(cap))
-        return NMERR_INVALID_HCAPTURE;
-    *out = cap->info;
-    return NMERR_SUCCESS;
-}
-
-unsigned nmx_capture_link_types(const nmx_capture *cap, int *out, unsigned n) {
-    if (!nmx__capture_valid(cap))
-        return 0;
-    for (unsigned i = 0; out && i < n && i < cap->nlts; i++)
-        out[i] = cap->lts[i];
-    return cap->nlts;
 }
 
 DWORD nmx_capture_frame(const nmx_capture *cap, DWORD number, nmx_frame *out) {
@@ -627,10 +501,10 @@ DWORD nmx_capture_frame(const nmx_capture *cap, DWORD number, nmx_frame *out) {
         return NMERR_INVALID_PARAMETER;
     if (!nmx__capture_valid(cap))
         return NMERR_INVALID_HCAPTURE;
-    if (number >= cap->nframes)
+    if (nmx__capture_wait(cap, number, NULL, NULL) != 1)
         return NMERR_FRAME_NOT_FOUND;
-    const nmx__frec *r = &cap->recs[number];
-    const FRAME *f = (const FRAME *)(const void *)(cap->data + r->off);
+    const nmx__frec *r = nmx__rec(cap, number);
+    const FRAME *f = nmx__frame(cap, r);
     out->number = number;
     out->hframe = nmx__hframe_make(cap, number);
     out->frame = f;
@@ -638,8 +512,8 @@ DWORD nmx_capture_frame(const nmx_capture *cap, DWORD number, nmx_frame *out) {
     out->wire_len = f->FrameLength;
     out->cap_len = f->nBytesAvail;
     out->ts_ns = f->TimeStamp;
-    out->link_type = cap->lts[r->lt];
-    out->recognized = cap->rtabs[r->rtab];
+    out->link_type = cap->sh->lts[r->lt];
+    out->recognized = nmx__rtab(cap, r);
     return NMERR_SUCCESS;
 }
 
@@ -656,7 +530,7 @@ static const FRAME *frame_of(HFRAME hf, const nmx_capture **capp, DWORD *np) {
         *capp = cap;
     if (np)
         *np = n;
-    return (const FRAME *)(const void *)(cap->data + cap->recs[n].off);
+    return nmx__frame(cap, nmx__rec(cap, n));
 }
 
 DWORD WINAPI GetCaptureTotalFrames(HCAPTURE hCapture) { return nmx_capture_frames(hCapture); }
@@ -686,7 +560,7 @@ DWORD WINAPI GetFrameMacType(HFRAME hFrame) {
     DWORD n;
     if (!frame_of(hFrame, &cap, &n))
         return MAC_TYPE_UNKNOWN;
-    return cap->recs[n].mac; /* the source maps Netmon media types and link types alike */
+    return nmx__rec(cap, n)->mac; /* the source maps Netmon media types and link types alike */
 }
 
 DWORD WINAPI GetFrameNumber(HFRAME hFrame) {
@@ -697,63 +571,4 @@ DWORD WINAPI GetFrameNumber(HFRAME hFrame) {
 ULPFRAME WINAPI GetFrameFromFrameHandle(HFRAME hFrame) {
     /* The FRAME is read-only memory: the cast only matches Netmon's type. */
     return (ULPFRAME)(uintptr_t)frame_of(hFrame, NULL, NULL);
-}
-
-/* ------------------------------------------------------------------------
- * The ExpertGetFrame engine (C2-C5)
- * ------------------------------------------------------------------------ */
-
-void nmx__capture_describe(const nmx_capture *cap, uint32_t i, EXPERTFRAMEDESCRIPTOR *out) {
-    assert(i < cap->nframes);
-    const nmx__frec *r = &cap->recs[i];
-    out->FrameNumber = i;
-    out->hFrame = nmx__hframe_make(cap, i);
-    out->pFrame = (ULPFRAME)(uintptr_t)(cap->data + r->off);
-    out->lpRecognizeDataTable = (LPRECOGNIZEDATATABLE)(uintptr_t)cap->rtabs[r->rtab];
-    out->lpPropertyTable = NULL; /* C4: no property database */
-}
-
-static int passes(const nmx_capture *cap, const nmx_filter *hf, const nmx_filter *ef, DWORD flags,
-                  uint32_t i) {
-    if ((flags & FLAGS_DEFER_TO_UI_FILTER) && hf && !nmx__filter_pass(hf, cap, i))
-        return 0;
-    return !ef || nmx__filter_pass(ef, cap, i);
-}
-
-DWORD nmx__capture_get_frame(const nmx_capture *cap, const nmx_filter *host_filter,
-                             const nmx_filter *expert_filter, DWORD direction, DWORD flags,
-                             DWORD number, EXPERTFRAMEDESCRIPTOR *out) {
-    assert(cap);
-    if (!out)
-        return NMERR_INVALID_PARAMETER;
-    uint32_t n = cap->nframes;
-    switch (direction) {
-    case GET_SPECIFIED_FRAME:
-        if (number >= n)
-            return NMERR_FRAME_NOT_FOUND;
-        if (!passes(cap, host_filter, expert_filter, flags, number))
-            return NMERR_FRAME_FAILED_FILTER;
-        nmx__capture_describe(cap, number, out);
-        return NMERR_SUCCESS;
-    case GET_FRAME_NEXT_FORWARD: {
-        uint64_t i = number == INVALID_FRAME_NUMBER ? 0 : (uint64_t)number + 1;
-        for (; i < n; i++)
-            if (passes(cap, host_filter, expert_filter, flags, (uint32_t)i)) {
-                nmx__capture_describe(cap, (uint32_t)i, out);
-                return NMERR_SUCCESS;
-            }
-        return NMERR_NO_MORE_FRAMES;
-    }
-    case GET_FRAME_NEXT_BACKWARD: {
-        uint32_t i = number == INVALID_FRAME_NUMBER ? n : (number < n ? number : n);
-        while (i-- > 0)
-            if (passes(cap, host_filter, expert_filter, flags, i)) {
-                nmx__capture_describe(cap, i, out);
-                return NMERR_SUCCESS;
-            }
-        return NMERR_NO_MORE_FRAMES;
-    }
-    default:
-        return NMERR_INVALID_PARAMETER;
-    }
 }
