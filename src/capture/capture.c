@@ -1,23 +1,25 @@
-/* Capture files: read once through libpcap into an immutable index (SPEC C1,
- * C6, C7), the capture table that makes handles checkable, and the capinfos
- * accessors.
+/* Capture files: opened here and read once by a reader thread (reader.c)
+ * into spools every run shares (SPEC C1, C6, C7, C8); the capture table that
+ * makes handles checkable; the capinfos accessors and the Netmon frame
+ * functions.
  *
- * Memory layout (docs/CAPTURES.md has the figures):
- *   data   one mmap'd region holding, for each frame, its FRAME record
- *          (TimeStamp, FrameLength, nBytesAvail) followed by its bytes,
- *          8-byte aligned; grown with mremap (no copy), made read-only once
- *          loaded so an expert scribbling on pFrame faults instead of
- *          corrupting every other run's view (C7);
- *   recs   16 bytes per frame: where its FRAME is, its recognition table,
- *          its link type;
- *   rtabs  the distinct RECOGNIZEDATATABLEs, interned: frames with the same
- *          layers at the same offsets share one table (a capture has a few
- *          hundred distinct ones at most in practice).
+ * Storage (docs/CAPTURES.md has the figures), three spools (spool.h):
+ *   data   for each frame, its FRAME record (TimeStamp, FrameLength,
+ *          nBytesAvail) followed by its bytes, 8-byte aligned;
+ *   index  the shared page (frame count, link types, figures, damage), the
+ *          workers' wait page, then 16 bytes per frame: where its FRAME is,
+ *          its recognition table, its link type;
+ *   tabs   the distinct RECOGNIZEDATATABLEs, interned.
+ * All three are file pages the kernel may evict; the capture's anonymous
+ * memory is a few pages whatever its size.
+ *
+ * Accessors that report totals (frame count, info, damage, link types) wait
+ * until reading has ended; frames are handed out as soon as they are read.
  */
-#define _GNU_SOURCE /* mremap */
+#define _GNU_SOURCE /* u_char and friends in pcap.h */
 #include "capture/capture_internal.h"
+#include "capture/reader.h"
 
-#include <assert.h>
 #include <errno.h>
 #include <pcap/pcap.h>
 #include <pthread.h>
@@ -32,8 +34,6 @@
 _Static_assert(sizeof(uintptr_t) == 8, "HFRAME encoding needs 64-bit pointers");
 _Static_assert(sizeof(nmx__frec) == 16, "frame record is 16 bytes");
 
-#define FRAME_HDR offsetof(FRAME, MacFrame) /* 16: TimeStamp, FrameLength, nBytesAvail */
-#define MAX_FRAMES 0xfffffffeu              /* INVALID_FRAME_NUMBER is not a frame */
 
 void nmx__errf(char *errbuf, size_t errlen, const char *fmt, ...) {
     if (!errbuf || errlen == 0)
@@ -109,276 +109,142 @@ const nmx_capture *nmx__hframe_resolve(HFRAME hf, DWORD *number) {
     if (!cap || atomic_load_explicit(&slots[s].gen, memory_order_relaxed) != (uint32_t)(v >> 32 & 0xffff))
         return NULL;
     uint32_t n = (uint32_t)v;
-    if (n >= cap->nframes)
+    if (n >= nmx__published(cap))
         return NULL;
     *number = n;
     return cap;
 }
 
 /* ------------------------------------------------------------------------
- * Loading
+ * Opening: the file and its header here, the frames on the reader thread
  * ------------------------------------------------------------------------ */
 
-typedef struct rchunk {
-    struct rchunk *next;
-    size_t used, size;
-    _Alignas(16) unsigned char mem[];
-} rchunk;
-
-typedef struct loader {
-    nmx_capture *cap;
-    size_t recs_cap;    /* slots in cap->recs */
-    uint32_t rtabs_cap; /* slots in cap->rtabs */
-    uint32_t *hash;     /* interning: rtab index + 1, 0 empty */
-    uint32_t hash_cap;
-    nmx__recognizer *rz;
-} loader;
-
-static size_t align8(size_t n) { return (n + 7) & ~(size_t)7; }
-
-static int data_reserve(loader *L, size_t more) {
-    nmx_capture *cap = L->cap;
-    if (cap->data_len + more <= L->cap->data_map)
-        return 1;
-    size_t want = L->cap->data_map ? L->cap->data_map : (size_t)1 << 20;
-    while (want < cap->data_len + more) {
-        if (want > SIZE_MAX / 2)
-            return 0;
-        want *= 2;
-    }
-    void *p = cap->data ? mremap(cap->data, L->cap->data_map, want, MREMAP_MAYMOVE)
-                        : mmap(NULL, want, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED)
-        return 0;
-    /* Filling fresh pages is most of an open's time (page faults): 2 MiB
-     * pages where the kernel allows them cut that by more than half. */
-    if (want >= ((size_t)4 << 20))
-        (void)madvise(p, want, MADV_HUGEPAGE);
-    cap->data = p;
-    L->cap->data_map = want;
-    return 1;
-}
-
-static void *arena_alloc(nmx_capture *cap, size_t n) {
-    rchunk *c = cap->rtab_chunks;
-    n = align8(n);
-    if (!c || c->size - c->used < n) {
-        size_t size = n > 16384 ? n : 16384;
-        c = malloc(sizeof *c + size);
-        if (!c)
-            return NULL;
-        c->next = cap->rtab_chunks;
-        c->used = 0;
-        c->size = size;
-        cap->rtab_chunks = c;
-        cap->rtab_bytes += sizeof *c + size;
-    }
-    void *p = c->mem + c->used;
-    c->used += n;
-    return p;
-}
-
-static uint32_t hash_layers(const RECOGNIZEDATA *rd, unsigned n) {
-    uint32_t h = 2166136261u ^ n;
-    for (unsigned i = 0; i < n; i++) {
-        h = (h ^ rd[i].ProtocolID) * 16777619u;
-        h = (h ^ rd[i].nProtocolOffset) * 16777619u;
-    }
-    return h;
-}
-
-static int same_layers(const RECOGNIZEDATATABLE *t, const RECOGNIZEDATA *rd, unsigned n) {
-    if (t->nRecognizeDatas != n)
-        return 0;
-    for (unsigned i = 0; i < n; i++)
-        if (t->RecognizeData[i].ProtocolID != rd[i].ProtocolID ||
-            t->RecognizeData[i].nProtocolOffset != rd[i].nProtocolOffset)
-            return 0;
-    return 1;
-}
-
-static int hash_grow(loader *L) {
-    uint32_t ncap = L->hash_cap ? L->hash_cap * 2 : 256;
-    uint32_t *nh = calloc(ncap, sizeof *nh);
-    if (!nh)
-        return 0;
-    for (uint32_t i = 0; i < L->hash_cap; i++) {
-        uint32_t id = L->hash[i];
-        if (!id)
-            continue;
-        const RECOGNIZEDATATABLE *t = L->cap->rtabs[id - 1];
-        uint32_t h = hash_layers(t->RecognizeData, t->nRecognizeDatas) & (ncap - 1);
-        while (nh[h])
-            h = (h + 1) & (ncap - 1);
-        nh[h] = id;
-    }
-    free(L->hash);
-    L->hash = nh;
-    L->hash_cap = ncap;
-    return 1;
-}
-
-/* The index of the table listing these layers, made if new; UINT32_MAX on OOM. */
-static uint32_t intern(loader *L, const nmx_decoded *d) {
-    nmx_capture *cap = L->cap;
-    RECOGNIZEDATA rd[NMX_DECODE_MAX_LAYERS];
-    unsigned n = 0;
-    /* nProtocolOffset is a WORD: a layer starting beyond 65535 cannot be
-     * named, so the table stops before it (docs/CAPTURES.md). */
-    while (n < d->nlayers && d->layers[n].offset <= 0xffff) {
-        rd[n].ProtocolID = d->layers[n].proto;
-        rd[n].nProtocolOffset = (WORD)d->layers[n].offset;
-        rd[n].InstData = NULL;
-        n++;
-    }
-    if ((uint64_t)(cap->nrtabs + 1) * 2 > L->hash_cap && !hash_grow(L))
-        return UINT32_MAX;
-    uint32_t h = hash_layers(rd, n) & (L->hash_cap - 1);
-    for (; L->hash[h]; h = (h + 1) & (L->hash_cap - 1))
-        if (same_layers(cap->rtabs[L->hash[h] - 1], rd, n))
-            return L->hash[h] - 1;
-    if (cap->nrtabs == L->rtabs_cap) {
-        uint32_t ncap = L->rtabs_cap ? L->rtabs_cap * 2 : 64;
-        const RECOGNIZEDATATABLE **nt = realloc(cap->rtabs, ncap * sizeof *nt);
-        if (!nt)
-            return UINT32_MAX;
-        cap->rtabs = nt;
-        L->rtabs_cap = ncap;
-    }
-    RECOGNIZEDATATABLE *t = arena_alloc(cap, sizeof *t + n * sizeof(RECOGNIZEDATA));
-    if (!t)
-        return UINT32_MAX;
-    t->nRecognizeDatas = (WORD)n;
-    memcpy(t->RecognizeData, rd, n * sizeof *rd);
-    cap->rtabs[cap->nrtabs] = t;
-    L->hash[h] = cap->nrtabs + 1;
-    return cap->nrtabs++;
-}
-
-static int64_t ts_ns(const struct timeval *tv) {
-    /* PCAP_TSTAMP_PRECISION_NANO: tv_usec holds nanoseconds. Saturate what
-     * int64_t nanoseconds cannot hold (year 2262 and beyond, or before 1678). */
-    int64_t sec = (int64_t)tv->tv_sec, ns = (int64_t)tv->tv_usec;
-    if (sec > INT64_MAX / 1000000000 - 1)
-        return INT64_MAX;
-    if (sec < INT64_MIN / 1000000000 + 1)
-        return INT64_MIN;
-    return sec * 1000000000 + ns;
-}
-
-static unsigned lt_index(nmx_capture *cap, int dlt) {
-    for (unsigned i = 0; i < cap->nlts; i++)
-        if (cap->lts[i] == dlt)
-            return i;
-    if (cap->nlts < sizeof cap->lts / sizeof cap->lts[0]) {
-        cap->lts[cap->nlts] = dlt;
-        return cap->nlts++;
-    }
-    return 0; /* cannot happen with libpcap (one link type per file) */
-}
-
-/* Append one frame. 0 on OOM. */
-static int add_frame(loader *L, const struct pcap_pkthdr *h, const uint8_t *pkt, int dlt) {
-    nmx_capture *cap = L->cap;
-    size_t need = align8(FRAME_HDR + (h->caplen > 8 ? h->caplen : 8)); /* a whole FRAME fits */
-    if (!data_reserve(L, need))
-        return 0;
-    if (cap->nframes == L->recs_cap) {
-        size_t ncap = L->recs_cap ? L->recs_cap * 2 : 1024;
-        nmx__frec *nr = realloc(cap->recs, ncap * sizeof *nr);
-        if (!nr)
-            return 0;
-        cap->recs = nr;
-        L->recs_cap = ncap;
-    }
-    nmx_decoded d;
-    nmx__recognize(L->rz, pkt, h->caplen, dlt, ts_ns(&h->ts), &d);
-    uint32_t rt = intern(L, &d);
-    if (rt == UINT32_MAX)
-        return 0;
-
-    FRAME *f = (FRAME *)(void *)(cap->data + cap->data_len);
-    f->TimeStamp = ts_ns(&h->ts);
-    f->FrameLength = h->len;
-    f->nBytesAvail = h->caplen;
-    memcpy(f->MacFrame, pkt, h->caplen);
-    memset(f->MacFrame + h->caplen, 0, need - FRAME_HDR - h->caplen);
-
-    nmx__frec *r = &cap->recs[cap->nframes];
-    r->off = cap->data_len;
-    r->rtab = rt;
-    r->lt = (uint16_t)lt_index(cap, dlt);
-    r->reserved = 0;
-    cap->data_len += need;
-
-    nmx_capture_info *in = &cap->info;
-    if (cap->nframes == 0) {
-        in->first_ts = in->earliest_ts = in->latest_ts = f->TimeStamp;
-    } else {
-        if (f->TimeStamp < in->earliest_ts)
-            in->earliest_ts = f->TimeStamp;
-        if (f->TimeStamp > in->latest_ts)
-            in->latest_ts = f->TimeStamp;
-    }
-    in->last_ts = f->TimeStamp;
-    in->wire_bytes += h->len;
-    in->captured_bytes += h->caplen;
-    cap->nframes++;
-    return 1;
-}
-
-static void dlt_desc(char *buf, size_t len, int dlt) {
-    const char *name = pcap_datalink_val_to_name(dlt);
-    if (name)
-        snprintf(buf, len, "%d (%s)", dlt, name);
-    else
-        snprintf(buf, len, "%d", dlt);
-}
-
-/* The damage message for a read error after `cap->nframes` frames (C6). */
-static void set_damage(nmx_capture *cap, const char *pcap_msg, int dlt) {
-    char buf[512], a[64], b[64];
-    unsigned other;
-    if (sscanf(pcap_msg, "an interface has a type %u different from the type of the first interface",
-               &other) == 1) {
-        dlt_desc(a, sizeof a, (int)other);
-        dlt_desc(b, sizeof b, dlt);
-        snprintf(buf, sizeof buf,
-                 "frame %u: pcapng interface with link type %s differs from %s; libpcap cannot read past it",
-                 cap->nframes, a, b);
-    } else if (sscanf(pcap_msg,
-                      "an interface has a snapshot length %u different from the snapshot length of the first "
-                      "interface",
-                      &other) == 1) {
-        snprintf(buf, sizeof buf,
-                 "frame %u: pcapng interface with snapshot length %u differs from %d; libpcap cannot read past it",
-                 cap->nframes, other, cap->info.snaplen);
-    } else {
-        snprintf(buf, sizeof buf, "frame %u: %s", cap->nframes, pcap_msg);
-    }
-    size_t n = strlen(cap->path) + strlen(buf) + 3;
-    cap->error = malloc(n);
-    if (cap->error)
-        snprintf(cap->error, n, "%s: %s", cap->path, buf);
-}
-
-static void capture_free(nmx_capture *cap) {
+static void capture_free(nmx_capture *cap)
+{
     if (!cap)
         return;
-    if (cap->data)
-        munmap(cap->data, cap->data_map);
-    free(cap->recs);
-    free(cap->rtabs);
-    for (rchunk *c = cap->rtab_chunks, *next; c; c = next) {
-        next = c->next;
-        free(c);
-    }
+    nmx__reader_stop(cap);
+    if (cap->attached && cap->wq)
+        munmap(cap->wq, NMX__WAITQ_AT);
+    nmx__spool_destroy(&cap->data);
+    nmx__spool_destroy(&cap->index);
+    nmx__spool_destroy(&cap->tabs);
     free(cap->path);
-    free(cap->error);
     free(cap);
 }
 
-static DWORD open_errno(const char *path, int err, char *errbuf, size_t errlen) {
+/* A capture with empty spools and its shared pages; NULL with errno. */
+static nmx_capture *capture_new(const char *path)
+{
+    nmx_capture *cap = calloc(1, sizeof *cap);
+    if (!cap)
+        return NULL;
+    cap->data.fd = cap->index.fd = cap->tabs.fd = -1;
+    int e = 0;
+    uint64_t off;
+    uint8_t *pages = NULL;
+    if (!(cap->path = strdup(path)))
+        e = ENOMEM;
+    if (!e)
+        e = nmx__spool_create(&cap->data);
+    if (!e)
+        e = nmx__spool_create(&cap->index);
+    if (!e)
+        e = nmx__spool_create(&cap->tabs);
+    if (!e && !(pages = nmx__spool_append(&cap->index, NMX__INDEX_BASE, &off)))
+        e = errno;
+    if (e) {
+        capture_free(cap);
+        errno = e;
+        return NULL;
+    }
+    cap->wsh = (nmx__cap_shared *)(void *)pages;
+    cap->sh = (const nmx__cap_shared *)(const void *)nmx__spool_at(&cap->index, 0);
+    cap->xq = (nmx__waitq *)(void *)(pages + NMX__WAITQ_AT);
+    cap->wq = &cap->local;
+    return cap;
+}
+
+void nmx__capture_finish(nmx_capture *cap, uint32_t n)
+{
+    nmx_capture_info *in = &cap->wsh->info;
+    in->frames = n;
+    in->n_link_types = atomic_load(&cap->wsh->nlts);
+    in->link_type = cap->wsh->lts[0];
+    in->memory_bytes = sizeof *cap + strlen(cap->path) + 1 + cap->data.len + cap->index.len + cap->tabs.len;
+}
+
+/* ------------------------------------------------------------------------
+ * Isolation: the same capture in a worker process (capture_internal.h)
+ * ------------------------------------------------------------------------ */
+
+int nmx__capture_export(const nmx_capture *cap, int *fds, int max)
+{
+    if (!fds || max < 3 || !nmx__capture_valid(cap) || cap->attached || cap->index.fd < 0 ||
+        cap->data.anon)
+        return -1;
+    fds[0] = cap->index.fd;
+    fds[1] = cap->data.fd;
+    fds[2] = cap->tabs.fd;
+    return 3;
+}
+
+static int attach_spools(nmx_capture *cap, const int *fds)
+{
+    struct stat st;
+    if (fstat(fds[0], &st) != 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size < NMX__INDEX_BASE)
+        return EINVAL;
+    int e = nmx__spool_attach(&cap->index, fds[0]);
+    if (!e)
+        e = nmx__spool_attach(&cap->data, fds[1]);
+    if (!e)
+        e = nmx__spool_attach(&cap->tabs, fds[2]);
+    if (!e)
+        e = nmx__spool_map(&cap->index, 0);
+    if (e)
+        return e;
+    void *q = mmap(NULL, NMX__WAITQ_AT, PROT_READ | PROT_WRITE, MAP_SHARED, cap->index.fd, NMX__WAITQ_AT);
+    if (q == MAP_FAILED)
+        return errno;
+    cap->wq = q;
+    cap->sh = (const nmx__cap_shared *)(const void *)nmx__spool_at(&cap->index, 0);
+    return 0;
+}
+
+DWORD nmx__capture_attach(const int *fds, int n, const char *path, nmx_capture **out)
+{
+    if (!out)
+        return NMERR_INVALID_PARAMETER;
+    *out = NULL;
+    if (!fds || n < 3)
+        return NMERR_INVALID_PARAMETER;
+    nmx_capture *cap = calloc(1, sizeof *cap);
+    if (!cap)
+        return NMERR_OUT_OF_MEMORY;
+    cap->data.fd = cap->index.fd = cap->tabs.fd = -1;
+    cap->attached = 1;
+    int e = (cap->path = strdup(path ? path : "")) ? attach_spools(cap, fds) : ENOMEM;
+    if (e || !slot_take(cap)) {
+        capture_free(cap);
+        return e == ENOMEM ? NMERR_OUT_OF_MEMORY : e ? NMERR_INVALID_PARAMETER : NMERR_NO_HANDLES;
+    }
+    *out = cap;
+    return NMERR_SUCCESS;
+}
+
+int nmx__capture_map(const nmx_capture *cap, uint32_t i)
+{
+    nmx_capture *c = (nmx_capture *)(uintptr_t)cap; /* the chunk tables are the process's own */
+    int e = nmx__spool_map(&c->index, NMX__INDEX_BASE + (uint64_t)i * sizeof(nmx__frec));
+    if (e)
+        return e;
+    const nmx__frec *r = nmx__rec(cap, i);
+    e = nmx__spool_map(&c->data, r->off);
+    return e ? e : nmx__spool_map(&c->tabs, (uint64_t)r->rtab * 8);
+}
+
+static DWORD open_errno(const char *path, int err, char *errbuf, size_t errlen)
+{
     nmx__errf(errbuf, errlen, "%s: %s", path, strerror(err));
     switch (err) {
     case ENOENT:
@@ -394,53 +260,36 @@ static DWORD open_errno(const char *path, int err, char *errbuf, size_t errlen) 
     }
 }
 
-DWORD nmx_capture_open(const char *path, nmx_capture **out, char *errbuf, size_t errlen) {
-    nmx__errf(errbuf, errlen, "%s", "");
-    if (out)
-        *out = NULL;
-    if (!path || !out) {
-        nmx__errf(errbuf, errlen, "nmx_capture_open: %s is NULL", path ? "out" : "path");
-        return NMERR_INVALID_PARAMETER;
-    }
+/* The file, positioned at its start, and its first bytes. */
+static DWORD open_file(const char *path, FILE **fpp, struct stat *st, uint8_t magic[4], size_t *got,
+                       char *errbuf, size_t errlen)
+{
     FILE *fp = fopen(path, "rb");
     if (!fp)
         return open_errno(path, errno, errbuf, errlen);
-    struct stat st;
-    if (fstat(fileno(fp), &st) != 0) {
-        int e = errno;
+    int e = 0;
+    if (fstat(fileno(fp), st) != 0)
+        e = errno;
+    else if (S_ISDIR(st->st_mode))
+        e = EISDIR;
+    if (!e) {
+        setvbuf(fp, NULL, _IOFBF, (size_t)1 << 18);
+        *got = fread(magic, 1, 4, fp);
+        if (fseek(fp, 0, SEEK_SET) != 0)
+            e = errno;
+    }
+    if (e) {
         fclose(fp);
         return open_errno(path, e, errbuf, errlen);
     }
-    if (S_ISDIR(st.st_mode)) {
-        fclose(fp);
-        return open_errno(path, EISDIR, errbuf, errlen);
-    }
-    setvbuf(fp, NULL, _IOFBF, (size_t)1 << 18);
-    uint8_t magic[4] = {0};
-    size_t got = fread(magic, 1, 4, fp);
-    if (fseek(fp, 0, SEEK_SET) != 0) {
-        int e = errno;
-        fclose(fp);
-        return open_errno(path, e, errbuf, errlen);
-    }
+    *fpp = fp;
+    return NMERR_SUCCESS;
+}
 
-    char pcerr[PCAP_ERRBUF_SIZE] = "";
-    pcap_t *p = pcap_fopen_offline_with_tstamp_precision(fp, PCAP_TSTAMP_PRECISION_NANO, pcerr);
-    if (!p) {
-        fclose(fp); /* libpcap leaves it to us on failure */
-        nmx__errf(errbuf, errlen, "%s: %s", path, pcerr[0] ? pcerr : "not a capture file");
-        return NMERR_INVALID_FILE_FORMAT;
-    }
-
-    nmx_capture *cap = calloc(1, sizeof *cap);
-    loader L = {.cap = cap, .rz = nmx__recognizer_new()};
-    if (!cap || !L.rz || !(cap->path = strdup(path)))
-        goto oom;
-    int dlt = pcap_datalink(p);
-    cap->lts[0] = dlt;
-    cap->nlts = 1;
-
-    nmx_capture_info *in = &cap->info;
+/* What capinfos says of the file, known from its header. */
+static void header_info(nmx_capture_info *in, pcap_t *p, const uint8_t magic[4], size_t got,
+                        const struct stat *st)
+{
     in->format = got == 4 && magic[0] == 0x0a && magic[1] == 0x0d && magic[2] == 0x0d && magic[3] == 0x0a
                      ? NMX_FORMAT_PCAPNG
                      : NMX_FORMAT_PCAP;
@@ -453,84 +302,52 @@ DWORD nmx_capture_open(const char *path, nmx_capture **out, char *errbuf, size_t
     in->version_major = pcap_major_version(p);
     in->version_minor = pcap_minor_version(p);
     in->snaplen = pcap_snapshot(p);
-    in->file_bytes = (uint64_t)st.st_size;
+    in->link_type = pcap_datalink(p);
+    in->file_bytes = (uint64_t)st->st_size;
+}
 
-    for (;;) {
-        struct pcap_pkthdr *h;
-        const u_char *pkt;
-        int r = pcap_next_ex(p, &h, &pkt);
-        if (r == 1) {
-            if (cap->nframes == MAX_FRAMES) {
-                set_damage(cap, "more than 4294967294 frames; the rest is not read", dlt);
-                break;
-            }
-            if (!add_frame(&L, h, pkt, dlt))
-                goto oom;
-        } else if (r == PCAP_ERROR_BREAK) {
-            break; /* end of file */
-        } else {
-            set_damage(cap, pcap_geterr(p), dlt);
-            break;
-        }
+DWORD nmx_capture_open(const char *path, nmx_capture **out, char *errbuf, size_t errlen)
+{
+    nmx__errf(errbuf, errlen, "%s", "");
+    if (out)
+        *out = NULL;
+    if (!path || !out) {
+        nmx__errf(errbuf, errlen, "nmx_capture_open: %s is NULL", path ? "out" : "path");
+        return NMERR_INVALID_PARAMETER;
     }
-    pcap_close(p); /* closes fp */
-    if (cap->nframes && cap->nframes < L.recs_cap) {
-        nmx__frec *nr = realloc(cap->recs, cap->nframes * sizeof *nr);
-        if (nr) {
-            cap->recs = nr;
-            L.recs_cap = cap->nframes;
-        }
+    FILE *fp = NULL;
+    struct stat st;
+    uint8_t magic[4] = {0};
+    size_t got = 0;
+    DWORD rc = open_file(path, &fp, &st, magic, &got, errbuf, errlen);
+    if (rc != NMERR_SUCCESS)
+        return rc;
+    char pcerr[PCAP_ERRBUF_SIZE] = "";
+    pcap_t *p = pcap_fopen_offline_with_tstamp_precision(fp, PCAP_TSTAMP_PRECISION_NANO, pcerr);
+    if (!p) {
+        fclose(fp); /* libpcap leaves it to us on failure */
+        nmx__errf(errbuf, errlen, "%s: %s", path, pcerr[0] ? pcerr : "not a capture file");
+        return NMERR_INVALID_FILE_FORMAT;
     }
-    if (cap->nrtabs && cap->nrtabs < L.rtabs_cap) {
-        const RECOGNIZEDATATABLE **nt = realloc(cap->rtabs, cap->nrtabs * sizeof *nt);
-        if (nt) {
-            cap->rtabs = nt;
-            L.rtabs_cap = cap->nrtabs;
-        }
+    nmx_capture *cap = capture_new(path);
+    if (!cap) {
+        int e = errno;
+        pcap_close(p);
+        nmx__errf(errbuf, errlen, "%s: cannot make the capture's spool files: %s", path, strerror(e));
+        return e == ENOMEM ? NMERR_OUT_OF_MEMORY : NMERR_FILE_READ_ERROR;
     }
-    p = NULL;
-    free(L.hash);
-    L.hash = NULL;
-    nmx__recognizer_free(L.rz);
-    L.rz = NULL;
-
-    /* Shrink the data to its size and make it read-only (C7). */
-    if (cap->data) {
-        size_t pg = (size_t)sysconf(_SC_PAGESIZE), keep = (cap->data_len + pg - 1) / pg * pg;
-        if (keep < cap->data_map) {
-            void *q = mremap(cap->data, cap->data_map, keep, 0);
-            if (q != MAP_FAILED) {
-                cap->data = q;
-                cap->data_map = keep;
-            }
-        }
-        mprotect(cap->data, cap->data_map, PROT_READ);
-    }
-    in->path = cap->path;
-    in->error = cap->error;
-    in->link_type = dlt;
-    in->n_link_types = cap->nlts;
-    in->frames = cap->nframes;
-    in->memory_bytes = sizeof *cap + cap->data_map + L.recs_cap * sizeof(nmx__frec) +
-                       L.rtabs_cap * sizeof(void *) + cap->rtab_bytes + strlen(cap->path) + 1;
-    if (!slot_take(cap)) {
+    header_info(&cap->wsh->info, p, magic, got, &st);
+    int e = nmx__reader_start(cap, p); /* owns p from here */
+    if (e || !slot_take(cap)) {
         capture_free(cap);
-        nmx__errf(errbuf, errlen, "%s: 4096 captures are open already", path);
-        return NMERR_NO_HANDLES;
+        if (e)
+            nmx__errf(errbuf, errlen, "%s: cannot start reading: %s", path, strerror(e));
+        else
+            nmx__errf(errbuf, errlen, "%s: 4096 captures are open already", path);
+        return e ? NMERR_OUT_OF_MEMORY : NMERR_NO_HANDLES;
     }
     *out = cap;
     return NMERR_SUCCESS;
-
-oom:
-    if (p)
-        pcap_close(p);
-    else
-        fclose(fp);
-    free(L.hash);
-    nmx__recognizer_free(L.rz);
-    capture_free(cap);
-    nmx__errf(errbuf, errlen, "%s: out of memory reading the capture", path);
-    return NMERR_OUT_OF_MEMORY;
 }
 
 /* The capture with no frames that a run gets when the host gives it none
@@ -538,13 +355,18 @@ oom:
 static nmx_capture *g_empty;
 static pthread_once_t g_empty_once = PTHREAD_ONCE_INIT;
 
+/* Its shared page: read to the end, no frames, link type DLT_NULL. */
+static nmx__cap_shared g_empty_sh = {
+    .done = 1, .nlts = 1, .lts = {DLT_NULL}, .info = {.link_type = DLT_NULL, .n_link_types = 1}};
+
 static void empty_make(void) {
     nmx_capture *cap = calloc(1, sizeof *cap);
     if (!cap)
         return;
+    cap->data.fd = cap->index.fd = cap->tabs.fd = -1;
     cap->path = strdup("");
-    cap->nlts = 1;
-    cap->lts[0] = DLT_NULL;
+    cap->sh = &g_empty_sh;
+    cap->wq = &cap->local;
     if (!cap->path || !slot_take(cap)) {
         free(cap->path);
         free(cap);
@@ -584,12 +406,20 @@ DWORD nmx_capture_close(nmx_capture *cap) {
  * Accessors
  * ------------------------------------------------------------------------ */
 
-uint32_t nmx_capture_frames(const nmx_capture *cap) { return nmx__capture_valid(cap) ? cap->nframes : 0; }
+uint32_t nmx_capture_frames(const nmx_capture *cap) {
+    if (!nmx__capture_valid(cap))
+        return 0;
+    nmx__capture_wait_done(cap);
+    return nmx__published(cap);
+}
 
-int nmx_capture_link_type(const nmx_capture *cap) { return nmx__capture_valid(cap) ? cap->lts[0] : -1; }
+int nmx_capture_link_type(const nmx_capture *cap) { return nmx__capture_valid(cap) ? cap->sh->lts[0] : -1; }
 
 const char *nmx_capture_error(const nmx_capture *cap) {
-    return nmx__capture_valid(cap) ? cap->error : NULL;
+    if (!nmx__capture_valid(cap))
+        return NULL;
+    nmx__capture_wait_done(cap);
+    return cap->sh->error[0] ? cap->sh->error : NULL;
 }
 
 const char *nmx_capture_path(const nmx_capture *cap) { return nmx__capture_valid(cap) ? cap->path : NULL; }
@@ -599,16 +429,21 @@ DWORD nmx_capture_get_info(const nmx_capture *cap, nmx_capture_info *out) {
         return NMERR_INVALID_PARAMETER;
     if (!nmx__capture_valid(cap))
         return NMERR_INVALID_HCAPTURE;
-    *out = cap->info;
+    nmx__capture_wait_done(cap);
+    *out = cap->sh->info;
+    out->path = cap->path;
+    out->error = cap->sh->error[0] ? cap->sh->error : NULL;
     return NMERR_SUCCESS;
 }
 
 unsigned nmx_capture_link_types(const nmx_capture *cap, int *out, unsigned n) {
     if (!nmx__capture_valid(cap))
         return 0;
-    for (unsigned i = 0; out && i < n && i < cap->nlts; i++)
-        out[i] = cap->lts[i];
-    return cap->nlts;
+    nmx__capture_wait_done(cap);
+    unsigned have = atomic_load(&cap->sh->nlts);
+    for (unsigned i = 0; out && i < n && i < have; i++)
+        out[i] = cap->sh->lts[i];
+    return have;
 }
 
 DWORD nmx_capture_frame(const nmx_capture *cap, DWORD number, nmx_frame *out) {
@@ -616,10 +451,10 @@ DWORD nmx_capture_frame(const nmx_capture *cap, DWORD number, nmx_frame *out) {
         return NMERR_INVALID_PARAMETER;
     if (!nmx__capture_valid(cap))
         return NMERR_INVALID_HCAPTURE;
-    if (number >= cap->nframes)
+    if (nmx__capture_wait(cap, number, NULL, NULL) != 1)
         return NMERR_FRAME_NOT_FOUND;
-    const nmx__frec *r = &cap->recs[number];
-    const FRAME *f = (const FRAME *)(const void *)(cap->data + r->off);
+    const nmx__frec *r = nmx__rec(cap, number);
+    const FRAME *f = nmx__frame(cap, r);
     out->number = number;
     out->hframe = nmx__hframe_make(cap, number);
     out->frame = f;
@@ -627,8 +462,8 @@ DWORD nmx_capture_frame(const nmx_capture *cap, DWORD number, nmx_frame *out) {
     out->wire_len = f->FrameLength;
     out->cap_len = f->nBytesAvail;
     out->ts_ns = f->TimeStamp;
-    out->link_type = cap->lts[r->lt];
-    out->recognized = cap->rtabs[r->rtab];
+    out->link_type = cap->sh->lts[r->lt];
+    out->recognized = nmx__rtab(cap, r);
     return NMERR_SUCCESS;
 }
 
@@ -645,7 +480,7 @@ static const FRAME *frame_of(HFRAME hf, const nmx_capture **capp, DWORD *np) {
         *capp = cap;
     if (np)
         *np = n;
-    return (const FRAME *)(const void *)(cap->data + cap->recs[n].off);
+    return nmx__frame(cap, nmx__rec(cap, n));
 }
 
 DWORD WINAPI GetCaptureTotalFrames(HCAPTURE hCapture) { return nmx_capture_frames(hCapture); }
@@ -675,7 +510,7 @@ DWORD WINAPI GetFrameMacType(HFRAME hFrame) {
     DWORD n;
     if (!frame_of(hFrame, &cap, &n))
         return MAC_TYPE_UNKNOWN;
-    switch (cap->lts[cap->recs[n].lt]) {
+    switch (cap->sh->lts[nmx__rec(cap, n)->lt]) {
     case DLT_EN10MB:
         return MAC_TYPE_ETHERNET;
     case DLT_IEEE802:
@@ -700,63 +535,4 @@ DWORD WINAPI GetFrameNumber(HFRAME hFrame) {
 ULPFRAME WINAPI GetFrameFromFrameHandle(HFRAME hFrame) {
     /* The FRAME is read-only memory: the cast only matches Netmon's type. */
     return (ULPFRAME)(uintptr_t)frame_of(hFrame, NULL, NULL);
-}
-
-/* ------------------------------------------------------------------------
- * The ExpertGetFrame engine (C2-C5)
- * ------------------------------------------------------------------------ */
-
-void nmx__capture_describe(const nmx_capture *cap, uint32_t i, EXPERTFRAMEDESCRIPTOR *out) {
-    assert(i < cap->nframes);
-    const nmx__frec *r = &cap->recs[i];
-    out->FrameNumber = i;
-    out->hFrame = nmx__hframe_make(cap, i);
-    out->pFrame = (ULPFRAME)(uintptr_t)(cap->data + r->off);
-    out->lpRecognizeDataTable = (LPRECOGNIZEDATATABLE)(uintptr_t)cap->rtabs[r->rtab];
-    out->lpPropertyTable = NULL; /* C4: no property database */
-}
-
-static int passes(const nmx_capture *cap, const nmx_filter *hf, const nmx_filter *ef, DWORD flags,
-                  uint32_t i) {
-    if ((flags & FLAGS_DEFER_TO_UI_FILTER) && hf && !nmx__filter_pass(hf, cap, i))
-        return 0;
-    return !ef || nmx__filter_pass(ef, cap, i);
-}
-
-DWORD nmx__capture_get_frame(const nmx_capture *cap, const nmx_filter *host_filter,
-                             const nmx_filter *expert_filter, DWORD direction, DWORD flags,
-                             DWORD number, EXPERTFRAMEDESCRIPTOR *out) {
-    assert(cap);
-    if (!out)
-        return NMERR_INVALID_PARAMETER;
-    uint32_t n = cap->nframes;
-    switch (direction) {
-    case GET_SPECIFIED_FRAME:
-        if (number >= n)
-            return NMERR_FRAME_NOT_FOUND;
-        if (!passes(cap, host_filter, expert_filter, flags, number))
-            return NMERR_FRAME_FAILED_FILTER;
-        nmx__capture_describe(cap, number, out);
-        return NMERR_SUCCESS;
-    case GET_FRAME_NEXT_FORWARD: {
-        uint64_t i = number == INVALID_FRAME_NUMBER ? 0 : (uint64_t)number + 1;
-        for (; i < n; i++)
-            if (passes(cap, host_filter, expert_filter, flags, (uint32_t)i)) {
-                nmx__capture_describe(cap, (uint32_t)i, out);
-                return NMERR_SUCCESS;
-            }
-        return NMERR_NO_MORE_FRAMES;
-    }
-    case GET_FRAME_NEXT_BACKWARD: {
-        uint32_t i = number == INVALID_FRAME_NUMBER ? n : (number < n ? number : n);
-        while (i-- > 0)
-            if (passes(cap, host_filter, expert_filter, flags, i)) {
-                nmx__capture_describe(cap, i, out);
-                return NMERR_SUCCESS;
-            }
-        return NMERR_NO_MORE_FRAMES;
-    }
-    default:
-        return NMERR_INVALID_PARAMETER;
-    }
 }

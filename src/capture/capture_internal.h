@@ -1,7 +1,8 @@
 /* Internals of src/capture shared with src/host (nmx__ names).
  *
- * The capture is immutable once nmx_capture_open returns: every structure
- * below is read without locks by any number of runs (C7). Entry points in
+ * A capture is read once, by its reader thread, into spools (spool.h) that
+ * every run shares without locks (C7): a frame, once published, never
+ * changes or moves until the capture closes. Entry points in
  * capture.c / filter.c validate handles; the nmx__ functions here assume
  * valid, live arguments (asserted).
  */
@@ -10,37 +11,138 @@
 
 #include <nmexpert/capture.h>
 
+#include "capture/spool.h"
+
 #include <stdatomic.h>
 #include <stdint.h>
 
-/* One frame in the index: 16 bytes. Its FRAME record (time stamp, lengths)
- * and bytes live at cap->data + off, 8-byte aligned, so the descriptor's
- * pFrame points straight into the capture and needs no per-run copy. */
+/* One frame in the index: 16 bytes, in the capture's index spool. Its FRAME
+ * record (time stamp, lengths) and bytes live in the data spool at `off`,
+ * 8-byte aligned, so the descriptor's pFrame points straight into the
+ * capture and needs no per-run copy. */
 typedef struct nmx__frec {
-    uint64_t off;  /* of the FRAME record in cap->data */
-    uint32_t rtab; /* index of its recognition table in cap->rtabs */
-    uint16_t lt;   /* index of its link type in cap->lts */
+    uint64_t off;  /* of the FRAME record in the data spool */
+    uint32_t rtab; /* its recognition table: offset / 8 in the tables spool */
+    uint16_t lt;   /* index of its link type in the shared header's lts */
     uint16_t reserved;
 } nmx__frec;
 
+#define NMX__MAX_LTS 8
+
+/* The capture's published state: the first page of the index spool (the
+ * records follow it), so a worker process that maps the spool (isolated
+ * runs, nmx__capture_attach) follows the reading as the host does. The
+ * reader thread is its only writer. Fields not marked atomic are written
+ * before `done` is set (the final figures) or, for lts, before nlts covers
+ * them. */
+typedef struct nmx__cap_shared {
+    _Atomic uint32_t nframes; /* frames 0..nframes-1 are readable (release) */
+    _Atomic uint32_t done;    /* 1: reading ended; the counts below are final */
+    _Atomic uint32_t nlts;    /* distinct link types so far */
+    int32_t lts[NMX__MAX_LTS];
+    nmx_capture_info info;    /* figures only: its pointers are not used here */
+    char error[2048];         /* the damage (C6), "" if none; final with done */
+} nmx__cap_shared;
+
+/* Where runs sleep while frames are missing: a futex word and a count of
+ * sleepers. The host's runs use one in the capture object; a worker's runs
+ * use the one on the index spool's second page, the only page a worker maps
+ * writable (so a hostile worker can disturb other workers' waits, never the
+ * host's pages or waits). The reader wakes both. */
+typedef struct nmx__waitq {
+    _Atomic uint32_t seq;     /* bumped when sleepers must look again */
+    _Atomic uint32_t waiters; /* threads sleeping or about to */
+} nmx__waitq;
+
+#define NMX__WAITQ_AT 4096u    /* the workers' wait queue: the second page */
+#define NMX__INDEX_BASE 8192u  /* the records start on the third page */
+
+typedef struct nmx__reader nmx__reader;
+
 struct _CAPTURE {
-    uint32_t nframes;
-    uint16_t nlts;
     uint16_t slot;  /* in the capture table: HFRAMEs name it */
     uint32_t gen;   /* that slot's generation when this capture took it */
-    nmx__frec *recs;
-    uint8_t *data;  /* FRAME records back to back, 8-byte aligned */
-    size_t data_len;  /* bytes used */
-    size_t data_map;  /* bytes mapped */
-    const RECOGNIZEDATATABLE **rtabs; /* interned, shared by every frame with the same layers */
-    uint32_t nrtabs;
-    void *rtab_chunks; /* arena the tables live in (a list of chunks) */
-    size_t rtab_bytes;
-    int lts[8];        /* distinct link types, first seen first (libpcap gives one per file) */
+    int attached;   /* 1: a worker's view of another process's capture */
+    nmx__spool data;  /* FRAME records back to back, 8-byte aligned */
+    nmx__spool index; /* the shared page, then nmx__frec per frame */
+    nmx__spool tabs;  /* RECOGNIZEDATATABLEs, interned: one per distinct set of layers */
+    const nmx__cap_shared *sh; /* read-only view of the shared page */
+    nmx__cap_shared *wsh;      /* the reader's writable view (NULL attached) */
+    nmx__waitq local;          /* the host's runs wait here */
+    nmx__waitq *wq;            /* where this process's runs wait: &local, or attached the wait page */
+    nmx__waitq *xq;            /* the host: the workers' wait page, which the reader wakes too */
+    uint32_t woken;            /* the reader's: frames published at its last wake */
+    nmx__reader *rd;           /* the reader thread's state (NULL attached) */
     char *path;
-    char *error;
-    nmx_capture_info info;
 };
+
+/* Frame i's record, FRAME and recognition table. i < nframes (published),
+ * and, attached, nmx__capture_map(cap, i) done. */
+static inline const nmx__frec *nmx__rec(const nmx_capture *cap, uint32_t i)
+{
+    return (const nmx__frec *)(const void *)nmx__spool_at(&cap->index,
+                                                          NMX__INDEX_BASE + (uint64_t)i * sizeof(nmx__frec));
+}
+static inline const FRAME *nmx__frame(const nmx_capture *cap, const nmx__frec *r)
+{
+    return (const FRAME *)(const void *)nmx__spool_at(&cap->data, r->off);
+}
+static inline const RECOGNIZEDATATABLE *nmx__rtab(const nmx_capture *cap, const nmx__frec *r)
+{
+    return (const RECOGNIZEDATATABLE *)(const void *)nmx__spool_at(&cap->tabs, (uint64_t)r->rtab * 8);
+}
+/* Frames published so far (acquire: their records and bytes are visible). */
+static inline uint32_t nmx__published(const nmx_capture *cap)
+{
+    return atomic_load_explicit(&cap->sh->nframes, memory_order_acquire);
+}
+
+/* ---- streaming (wait.c) ------------------------------------------------
+ * A run waits for frames the reader has not yet published, without polling:
+ * a futex on the shared page's seq, which works across processes.
+ *
+ * nmx__capture_wait(cap, i, stop, arg): returns once frame i is published
+ * (1), reading has ended without it (0), or stop(arg) says so (-1); stop is
+ * checked before every sleep and after every wake (NULL: never stop). A
+ * terminate wakes the waiters with nmx__capture_wake after setting what stop
+ * reads, so it interrupts a wait (H4). i = UINT32_MAX waits for the end.
+ * Attached, the chunks frame i needs are mapped before it returns 1.
+ * nmx__capture_wait_done(cap): until reading ends (never interrupted). */
+int nmx__capture_wait(const nmx_capture *cap, uint32_t i, int (*stop)(void *), void *arg);
+void nmx__capture_wait_done(const nmx_capture *cap);
+void nmx__capture_wake(const nmx_capture *cap);
+/* The writer's side: publish n frames (and wake waiters when `force` or a
+ * batch has accumulated), or the end. */
+void nmx__capture_publish(nmx_capture *cap, uint32_t n, int force);
+void nmx__capture_publish_done(nmx_capture *cap);
+/* The reader's last act before publishing the end: the final figures of
+ * n frames into the shared page and cap->info. */
+void nmx__capture_finish(nmx_capture *cap, uint32_t n);
+/* Attached: map the chunks frame i needs (index, data, table). 0 or errno. */
+int nmx__capture_map(const nmx_capture *cap, uint32_t i);
+
+/* ---- isolation (issue 9): the same capture in a worker process ----------
+ * nmx__capture_export(cap, fds, max): the descriptors a worker needs to see
+ * cap: fds[0] the index spool (shared page + records), fds[1] the data spool
+ * (FRAME records and bytes), fds[2] the tables spool. Returns how many (3),
+ * or -1 when cap is not an open capture of this process or max < 3. The fds
+ * stay the capture's: the caller passes them (SCM_RIGHTS, or inheritance)
+ * and must not close them. They are O_CLOEXEC.
+ *
+ * A worker's runs wait on the index spool's wait page, which the host's
+ * reader wakes; a terminate in the worker wakes them with nmx__capture_wake.
+ *
+ * nmx__capture_attach(fds, n, path, out): in the worker, a capture over the
+ * spools the host's reader is filling (or has filled): its frames,
+ * numbering, link types, recognition tables and info equal the host's, read
+ * from the same pages, nothing re-read or re-decoded. It follows a capture
+ * still being read: ExpertGetFrame waits for frames the host has not yet
+ * published, exactly as in the host. `path` (may be NULL) is what
+ * nmx_capture_path reports. The fds are duplicated: the caller may close its
+ * own. Errors: NMERR_INVALID_PARAMETER (n < 3, bad fds, not spools),
+ * NMERR_OUT_OF_MEMORY, NMERR_NO_HANDLES. Close with nmx_capture_close. */
+NMX_API int nmx__capture_export(const nmx_capture *cap, int *fds, int max);
+NMX_API DWORD nmx__capture_attach(const int *fds, int n, const char *path, nmx_capture **out);
 
 /* The capture with no frames that a run gets when the host gives it none
  * (H2: hCapture is never NULL): path "", link type DLT_NULL, never closed.
@@ -64,6 +166,20 @@ int nmx__filter_valid(const nmx_filter *f);
 /* Does frame i of cap pass f? cap and f valid, i < cap->nframes. A filter
  * made for another capture matches nothing. */
 int nmx__filter_pass(const nmx_filter *f, const nmx_capture *cap, uint32_t i);
+
+/* As nmx__capture_get_frame, waiting (without polling) for frames the
+ * reader has not yet published; stop(arg) (may be NULL) is asked before
+ * each sleep and after each wake, and a true answer ends the call with
+ * NMERR_EXPERT_TERMINATE (the host passes "the run's key is terminated" and
+ * its terminate wakes the waiters with nmx__capture_wake). Forward walks wait
+ * for the next frame; backward walks, and INVALID_FRAME_NUMBER backward, for
+ * the frames they need (from INVALID_FRAME_NUMBER: the end of the reading);
+ * specified frames for that frame. NMERR_NO_MORE_FRAMES / FRAME_NOT_FOUND
+ * only once reading has ended without the frame. */
+DWORD nmx__capture_get_frame_wait(const nmx_capture *cap, const nmx_filter *host_filter,
+                                  const nmx_filter *expert_filter, DWORD direction, DWORD flags,
+                                  DWORD number, int (*stop)(void *), void *arg,
+                                  EXPERTFRAMEDESCRIPTOR *out);
 
 /* Fill a frame descriptor for frame i (valid). */
 void nmx__capture_describe(const nmx_capture *cap, uint32_t i, EXPERTFRAMEDESCRIPTOR *out);
@@ -95,6 +211,8 @@ void nmx__capture_describe(const nmx_capture *cap, uint32_t i, EXPERTFRAMEDESCRI
 DWORD nmx__capture_get_frame(const nmx_capture *cap, const nmx_filter *host_filter,
                              const nmx_filter *expert_filter, DWORD direction, DWORD flags,
                              DWORD number, EXPERTFRAMEDESCRIPTOR *out);
+/* (It is nmx__capture_get_frame_wait with no stop: it waits for the reader
+ * as needed.) */
 
 /* recognize.c: the per-capture recognizer. The reader calls nmx__recognize
  * for every frame, in capture order, from one thread at a time; it fills

@@ -111,16 +111,18 @@ DWORD nmx_filter_create(const nmx_capture *cap, const char *expr, nmx_filter **o
     f->gen = cap->gen;
     DWORD rc = NMERR_SUCCESS;
     pthread_mutex_lock(&compile_mu);
-    for (unsigned i = 0; i < cap->nlts; i++) {
-        pcap_t *p = pcap_open_dead(cap->lts[i], FILTER_SNAPLEN);
+    /* The link types known now: libpcap gives one per file, known at open. */
+    unsigned nlts = atomic_load(&cap->sh->nlts);
+    for (unsigned i = 0; i < nlts; i++) {
+        pcap_t *p = pcap_open_dead(cap->sh->lts[i], FILTER_SNAPLEN);
         if (!p) {
             rc = NMERR_OUT_OF_MEMORY;
             nmx__errf(errbuf, errlen, "nmx_filter_create: out of memory");
             break;
         }
         if (pcap_compile(p, &f->progs[i], expr, 1, PCAP_NETMASK_UNKNOWN) != 0) {
-            const char *name = pcap_datalink_val_to_name(cap->lts[i]);
-            if (cap->nlts > 1)
+            const char *name = pcap_datalink_val_to_name(cap->sh->lts[i]);
+            if (nlts > 1)
                 nmx__errf(errbuf, errlen, "link type %s: %s", name ? name : "?", pcap_geterr(p));
             else
                 nmx__errf(errbuf, errlen, "%s", pcap_geterr(p));
@@ -160,10 +162,10 @@ const char *nmx_filter_expression(const nmx_filter *filter) {
 int nmx__filter_pass(const nmx_filter *f, const nmx_capture *cap, uint32_t i) {
     if (f->cap != cap || f->slot != cap->slot || f->gen != cap->gen)
         return 0;
-    const nmx__frec *r = &cap->recs[i];
+    const nmx__frec *r = nmx__rec(cap, i);
     if (r->lt >= f->nprogs)
         return 0;
-    const FRAME *fr = (const FRAME *)(const void *)(cap->data + r->off);
+    const FRAME *fr = nmx__frame(cap, r);
     struct pcap_pkthdr h;
     memset(&h, 0, sizeof h);
     h.caplen = fr->nBytesAvail;
@@ -174,7 +176,7 @@ int nmx__filter_pass(const nmx_filter *f, const nmx_capture *cap, uint32_t i) {
 int nmx_filter_match(const nmx_filter *filter, const nmx_capture *cap, DWORD number) {
     if (!nmx__filter_valid(filter) || !nmx__capture_valid(cap))
         return -1;
-    if (number >= cap->nframes)
+    if (nmx__capture_wait(cap, number, NULL, NULL) != 1)
         return 0;
     return nmx__filter_pass(filter, cap, number);
 }

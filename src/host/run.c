@@ -213,10 +213,13 @@ static void *run_thread(void *arg)
 /* Tells the run's expert to stop: its key, or its worker (H4). */
 static void tell_terminate(nmx_run *r)
 {
-    if (r->iso)
+    if (r->iso) {
         nmx__iso_terminate(r->iso);
-    else
+    } else {
         nmx_key_terminate(r->key);
+        if (r->opt.capture)
+            nmx__capture_wake(r->opt.capture); /* a wait for a frame ends (C8) */
+    }
 }
 
 /* Marks the run terminated (mu held). Returns 1 if the key must now be told,

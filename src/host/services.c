@@ -79,6 +79,13 @@ static int own_filter(const nmx_run *r, const nmx_filter *f)
     return 0;
 }
 
+/* The engine's stop question while it waits for a frame: has the held key
+ * been told to terminate? (tell_terminate in run.c wakes the wait.) */
+static int hold_terminated(void *h)
+{
+    return nmx__key_hold_terminated(h);
+}
+
 NMX_API DWORD WINAPI ExpertGetFrame(HEXPERTKEY key, DWORD direction, DWORD flags, DWORD number,
                                     HFILTER filter, LPEXPERTFRAMEDESCRIPTOR out)
 {
@@ -98,8 +105,10 @@ NMX_API DWORD WINAPI ExpertGetFrame(HEXPERTKEY key, DWORD direction, DWORD flags
     else if (!r->opt.capture)
         rc = NMERR_NO_MORE_FRAMES; /* memory for the empty capture was refused */
     else
-        rc = nmx__capture_get_frame(r->opt.capture, r->opt.filter, filter, direction, flags,
-                                    number, &d);
+        /* May wait for the reader (C8), holding the key: the run stays
+         * alive, and a terminate interrupts the wait (H4). */
+        rc = nmx__capture_get_frame_wait(r->opt.capture, r->opt.filter, filter, direction, flags,
+                                         number, hold_terminated, &h, &d);
     if (rc == NMERR_SUCCESS)
         atomic_store_explicit(&r->last_frame, d.FrameNumber, memory_order_relaxed);
     nmx__key_unhold(&h);
