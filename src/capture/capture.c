@@ -125,10 +125,11 @@ static void capture_free(nmx_capture *cap)
         return;
     nmx__reader_stop(cap);
     if (cap->attached && cap->wq)
-        munmap(cap->wq, NMX__WAITQ_AT);
+        munmap(cap->wq, NMX__WAITQ_BYTES);
     nmx__spool_destroy(&cap->data);
     nmx__spool_destroy(&cap->index);
     nmx__spool_destroy(&cap->tabs);
+    nmx__spool_destroy(&cap->waits);
     free(cap->path);
     free(cap);
 }
@@ -139,10 +140,10 @@ static nmx_capture *capture_new(const char *path)
     nmx_capture *cap = calloc(1, sizeof *cap);
     if (!cap)
         return NULL;
-    cap->data.fd = cap->index.fd = cap->tabs.fd = -1;
+    cap->data.fd = cap->index.fd = cap->tabs.fd = cap->waits.fd = -1;
     int e = 0;
     uint64_t off;
-    uint8_t *pages = NULL;
+    uint8_t *pages = NULL, *waits = NULL;
     if (!(cap->path = strdup(path)))
         e = ENOMEM;
     if (!e)
@@ -151,7 +152,11 @@ static nmx_capture *capture_new(const char *path)
         e = nmx__spool_create(&cap->index);
     if (!e)
         e = nmx__spool_create(&cap->tabs);
+    if (!e)
+        e = nmx__spool_create(&cap->waits);
     if (!e && !(pages = nmx__spool_append(&cap->index, NMX__INDEX_BASE, &off)))
+        e = errno;
+    if (!e && !(waits = nmx__spool_append(&cap->waits, NMX__WAITQ_BYTES, &off)))
         e = errno;
     if (e) {
         capture_free(cap);
@@ -160,7 +165,7 @@ static nmx_capture *capture_new(const char *path)
     }
     cap->wsh = (nmx__cap_shared *)(void *)pages;
     cap->sh = (const nmx__cap_shared *)(const void *)nmx__spool_at(&cap->index, 0);
-    cap->xq = (nmx__waitq *)(void *)(pages + NMX__WAITQ_AT);
+    cap->xq = (nmx__waitq *)(void *)waits;
     cap->wq = &cap->local;
     return cap;
 }
@@ -180,13 +185,14 @@ void nmx__capture_finish(nmx_capture *cap, uint32_t n)
 
 int nmx__capture_export(const nmx_capture *cap, int *fds, int max)
 {
-    if (!fds || max < 3 || !nmx__capture_valid(cap) || cap->attached || cap->index.fd < 0 ||
-        cap->data.anon)
+    if (!fds || max < NMX__EXPORT_FDS || !nmx__capture_valid(cap) || cap->attached ||
+        cap->index.fd < 0 || cap->data.anon)
         return -1;
     fds[0] = cap->index.fd;
     fds[1] = cap->data.fd;
     fds[2] = cap->tabs.fd;
-    return 3;
+    fds[3] = cap->waits.fd;
+    return NMX__EXPORT_FDS;
 }
 
 static int attach_spools(nmx_capture *cap, const int *fds)
@@ -200,10 +206,12 @@ static int attach_spools(nmx_capture *cap, const int *fds)
     if (!e)
         e = nmx__spool_attach(&cap->tabs, fds[2]);
     if (!e)
+        e = nmx__spool_attach(&cap->waits, fds[3]);
+    if (!e)
         e = nmx__spool_map(&cap->index, 0);
     if (e)
         return e;
-    void *q = mmap(NULL, NMX__WAITQ_AT, PROT_READ | PROT_WRITE, MAP_SHARED, cap->index.fd, NMX__WAITQ_AT);
+    void *q = mmap(NULL, NMX__WAITQ_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, cap->waits.fd, 0);
     if (q == MAP_FAILED)
         return errno;
     cap->wq = q;
@@ -216,12 +224,12 @@ DWORD nmx__capture_attach(const int *fds, int n, const char *path, nmx_capture *
     if (!out)
         return NMERR_INVALID_PARAMETER;
     *out = NULL;
-    if (!fds || n < 3)
+    if (!fds || n < NMX__EXPORT_FDS)
         return NMERR_INVALID_PARAMETER;
     nmx_capture *cap = calloc(1, sizeof *cap);
     if (!cap)
         return NMERR_OUT_OF_MEMORY;
-    cap->data.fd = cap->index.fd = cap->tabs.fd = -1;
+    cap->data.fd = cap->index.fd = cap->tabs.fd = cap->waits.fd = -1;
     cap->attached = 1;
     int e = (cap->path = strdup(path ? path : "")) ? attach_spools(cap, fds) : ENOMEM;
     if (e || !slot_take(cap)) {

@@ -9,10 +9,12 @@
 #define _GNU_SOURCE
 #include "host/isolate.h"
 #include "host/iso_wire.h"
+#include "capture/capture_internal.h"
 
 #include <nmexpert/capture.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -62,19 +64,45 @@ static nmx_iso_str put_blob(char *data, size_t *used, const void *src, size_t n)
     return s;
 }
 
-/* The capture as the worker gets it: its descriptors, which stay the
- * capture's. TODO(issue 10): filled by nmx__capture_export once the capture
- * layer has it; until then there are none, and the worker opens the capture
- * by its path. */
+/* The capture as the worker gets it (C7: nothing read again): descriptors
+ * of its spools (nmx__capture_export), each a new read-only open but the
+ * wait page's, so that nothing the worker maps of them can be written back
+ * into the host's capture (mprotect cannot make writable what was opened
+ * read-only). None for the empty capture or a capture that cannot be
+ * exported: the worker then opens it by its path. */
 typedef struct handover {
     int fds[NMX_ISO_MAX_CAPTURE_FDS];
     size_t nfds;
 } handover;
 
+static void handover_free(handover *h)
+{
+    for (size_t i = 0; i < h->nfds; i++)
+        close(h->fds[i]);
+    h->nfds = 0;
+}
+
+static int reopen(int fd, int read_only)
+{
+    if (!read_only)
+        return fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    char proc[64];
+    snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+    return open(proc, O_RDONLY | O_CLOEXEC);
+}
+
 static DWORD handover_make(HCAPTURE cap, handover *h)
 {
-    (void)cap;
     memset(h, 0, sizeof *h);
+    int own[NMX_ISO_MAX_CAPTURE_FDS];
+    int n = cap ? nmx__capture_export(cap, own, (int)NMX_ISO_MAX_CAPTURE_FDS) : -1;
+    for (int i = 0; i < n; i++) {
+        if ((h->fds[i] = reopen(own[i], i < NMX__EXPORT_SPOOLS)) < 0) {
+            handover_free(h);
+            return NMERR_NO_HANDLES;
+        }
+        h->nfds++;
+    }
     return NMERR_SUCCESS;
 }
 
@@ -149,6 +177,7 @@ DWORD nmx__iso_start(const nmx__iso_spec *sp, nmx__iso **out)
     DWORD rc = handover_make(sp->capture, &h);
     if (rc == NMERR_SUCCESS)
         rc = spawn(w, sp, &h);
+    handover_free(&h);
     if (rc != NMERR_SUCCESS) {
         nmx__iso_free(w);
         return rc;
