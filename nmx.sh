@@ -12,6 +12,7 @@ JOBS=$(nproc 2>/dev/null || echo 2)
 # Debian packages the build, the tests and the benchmark need.
 PACKAGES=(build-essential cmake pkg-config clang libclang-rt-14-dev
           libmimalloc-dev libjemalloc-dev libtalloc-dev valgrind libpcap-dev libseccomp-dev tshark libndpi-dev
+          libwiretap-dev libwsutil-dev libglib2.0-dev gzip zstd lz4
           chromium)
 
 deps() {

@@ -1,23 +1,27 @@
-/* nmx-bench-capture: how fast an expert walks a capture, against libpcap.
+/* nmx-bench-capture: how fast a capture is read and walked, against libpcap.
  *
- *   nmx-bench-capture [-r REPS] [-e EXPERT.so] [FILE]
+ *   nmx-bench-capture [-r ROUNDS] [-e EXPERT.so] [-n NMEXPERT] [FILE]
  *
- * In one process, best of REPS repetitions of each, over the same file:
+ * In one process, ROUNDS rounds (default 5) of these steps, interleaved, over
+ * the same file; the medians are printed:
  *   (a) a bare libpcap loop: pcap_open_offline + pcap_next_ex to the end,
  *       touching one byte of every packet;
- *   (b) nmx_capture_open: reading, indexing and decoding every frame once;
- *   (c) a run of walk_expert (nmx_run_start .. nmx_run_wait) over the capture
- *       (b) opened: the full ExpertGetFrame pass;
- * then frames per second of each and the ratios (c) / (a) and (b)+(c) / (a)
- * (frames per second of the step over frames per second of the bare loop;
- * the issue's target is >= 0.5), and (b)'s memory: RSS growth per frame.
+ *   (b) nmx_capture_open + one run of walk_expert to its end: reading,
+ *       recognising and walking at once (the run streams behind the reader);
+ *   (c) a second walk_expert run over the capture (b) read: the
+ *       ExpertGetFrame pass alone;
+ *   (d) the command `nmexpert run --in-process FILE`: every bundled expert;
+ *   (e) `nmexpert run FILE`: the same, each expert in a worker process;
+ * then frames per second of each and its ratio to (a) (frames/s of the step
+ * over frames/s of (a)). The issue's targets: (b) >= 1.0, (d) >= 0.5.
  *
  * Without FILE, a synthetic capture is used: 1,000,000 Ethernet/IPv4 frames,
  * 70 % TCP and 30 % UDP, of 60 to 1514 bytes (half 60-128, a quarter
  * 129-1000, a quarter 1514), written deterministically with pcap_dump to
  * /tmp/nmx-bench-capture-1M.pcap (about 590 MB) and reused while its size is
- * the expected one. walk_expert.so is looked for beside this program.
- * Never a test: nothing here is registered with ctest.
+ * the expected one. walk_expert.so is looked for beside this program, the
+ * command two folders up (the build's root). Never a test: nothing here is
+ * registered with ctest.
  */
 #define _GNU_SOURCE
 #include <nmexpert/capture.h>
@@ -26,6 +30,8 @@
 #include <pcap/pcap.h>
 
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/wait.h>
 #include <getopt.h>
 #include <libgen.h>
 #include <stdint.h>
@@ -48,18 +54,6 @@ static double now(void)
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
-static long rss_bytes(void)
-{
-    long size = 0, res = 0;
-    FILE *f = fopen("/proc/self/statm", "r");
-    if (!f)
-        return -1;
-    if (fscanf(f, "%ld %ld", &size, &res) != 2)
-        res = -1;
-    fclose(f);
-    return res < 0 ? -1 : res * sysconf(_SC_PAGESIZE);
 }
 
 /* ---- the synthetic capture -------------------------------------------- */
@@ -301,145 +295,178 @@ static int walk(nmx_expert *ex, nmx_capture *cap, uint64_t want_sum, double *wal
     return ok ? 0 : -1;
 }
 
+/* ---- (d) the command ------------------------------------------------------ */
+
+/* Wall time of `nmexpert run [--in-process] FILE` (every bundled expert),
+ * its output thrown away. */
+static int command(const char *nmexpert, const char *path, int in_process, double *wall)
+{
+    double t0 = now();
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        int fd = open("/dev/null", O_WRONLY);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+        }
+        if (in_process)
+            execl(nmexpert, nmexpert, "run", "--in-process", path, (char *)NULL);
+        else
+            execl(nmexpert, nmexpert, "run", path, (char *)NULL);
+        _exit(127);
+    }
+    int st;
+    if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        fprintf(stderr, "nmx-bench-capture: %s run %s failed (status %d)\n", nmexpert, path, st);
+        return -1;
+    }
+    *wall = now() - t0;
+    return 0;
+}
+
 /* ---- the driver ---------------------------------------------------------- */
 
 static void usage(void)
 {
     fprintf(stderr,
-            "usage: nmx-bench-capture [-r REPS] [-e EXPERT.so] [FILE]\n"
-            "  FILE  a pcap/pcapng file; default: a synthetic 1M-frame capture in %s\n"
-            "  -r    repetitions, the best is kept (default: 5, more for small files)\n"
-            "  -e    the walk expert (default: walk_expert.so beside this program)\n",
+            "usage: nmx-bench-capture [-r ROUNDS] [-e EXPERT.so] [-n NMEXPERT] [FILE]\n"
+            "  FILE  a capture; default: a synthetic 1M-frame pcap in %s\n"
+            "  -r    rounds, each step once per round, interleaved; medians (default: 5)\n"
+            "  -e    the walk expert (default: walk_expert.so beside this program)\n"
+            "  -n    the nmexpert command (default: ../../nmexpert from this program)\n",
             SYNTH_PATH);
 }
 
-static void keep_min(double *best, double v)
+static int cmp_double(const void *a, const void *b)
 {
-    if (*best == 0 || v < *best)
-        *best = v;
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+enum { A_BARE, B_OPEN_WALK, C_WALK, C_LOOP, D_CMD, E_CMD_ISO, NSTEPS };
+#define MAX_ROUNDS 101
+
+/* One round: every step once. 0 or -1. */
+static int round_once(const char *path, nmx_expert *ex, const char *nmexpert, uint64_t *want_sum,
+                      double t[NSTEPS])
+{
+    uint64_t n;
+    double t0 = now();
+    if (bare_loop(path, &n) != 0)
+        return -1;
+    t[A_BARE] = now() - t0;
+
+    char err[512];
+    nmx_capture *cap;
+    t0 = now();
+    if (nmx_capture_open(path, &cap, err, sizeof err) != NMERR_SUCCESS) {
+        fprintf(stderr, "nmx-bench-capture: %s\n", err);
+        return -1;
+    }
+    double wall, loop;
+    if (!*want_sum) /* the first round: untimed, the checksum */
+        *want_sum = expected_sum(cap);
+    int bad = walk(ex, cap, *want_sum, &wall, &loop) != 0;
+    t[B_OPEN_WALK] = now() - t0;
+    bad = bad || walk(ex, cap, *want_sum, &t[C_WALK], &t[C_LOOP]) != 0;
+    nmx_capture_close(cap);
+    bad = bad || command(nmexpert, path, 1, &t[D_CMD]) != 0;
+    bad = bad || command(nmexpert, path, 0, &t[E_CMD_ISO]) != 0;
+    return bad ? -1 : 0;
+}
+
+static void row(const char *what, double t, double f, double ta)
+{
+    printf("%-62s %10.3f %12.4g %9.3f\n", what, t * 1e3, f / t, ta / t);
+}
+
+static const char *beside_exe(const char *rel, char *buf, size_t len)
+{
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0)
+        return NULL;
+    exe[n] = 0;
+    snprintf(buf, len, "%s/%s", dirname(exe), rel);
+    return buf;
 }
 
 int main(int argc, char **argv)
 {
-    int reps = 0, opt;
-    const char *expert_path = NULL;
-    while ((opt = getopt(argc, argv, "r:e:h")) != -1) {
+    int rounds = 5, opt;
+    const char *expert_path = NULL, *nmexpert = NULL;
+    while ((opt = getopt(argc, argv, "r:e:n:h")) != -1) {
         if (opt == 'r')
-            reps = atoi(optarg);
+            rounds = atoi(optarg);
         else if (opt == 'e')
             expert_path = optarg;
+        else if (opt == 'n')
+            nmexpert = optarg;
         else {
             usage();
             return opt == 'h' ? 0 : 2;
         }
     }
-    if (argc - optind > 1) {
+    if (argc - optind > 1 || rounds < 1 || rounds > MAX_ROUNDS) {
         usage();
         return 2;
     }
     const char *path = optind < argc ? argv[optind] : SYNTH_PATH;
     if (optind == argc && synth_make(path) != 0)
         return 1;
-
-    char exe[4096], epath[4300];
-    if (!expert_path) {
-        ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-        if (n <= 0) {
-            fprintf(stderr, "nmx-bench-capture: /proc/self/exe: %s\n", strerror(errno));
-            return 1;
-        }
-        exe[n] = 0;
-        snprintf(epath, sizeof epath, "%s/walk_expert.so", dirname(exe));
-        expert_path = epath;
-    }
+    char epath[4300], npath[4300];
+    if (!expert_path)
+        expert_path = beside_exe("walk_expert.so", epath, sizeof epath);
+    if (!nmexpert)
+        nmexpert = beside_exe("../../nmexpert", npath, sizeof npath);
     char err[512];
     nmx_expert *ex;
-    if (nmx_expert_load(expert_path, &ex, err, sizeof err) != NMERR_SUCCESS) {
-        fprintf(stderr, "nmx-bench-capture: %s\n", err);
+    if (!expert_path || !nmexpert || nmx_expert_load(expert_path, &ex, err, sizeof err) != NMERR_SUCCESS) {
+        fprintf(stderr, "nmx-bench-capture: %s\n", expert_path ? err : "/proc/self/exe unreadable");
         return 1;
     }
-
-    /* Untimed: the file into the page cache, and its frame count. */
-    uint64_t frames = 0;
-    if (bare_loop(path, &frames) != 0)
-        return 1;
-    if (frames == 0) {
+    uint64_t frames = 0; /* untimed: the file into the page cache, and its frame count */
+    if (bare_loop(path, &frames) != 0 || frames == 0) {
         fprintf(stderr, "nmx-bench-capture: %s has no frames\n", path);
         return 1;
     }
-    if (reps <= 0) {
-        uint64_t r = 2000000 / frames;
-        reps = r < 5 ? 5 : r > 100 ? 100 : (int)r;
-    }
-
-    double ta = 0, tb = 0, tc = 0, tloop = 0;
-    long rss_growth = -1;
+    static double t[NSTEPS][MAX_ROUNDS];
     uint64_t want_sum = 0;
-    nmx_capture_info info;
-    memset(&info, 0, sizeof info);
-    for (int rep = 0; rep < reps; rep++) {
-        uint64_t n;
-        double t0 = now();
-        if (bare_loop(path, &n) != 0)
+    for (int r = 0; r < rounds; r++) {
+        double one[NSTEPS];
+        if (round_once(path, ex, nmexpert, &want_sum, one) != 0)
             return 1;
-        keep_min(&ta, now() - t0);
-
-        long r0 = rss_bytes();
-        nmx_capture *cap;
-        t0 = now();
-        DWORD rc = nmx_capture_open(path, &cap, err, sizeof err);
-        double t1 = now();
-        long r1 = rss_bytes();
-        if (rc != NMERR_SUCCESS) {
-            fprintf(stderr, "nmx-bench-capture: %s\n", err);
-            return 1;
-        }
-        keep_min(&tb, t1 - t0);
-        if (rep == 0) {
-            rss_growth = r0 >= 0 && r1 >= 0 ? r1 - r0 : -1; /* the first open, in a fresh process */
-            nmx_capture_get_info(cap, &info);
-            if (info.frames != frames || info.error)
-                fprintf(stderr, "nmx-bench-capture: nmx_capture_open read %u frames, libpcap %llu%s%s\n",
-                        (unsigned)info.frames, (unsigned long long)frames, info.error ? ": " : "",
-                        info.error ? info.error : "");
-            want_sum = expected_sum(cap);
-        }
-
-        double wall, loop;
-        if (walk(ex, cap, want_sum, &wall, &loop) != 0)
-            return 1;
-        keep_min(&tc, wall);
-        keep_min(&tloop, loop);
-        nmx_capture_close(cap);
+        for (int k = 0; k < NSTEPS; k++)
+            t[k][r] = one[k];
     }
     nmx_expert_unload(ex);
+    double m[NSTEPS], f = (double)frames;
+    for (int k = 0; k < NSTEPS; k++)
+        m[k] = median(t[k], rounds);
 
-    double f = (double)frames;
     printf("nmx-bench-capture: %s\n", path);
-    printf("%llu frames, %.1f MB file, %.0f B captured per frame; %s build; best of %d\n\n",
-           (unsigned long long)frames, (double)info.file_bytes / 1e6,
-           (double)info.captured_bytes / f, NMX_BENCH_BUILD_TYPE, reps);
-    printf("%-58s %10s %12s %9s\n", "step", "ms", "frames/s", "vs (a)");
-    printf("%-58s %10.3f %12.4g %9.3f\n", "(a) bare libpcap: pcap_open_offline + pcap_next_ex", ta * 1e3,
-           f / ta, 1.0);
-    printf("%-58s %10.3f %12.4g %9.3f\n", "(b) nmx_capture_open: read + index + decode", tb * 1e3, f / tb,
-           ta / tb);
-    printf("%-58s %10.3f %12.4g %9.3f\n", "(c) walk_expert run: the ExpertGetFrame pass", tc * 1e3, f / tc,
-           ta / tc);
-    printf("%-58s %10.3f %12.4g %9.3f\n", "    (c)'s loop alone, timed inside Run", tloop * 1e3,
-           f / tloop, ta / tloop);
-    printf("%-58s %10.3f %12.4g %9.3f\n", "(b)+(c) open, then walk", (tb + tc) * 1e3, f / (tb + tc),
-           ta / (tb + tc));
-    printf("\n'vs (a)': frames/s of the step / frames/s of (a); the target is >= 0.5\n");
-    printf("  (c) alone     %.3f  %s\n", ta / tc, ta / tc >= 0.5 ? "PASS" : "MISS");
-    printf("  (b)+(c)       %.3f  %s\n", ta / (tb + tc), ta / (tb + tc) >= 0.5 ? "PASS" : "MISS");
-    printf("\nMemory of (b), the first open in this process:\n");
-    if (rss_growth >= 0)
-        printf("  RSS growth %.1f MB = %.0f B per frame", (double)rss_growth / 1e6,
-               (double)rss_growth / f);
-    else
-        printf("  RSS growth unknown (no /proc/self/statm)");
-    printf(" (the capture's own count, memory_bytes: %.0f B per frame; file: %.0f B per frame)\n",
-           (double)info.memory_bytes / f, (double)info.file_bytes / f);
+    printf("%llu frames; %s build; medians of %d interleaved rounds\n\n", (unsigned long long)frames,
+           NMX_BENCH_BUILD_TYPE, rounds);
+    printf("%-62s %10s %12s %9s\n", "step", "ms", "frames/s", "vs (a)");
+    row("(a) bare libpcap: pcap_open_offline + pcap_next_ex", m[A_BARE], f, m[A_BARE]);
+    row("(b) nmx_capture_open + one walk_expert run, streaming", m[B_OPEN_WALK], f, m[A_BARE]);
+    row("(c) walk_expert run over the capture read in (b)", m[C_WALK], f, m[A_BARE]);
+    row("    (c)'s loop alone, timed inside Run", m[C_LOOP], f, m[A_BARE]);
+    row("(d) nmexpert run --in-process FILE (every bundled expert)", m[D_CMD], f, m[A_BARE]);
+    row("(e) nmexpert run FILE (the same, each in a worker process)", m[E_CMD_ISO], f, m[A_BARE]);
+    printf("\n'vs (a)': frames/s of the step / frames/s of (a)\n");
+    printf("  (b) open + one pass of a walking expert  %.3f  (target >= 1.0: %s)\n", m[A_BARE] / m[B_OPEN_WALK],
+           m[A_BARE] / m[B_OPEN_WALK] >= 1.0 ? "PASS" : "MISS");
+    printf("  (d) the command, five experts            %.3f  (target >= 0.5: %s)\n", m[A_BARE] / m[D_CMD],
+           m[A_BARE] / m[D_CMD] >= 0.5 ? "PASS" : "MISS");
+    printf("  (e) the same, isolated                   %.3f\n", m[A_BARE] / m[E_CMD_ISO]);
     return 0;
 }

@@ -1,7 +1,7 @@
 /* nmexpert/capture.h — the host side of captures: open, index, filter, decode.
  *
- * A capture file (pcap in either byte order, micro- or nanosecond, or pcapng;
- * SPEC C1) is read once, by libpcap, into an immutable in-memory index that
+ * A capture (one or several files in any format Wireshark reads, SPEC C1)
+ * is read once, by libwiretap, into an immutable in-memory index that
  * every run over it shares without locks (C7). An nmx_capture* IS an HCAPTURE
  * and an nmx_filter* IS an HFILTER, so the host hands them to experts as they
  * are. Frames are reached by their 0-based number (C2) or through the
@@ -17,8 +17,9 @@
  * Time stamps are nanoseconds since the Unix epoch (1970-01-01 UTC), exact
  * for nanosecond files, saturated at the int64_t range for absurd ones.
  *
- * Error convention (host.h): functions return NMERR_* codes; where libpcap
- * has something to say, its text goes into the caller's errbuf (always
+ * Error convention (host.h): functions return NMERR_* codes; where
+ * libwiretap or libpcap (filters) has something to say, its text goes into
+ * the caller's errbuf (always
  * NUL-terminated when errlen > 0; errbuf may be NULL when errlen is 0).
  * docs/CAPTURES.md explains the design and its costs.
  */
@@ -41,24 +42,37 @@ typedef struct _FILTER nmx_filter;   /* an nmx_filter* is an HFILTER */
  * Opening and closing (C1, C6, C7)
  * ------------------------------------------------------------------------ */
 
-/* Open the capture file `path` and read every frame into memory.
+/* Open the capture `path` and read every frame into memory. `path` is a
+ * capture file in any format libwiretap (Wireshark's reader) reads, plain
+ * or gzip-, zstd- or lz4-compressed (C1); a folder (every capture in it,
+ * sorted by name, one capture with frames numbered across the files; files
+ * that are no capture are skipped); or "-", standard input (a pipe is read
+ * as it arrives when its format allows, else copied to a temporary file
+ * first; docs/CAPTURES.md).
  *
  * On success *out holds the capture and the result is NMERR_SUCCESS. A file
- * that is damaged after its header (truncated, corrupt record, a pcapng
- * interface whose link type differs from the first one's, which libpcap
- * cannot read past) still opens with every frame read before the damage;
- * nmx_capture_error() then says what is wrong ("path: frame N: ...", N the
- * 0-based number of the first frame that could not be read) (C6).
+ * that is damaged after its header (truncated, corrupt record) still opens
+ * with every frame read before the damage; nmx_capture_error() then says
+ * what is wrong ("path: frame N: ...", N the 0-based number, in that file,
+ * of the first frame that could not be read), and no later file is read
+ * (C6).
  *
  * Errors (*out set to NULL, the reason in errbuf, prefixed with the path):
- *   NMERR_INVALID_PARAMETER    path or out is NULL
- *   NMERR_FILE_NOT_FOUND       no such file (or a path component is missing)
+ *   NMERR_INVALID_PARAMETER    path or out is NULL; "-" given twice; stdin a terminal
+ *   NMERR_FILE_NOT_FOUND       no such file (or a path component is missing),
+ *                              or a folder holding no capture
  *   NMERR_ACCESS_DENIED        the file may not be read
- *   NMERR_FILE_READ_ERROR      a directory, or another error opening it
- *   NMERR_INVALID_FILE_FORMAT  not a capture libpcap reads (libpcap's text)
+ *   NMERR_FILE_READ_ERROR      another error opening it
+ *   NMERR_INVALID_FILE_FORMAT  not a capture libwiretap reads (libwiretap's text)
  *   NMERR_OUT_OF_MEMORY        the frames do not fit in memory
  *   NMERR_NO_HANDLES           4096 captures are open already */
 NMX_API DWORD nmx_capture_open(const char *path, nmx_capture **out, char *errbuf, size_t errlen);
+
+/* Open several inputs (files, folders, "-" at most once) as one capture,
+ * frames numbered across them in the order given. As nmx_capture_open;
+ * NMERR_INVALID_PARAMETER also for n 0 or a NULL path. */
+NMX_API DWORD nmx_capture_open_inputs(const char *const *paths, size_t n, nmx_capture **out, char *errbuf,
+                                      size_t errlen);
 
 /* Close a capture and free everything it handed out (FRAME records, HFRAMEs,
  * recognition tables). Filters made for it must be destroyed by the caller,
@@ -80,20 +94,48 @@ NMX_API int nmx_capture_link_type(const nmx_capture *cap);
 /* The damage message (C6) if the file could not be read to its end, else
  * NULL. Owned by the capture. */
 NMX_API const char *nmx_capture_error(const nmx_capture *cap);
-/* The path the capture was opened with. Owned by the capture. */
+/* The path the capture was opened with (the first, when several). Owned by
+ * the capture. */
 NMX_API const char *nmx_capture_path(const nmx_capture *cap);
 
+#define NMX_FORMAT_OTHER 0 /* another format libwiretap reads (see file_type) */
 #define NMX_FORMAT_PCAP 1
 #define NMX_FORMAT_PCAPNG 2
+
+/* One input file, as capinfos describes it. Strings are owned by the
+ * capture (or static). */
+typedef struct nmx_capture_input {
+    const char *path;        /* as given; a folder's files as "folder/name"; "-" for stdin */
+    const char *format;      /* capinfos' "File type" ("Wireshark/tcpdump/... - pcap",
+                                "Microsoft NetMon 2.x") */
+    const char *format_name; /* editcap -F's short name ("pcap", "netmon2") */
+    const char *compression; /* "none", "gzip", "zstd" or "lz4" */
+    uint64_t file_bytes;     /* size of the file as stored (compressed); 0 for a pipe */
+    uint32_t snaplen;        /* 0 when the file does not say */
+    int encap_dlt;           /* the file's link type as a DLT; -1 when per packet or none */
+    const char *encap;       /* capinfos' "File encapsulation" ("Ethernet", "Per packet") */
+    int ts_digits;           /* digits of the file's time stamps (6 micro, 9 nano); -1 per packet */
+    uint32_t first_frame;    /* the capture's number of this input's first frame */
+    uint32_t frames;         /* frames read from it */
+} nmx_capture_input;
+
+/* Number of input files of the capture; 0 for an invalid capture. */
+NMX_API unsigned nmx_capture_inputs(const nmx_capture *cap);
+/* Input i. Errors: NMERR_INVALID_PARAMETER (out NULL), NMERR_INVALID_HCAPTURE,
+ * NMERR_FILE_NOT_FOUND (i >= nmx_capture_inputs). */
+NMX_API DWORD nmx_capture_input_info(const nmx_capture *cap, unsigned i, nmx_capture_input *out);
 
 /* capinfos-like summary. Strings point into the capture. */
 typedef struct nmx_capture_info {
     const char *path;
     const char *error;        /* as nmx_capture_error() */
-    int format;               /* NMX_FORMAT_* */
-    int swapped;              /* 1 when the file's byte order is not the host's */
+    int format;               /* NMX_FORMAT_* of the first input */
+    const char *file_type;    /* its capinfos "File type" (nmx_capture_input.format) */
+    const char *compression;  /* its compression: "none", "gzip", "zstd" or "lz4" */
+    unsigned inputs;          /* input files (nmx_capture_input_info) */
+    int swapped;              /* plain pcap/pcapng: 1 when the file's byte order is not the host's */
     int ts_digits;            /* pcap: 6 (microsecond file) or 9 (nanosecond); pcapng: 0 (per interface) */
-    int version_major, version_minor;
+    int version_major, version_minor; /* plain pcap/pcapng: the header's version */
     int snaplen;
     int link_type;            /* the first interface's DLT */
     unsigned n_link_types;    /* distinct link types among the frames (see nmx_capture_link_types) */
@@ -102,7 +144,7 @@ typedef struct nmx_capture_info {
     uint64_t captured_bytes;  /* sum of their captured lengths */
     int64_t first_ts, last_ts;       /* ns since the epoch, of frame 0 and of the last frame */
     int64_t earliest_ts, latest_ts;  /* the smallest and largest time stamps (capinfos' first/last) */
-    uint64_t file_bytes;      /* size of the file */
+    uint64_t file_bytes;      /* size of the files as stored */
     uint64_t memory_bytes;    /* memory the capture holds: frames, index, tables */
 } nmx_capture_info;
 

@@ -19,6 +19,7 @@
 #define _GNU_SOURCE /* u_char and friends in pcap.h */
 #include "capture/capture_internal.h"
 #include "capture/reader.h"
+#include "capture/source.h"
 
 #include <errno.h>
 #include <pcap/pcap.h>
@@ -124,14 +125,57 @@ static void capture_free(nmx_capture *cap)
     if (!cap)
         return;
     nmx__reader_stop(cap);
-    if (cap->attached && cap->wq)
-        munmap(cap->wq, NMX__WAITQ_BYTES);
+    if (cap->attached) {
+        nmx__spool_unmap_rw(&cap->waits, cap->wq, NMX__WAITQ_BYTES);
+    } else {
+        nmx__spool_unmap_rw(&cap->index, cap->wsh, NMX__INDEX_BASE);
+        nmx__spool_unmap_rw(&cap->waits, cap->xq, NMX__WAITQ_BYTES);
+    }
     nmx__spool_destroy(&cap->data);
     nmx__spool_destroy(&cap->index);
     nmx__spool_destroy(&cap->tabs);
     nmx__spool_destroy(&cap->waits);
+    for (unsigned i = 0; i < cap->ninputs; i++)
+        free((char *)cap->inputs[i].path);
+    free(cap->inputs);
     free(cap->path);
     free(cap);
+}
+
+/* The index spool's first two pages (the shared page, and one unused),
+ * zeroed, written, and mapped writable for the reader. 0 or errno. */
+static int shared_pages(nmx_capture *cap)
+{
+    uint64_t off;
+    uint8_t *p = nmx__spool_append(&cap->index, NMX__INDEX_BASE, &off);
+    if (!p)
+        return errno;
+    memset(p, 0, NMX__INDEX_BASE);
+    int e = nmx__spool_flush(&cap->index);
+    if (e)
+        return e;
+    uint8_t *w = nmx__spool_map_rw(&cap->index, 0, NMX__INDEX_BASE);
+    if (!w)
+        return errno;
+    cap->wsh = (nmx__cap_shared *)(void *)w;
+    cap->sh = (const nmx__cap_shared *)(const void *)nmx__spool_at(&cap->index, 0);
+    return 0;
+}
+
+/* The workers' wait page: the wait spool's, zeroed, written, and mapped
+ * writable (the one spool a worker may write: capture_internal.h). */
+static int wait_page(nmx_capture *cap)
+{
+    uint64_t off;
+    uint8_t *p = nmx__spool_append(&cap->waits, NMX__WAITQ_BYTES, &off);
+    if (!p)
+        return errno;
+    memset(p, 0, NMX__WAITQ_BYTES);
+    int e = nmx__spool_flush(&cap->waits);
+    if (e)
+        return e;
+    cap->xq = nmx__spool_map_rw(&cap->waits, 0, NMX__WAITQ_BYTES);
+    return cap->xq ? 0 : errno;
 }
 
 /* A capture with empty spools and its shared pages; NULL with errno. */
@@ -141,9 +185,8 @@ static nmx_capture *capture_new(const char *path)
     if (!cap)
         return NULL;
     cap->data.fd = cap->index.fd = cap->tabs.fd = cap->waits.fd = -1;
+    cap->wq = &cap->local;
     int e = 0;
-    uint64_t off;
-    uint8_t *pages = NULL, *waits = NULL;
     if (!(cap->path = strdup(path)))
         e = ENOMEM;
     if (!e)
@@ -154,19 +197,15 @@ static nmx_capture *capture_new(const char *path)
         e = nmx__spool_create(&cap->tabs);
     if (!e)
         e = nmx__spool_create(&cap->waits);
-    if (!e && !(pages = nmx__spool_append(&cap->index, NMX__INDEX_BASE, &off)))
-        e = errno;
-    if (!e && !(waits = nmx__spool_append(&cap->waits, NMX__WAITQ_BYTES, &off)))
-        e = errno;
+    if (!e)
+        e = shared_pages(cap);
+    if (!e)
+        e = wait_page(cap);
     if (e) {
         capture_free(cap);
         errno = e;
         return NULL;
     }
-    cap->wsh = (nmx__cap_shared *)(void *)pages;
-    cap->sh = (const nmx__cap_shared *)(const void *)nmx__spool_at(&cap->index, 0);
-    cap->xq = (nmx__waitq *)(void *)waits;
-    cap->wq = &cap->local;
     return cap;
 }
 
@@ -211,8 +250,8 @@ static int attach_spools(nmx_capture *cap, const int *fds)
         e = nmx__spool_map(&cap->index, 0);
     if (e)
         return e;
-    void *q = mmap(NULL, NMX__WAITQ_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, cap->waits.fd, 0);
-    if (q == MAP_FAILED)
+    void *q = nmx__spool_map_rw(&cap->waits, 0, NMX__WAITQ_BYTES);
+    if (!q)
         return errno;
     cap->wq = q;
     cap->sh = (const nmx__cap_shared *)(const void *)nmx__spool_at(&cap->index, 0);
@@ -251,111 +290,115 @@ int nmx__capture_map(const nmx_capture *cap, uint32_t i)
     return e ? e : nmx__spool_map(&c->tabs, (uint64_t)r->rtab * 8);
 }
 
-static DWORD open_errno(const char *path, int err, char *errbuf, size_t errlen)
-{
-    nmx__errf(errbuf, errlen, "%s: %s", path, strerror(err));
-    switch (err) {
-    case ENOENT:
-    case ENOTDIR:
-        return NMERR_FILE_NOT_FOUND;
-    case EACCES:
-    case EPERM:
-        return NMERR_ACCESS_DENIED;
-    case ENOMEM:
-        return NMERR_OUT_OF_MEMORY;
-    default:
-        return NMERR_FILE_READ_ERROR;
-    }
-}
-
-/* The file, positioned at its start, and its first bytes. */
-static DWORD open_file(const char *path, FILE **fpp, struct stat *st, uint8_t magic[4], size_t *got,
-                       char *errbuf, size_t errlen)
-{
-    FILE *fp = fopen(path, "rb");
-    if (!fp)
-        return open_errno(path, errno, errbuf, errlen);
-    int e = 0;
-    if (fstat(fileno(fp), st) != 0)
-        e = errno;
-    else if (S_ISDIR(st->st_mode))
-        e = EISDIR;
-    if (!e) {
-        setvbuf(fp, NULL, _IOFBF, (size_t)1 << 18);
-        *got = fread(magic, 1, 4, fp);
-        if (fseek(fp, 0, SEEK_SET) != 0)
-            e = errno;
-    }
-    if (e) {
+/* What only the header of a plain pcap or pcapng file says: byte order,
+ * version, time stamp digits. Left 0 for other formats and compressed files. */
+static void header_facts(const char *path, nmx_capture_info *in) {
+    uint8_t h[16];
+    FILE *fp = strcmp(path, "-") ? fopen(path, "rb") : NULL;
+    size_t got = fp ? fread(h, 1, sizeof h, fp) : 0;
+    if (fp)
         fclose(fp);
-        return open_errno(path, e, errbuf, errlen);
-    }
-    *fpp = fp;
-    return NMERR_SUCCESS;
-}
-
-/* What capinfos says of the file, known from its header. */
-static void header_info(nmx_capture_info *in, pcap_t *p, const uint8_t magic[4], size_t got,
-                        const struct stat *st)
-{
-    in->format = got == 4 && magic[0] == 0x0a && magic[1] == 0x0d && magic[2] == 0x0d && magic[3] == 0x0a
-                     ? NMX_FORMAT_PCAPNG
-                     : NMX_FORMAT_PCAP;
-    if (in->format == NMX_FORMAT_PCAP) {
-        uint32_t m = (uint32_t)magic[0] | (uint32_t)magic[1] << 8 | (uint32_t)magic[2] << 16 |
-                     (uint32_t)magic[3] << 24;
+    if (got < sizeof h)
+        return;
+    uint32_t m = (uint32_t)h[0] | (uint32_t)h[1] << 8 | (uint32_t)h[2] << 16 | (uint32_t)h[3] << 24;
+    const uint8_t *v = h + 4; /* pcap: major, minor after the magic */
+    if (in->format == NMX_FORMAT_PCAPNG) {
+        m = (uint32_t)h[8] | (uint32_t)h[9] << 8 | (uint32_t)h[10] << 16 | (uint32_t)h[11] << 24;
+        v = h + 12; /* after the byte-order magic */
+        in->swapped = m == 0x4d3c2b1au;
+    } else if (in->format == NMX_FORMAT_PCAP) {
+        in->swapped = m == 0xd4c3b2a1u || m == 0x4d3cb2a1u;
         in->ts_digits = (m == 0xa1b23c4du || m == 0x4d3cb2a1u) ? 9 : 6;
+    } else {
+        return;
     }
-    in->swapped = pcap_is_swapped(p);
-    in->version_major = pcap_major_version(p);
-    in->version_minor = pcap_minor_version(p);
-    in->snaplen = pcap_snapshot(p);
-    in->link_type = pcap_datalink(p);
-    in->file_bytes = (uint64_t)st->st_size;
+    in->version_major = in->swapped ? v[0] << 8 | v[1] : v[1] << 8 | v[0];
+    in->version_minor = in->swapped ? v[2] << 8 | v[3] : v[3] << 8 | v[2];
 }
 
-DWORD nmx_capture_open(const char *path, nmx_capture **out, char *errbuf, size_t errlen)
+/* The inputs' descriptions, kept by the capture, and the info they give. */
+static int keep_inputs(nmx_capture *cap, const nmx__source *src) {
+    size_t n = nmx__source_inputs(src);
+    cap->inputs = calloc(n, sizeof *cap->inputs);
+    if (!cap->inputs)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        cap->inputs[i] = *nmx__source_input(src, i);
+        cap->inputs[i].path = strdup(cap->inputs[i].path);
+        if (!cap->inputs[i].path)
+            return 0;
+        cap->ninputs++;
+        cap->info0.file_bytes += cap->inputs[i].file_bytes;
+    }
+    nmx_capture_info *in = &cap->info0;
+    const nmx_capture_input *first = &cap->inputs[0];
+    int plain = strcmp(first->compression, "none") == 0;
+    in->file_type = first->format;
+    in->compression = first->compression;
+    in->inputs = cap->ninputs;
+    in->snaplen = (int)first->snaplen;
+    in->format = strcmp(first->format_name, "pcapng") == 0 ? NMX_FORMAT_PCAPNG
+                 : strstr(first->format_name, "pcap")     ? NMX_FORMAT_PCAP
+                                                          : NMX_FORMAT_OTHER;
+    if (plain)
+        header_facts(first->path, in);
+    return 1;
+}
+
+void nmx__capture_inputs_final(nmx_capture *cap, const nmx__source *src)
 {
+    for (unsigned i = 0; i < cap->ninputs && i < nmx__source_inputs(src); i++) {
+        cap->inputs[i].first_frame = nmx__source_input(src, i)->first_frame;
+        cap->inputs[i].frames = nmx__source_input(src, i)->frames;
+    }
+}
+
+DWORD nmx_capture_open_inputs(const char *const *paths, size_t n, nmx_capture **out, char *errbuf,
+                              size_t errlen) {
     nmx__errf(errbuf, errlen, "%s", "");
-    if (out)
-        *out = NULL;
-    if (!path || !out) {
-        nmx__errf(errbuf, errlen, "nmx_capture_open: %s is NULL", path ? "out" : "path");
+    if (!out) {
+        nmx__errf(errbuf, errlen, "nmx_capture_open: out is NULL");
         return NMERR_INVALID_PARAMETER;
     }
-    FILE *fp = NULL;
-    struct stat st;
-    uint8_t magic[4] = {0};
-    size_t got = 0;
-    DWORD rc = open_file(path, &fp, &st, magic, &got, errbuf, errlen);
-    if (rc != NMERR_SUCCESS)
+    *out = NULL;
+    nmx__source *src;
+    char err[1024];
+    DWORD rc = nmx__source_open(paths, n, &src, err, sizeof err);
+    if (rc != NMERR_SUCCESS) {
+        nmx__errf(errbuf, errlen, "%s", err);
         return rc;
-    char pcerr[PCAP_ERRBUF_SIZE] = "";
-    pcap_t *p = pcap_fopen_offline_with_tstamp_precision(fp, PCAP_TSTAMP_PRECISION_NANO, pcerr);
-    if (!p) {
-        fclose(fp); /* libpcap leaves it to us on failure */
-        nmx__errf(errbuf, errlen, "%s: %s", path, pcerr[0] ? pcerr : "not a capture file");
-        return NMERR_INVALID_FILE_FORMAT;
     }
-    nmx_capture *cap = capture_new(path);
-    if (!cap) {
-        int e = errno;
-        pcap_close(p);
-        nmx__errf(errbuf, errlen, "%s: cannot make the capture's spool files: %s", path, strerror(e));
+    const char *first = nmx__source_input(src, 0)->path;
+    nmx_capture *cap = capture_new(first);
+    if (!cap || !keep_inputs(cap, src)) {
+        int e = cap ? ENOMEM : errno;
+        nmx__errf(errbuf, errlen, "%s: cannot make the capture's spool files: %s", first, strerror(e));
+        nmx__source_close(src);
+        capture_free(cap);
         return e == ENOMEM ? NMERR_OUT_OF_MEMORY : NMERR_FILE_READ_ERROR;
     }
-    header_info(&cap->wsh->info, p, magic, got, &st);
-    int e = nmx__reader_start(cap, p); /* owns p from here */
+    cap->wsh->info = cap->info0;
+    int e = nmx__reader_start(cap, src); /* owns src from here */
     if (e || !slot_take(cap)) {
-        capture_free(cap);
         if (e)
-            nmx__errf(errbuf, errlen, "%s: cannot start reading: %s", path, strerror(e));
+            nmx__errf(errbuf, errlen, "%s: cannot start reading: %s", cap->path, strerror(e));
         else
-            nmx__errf(errbuf, errlen, "%s: 4096 captures are open already", path);
+            nmx__errf(errbuf, errlen, "%s: 4096 captures are open already", cap->path);
+        capture_free(cap);
         return e ? NMERR_OUT_OF_MEMORY : NMERR_NO_HANDLES;
     }
     *out = cap;
     return NMERR_SUCCESS;
+}
+
+DWORD nmx_capture_open(const char *path, nmx_capture **out, char *errbuf, size_t errlen) {
+    if (!path || !out) {
+        if (out)
+            *out = NULL;
+        nmx__errf(errbuf, errlen, "nmx_capture_open: %s is NULL", path ? "out" : "path");
+        return NMERR_INVALID_PARAMETER;
+    }
+    return nmx_capture_open_inputs(&path, 1, out, errbuf, errlen);
 }
 
 /* The capture with no frames that a run gets when the host gives it none
@@ -365,7 +408,7 @@ static pthread_once_t g_empty_once = PTHREAD_ONCE_INIT;
 
 /* Its shared page: read to the end, no frames, link type DLT_NULL. */
 static nmx__cap_shared g_empty_sh = {
-    .done = 1, .nlts = 1, .lts = {DLT_NULL}, .info = {.link_type = DLT_NULL, .n_link_types = 1}};
+    .done = 1, .nlts = 1, .lts_known = 1, .lts = {DLT_NULL}, .info = {.link_type = DLT_NULL, .n_link_types = 1}};
 
 static void empty_make(void) {
     nmx_capture *cap = calloc(1, sizeof *cap);
@@ -421,7 +464,13 @@ uint32_t nmx_capture_frames(const nmx_capture *cap) {
     return nmx__published(cap);
 }
 
-int nmx_capture_link_type(const nmx_capture *cap) { return nmx__capture_valid(cap) ? cap->sh->lts[0] : -1; }
+int nmx_capture_link_type(const nmx_capture *cap) {
+    if (!nmx__capture_valid(cap))
+        return -1;
+    if (!atomic_load(&cap->sh->nlts))
+        nmx__capture_wait(cap, 0, NULL, NULL); /* not declared: the first frame's */
+    return atomic_load(&cap->sh->nlts) ? cap->sh->lts[0] : -1;
+}
 
 const char *nmx_capture_error(const nmx_capture *cap) {
     if (!nmx__capture_valid(cap))
@@ -441,6 +490,9 @@ DWORD nmx_capture_get_info(const nmx_capture *cap, nmx_capture_info *out) {
     *out = cap->sh->info;
     out->path = cap->path;
     out->error = cap->sh->error[0] ? cap->sh->error : NULL;
+    /* The strings are this process's (a worker's view has no inputs). */
+    out->file_type = cap->ninputs ? cap->info0.file_type : NULL;
+    out->compression = cap->ninputs ? cap->info0.compression : NULL;
     return NMERR_SUCCESS;
 }
 
@@ -452,6 +504,20 @@ unsigned nmx_capture_link_types(const nmx_capture *cap, int *out, unsigned n) {
     for (unsigned i = 0; out && i < n && i < have; i++)
         out[i] = cap->sh->lts[i];
     return have;
+}
+
+unsigned nmx_capture_inputs(const nmx_capture *cap) { return nmx__capture_valid(cap) ? cap->ninputs : 0; }
+
+DWORD nmx_capture_input_info(const nmx_capture *cap, unsigned i, nmx_capture_input *out) {
+    if (!out)
+        return NMERR_INVALID_PARAMETER;
+    if (!nmx__capture_valid(cap))
+        return NMERR_INVALID_HCAPTURE;
+    if (i >= cap->ninputs)
+        return NMERR_FILE_NOT_FOUND;
+    nmx__capture_wait_done(cap); /* its frame count is final */
+    *out = cap->inputs[i];
+    return NMERR_SUCCESS;
 }
 
 DWORD nmx_capture_frame(const nmx_capture *cap, DWORD number, nmx_frame *out) {

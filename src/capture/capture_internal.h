@@ -39,6 +39,7 @@ typedef struct nmx__cap_shared {
     _Atomic uint32_t nframes; /* frames 0..nframes-1 are readable (release) */
     _Atomic uint32_t done;    /* 1: reading ended; the counts below are final */
     _Atomic uint32_t nlts;    /* distinct link types so far */
+    uint32_t lts_known;       /* 1: every input declared its link type, all are in lts from the start */
     int32_t lts[NMX__MAX_LTS];
     nmx_capture_info info;    /* figures only: its pointers are not used here */
     char error[2048];         /* the damage (C6), "" if none; final with done */
@@ -73,8 +74,10 @@ struct _CAPTURE {
     nmx__waitq local;          /* the host's runs wait here */
     nmx__waitq *wq;            /* where this process's runs wait: &local, or attached the wait page */
     nmx__waitq *xq;            /* the host: the workers' wait page, which the reader wakes too */
-    uint32_t woken;            /* the reader's: frames published at its last wake */
     nmx__reader *rd;           /* the reader thread's state (NULL attached) */
+    nmx_capture_input *inputs; /* the files read, paths owned (none attached) */
+    unsigned ninputs;
+    nmx_capture_info info0;    /* what the inputs' headers say, with this process's strings */
     char *path;
 };
 
@@ -113,13 +116,17 @@ static inline uint32_t nmx__published(const nmx_capture *cap)
 int nmx__capture_wait(const nmx_capture *cap, uint32_t i, int (*stop)(void *), void *arg);
 void nmx__capture_wait_done(const nmx_capture *cap);
 void nmx__capture_wake(const nmx_capture *cap);
-/* The writer's side: publish n frames (and wake waiters when `force` or a
- * batch has accumulated), or the end. */
-void nmx__capture_publish(nmx_capture *cap, uint32_t n, int force);
+/* The writer's side: publish n frames (written to the spools) and wake the
+ * waiters, or publish the end. The reader publishes in batches of frames,
+ * each frame at once from a pipe. */
+void nmx__capture_publish(nmx_capture *cap, uint32_t n);
 void nmx__capture_publish_done(nmx_capture *cap);
 /* The reader's last act before publishing the end: the final figures of
  * n frames into the shared page and cap->info. */
 void nmx__capture_finish(nmx_capture *cap, uint32_t n);
+/* The reader, at the end: the inputs' final frame counts from the source. */
+struct nmx__source;
+void nmx__capture_inputs_final(nmx_capture *cap, const struct nmx__source *src);
 /* Attached: map the chunks frame i needs (index, data, table). 0 or errno. */
 int nmx__capture_map(const nmx_capture *cap, uint32_t i);
 

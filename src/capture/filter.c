@@ -111,7 +111,10 @@ DWORD nmx_filter_create(const nmx_capture *cap, const char *expr, nmx_filter **o
     f->gen = cap->gen;
     DWORD rc = NMERR_SUCCESS;
     pthread_mutex_lock(&compile_mu);
-    /* The link types known now: libpcap gives one per file, known at open. */
+    /* The link types: known at open when every input declares one, else
+     * only once every frame has been read. */
+    if (!cap->sh->lts_known)
+        nmx__capture_wait_done(cap);
     unsigned nlts = atomic_load(&cap->sh->nlts);
     for (unsigned i = 0; i < nlts; i++) {
         pcap_t *p = pcap_open_dead(cap->sh->lts[i], FILTER_SNAPLEN);

@@ -86,8 +86,12 @@ uint32_t nmx__intern_table(nmx__intern *in, const nmx_decoded *d)
     RECOGNIZEDATATABLE *t = nmx__spool_append(in->tabs, align8(sizeof *t + n * sizeof(RECOGNIZEDATA)), &off);
     if (!t || off / 8 >= UINT32_MAX)
         return UINT32_MAX;
+    size_t size = align8(sizeof *t + n * sizeof(RECOGNIZEDATA));
+    memset(t, 0, size);
     t->nRecognizeDatas = (WORD)n;
     memcpy(t->RecognizeData, rd, n * sizeof *rd);
+    if (nmx__spool_flush(in->tabs) != 0) /* read back at once by the hash */
+        return UINT32_MAX;
     in->hash[h] = (uint32_t)(off / 8) + 1;
     in->count++;
     return (uint32_t)(off / 8);

@@ -1,9 +1,9 @@
-/* The reader thread: libpcap's frames into the capture's spools (SPEC C1,
- * C6, C7, C8). Each frame is recognised (nmx__recognize, in capture order),
- * its FRAME record and bytes appended to the data spool, its record to the
- * index spool, then published: from that moment every run may read it, and
- * nothing about it changes until the capture closes. */
-#define _GNU_SOURCE /* u_char and friends in pcap.h */
+/* The reader thread: the frame source's frames (source.h) into the
+ * capture's spools (SPEC C1, C6, C7, C8). Each frame is recognised
+ * (nmx__recognize, in capture order), its FRAME record and bytes appended to
+ * the data spool, its record to the index spool, then published: from that
+ * moment every run may read it, and nothing about it changes until the
+ * capture closes. */
 #include "capture/reader.h"
 
 #include "capture/intern.h"
@@ -16,30 +16,19 @@
 
 #define FRAME_HDR offsetof(FRAME, MacFrame) /* 16: TimeStamp, FrameLength, nBytesAvail */
 #define MAX_FRAMES 0xfffffffeu              /* INVALID_FRAME_NUMBER is not a frame */
+#define PUBLISH_BATCH 256u /* frames written and published together (one at a time from a pipe) */
 
 struct nmx__reader {
     nmx_capture *cap;
-    pcap_t *p;
-    int dlt;
+    nmx__source *src;
     nmx__recognizer *rz;
     nmx__intern in;
+    int stream; /* an input may stall (a pipe): wake waiting runs at every frame */
     pthread_t thread;
     _Atomic int stop;
 };
 
 static size_t align8(size_t n) { return (n + 7) & ~(size_t)7; }
-
-static int64_t ts_ns(const struct timeval *tv)
-{
-    /* PCAP_TSTAMP_PRECISION_NANO: tv_usec holds nanoseconds. Saturate what
-     * int64_t nanoseconds cannot hold (year 2262 and beyond, or before 1678). */
-    int64_t sec = (int64_t)tv->tv_sec, ns = (int64_t)tv->tv_usec;
-    if (sec > INT64_MAX / 1000000000 - 1)
-        return INT64_MAX;
-    if (sec < INT64_MIN / 1000000000 + 1)
-        return INT64_MIN;
-    return sec * 1000000000 + ns;
-}
 
 static unsigned lt_index(nmx_capture *cap, int dlt)
 {
@@ -53,7 +42,7 @@ static unsigned lt_index(nmx_capture *cap, int dlt)
         atomic_store_explicit(&sh->nlts, n + 1, memory_order_release);
         return n;
     }
-    return 0; /* cannot happen with libpcap (one link type per file) */
+    return 0; /* more than 8 distinct link types: the rest are taken for the first */
 }
 
 static void count_frame(nmx_capture_info *in, uint32_t n, const FRAME *f)
@@ -71,127 +60,152 @@ static void count_frame(nmx_capture_info *in, uint32_t n, const FRAME *f)
     in->captured_bytes += f->nBytesAvail;
 }
 
-/* Append and publish frame n. 0 when memory or disk is refused (errno). */
-static int add_frame(nmx__reader *rd, uint32_t n, const struct pcap_pkthdr *h, const uint8_t *pkt)
+/* Write what was appended and publish frames 0..n-1. 0 (errno) when the
+ * disk refuses. */
+static int publish(nmx__reader *rd, uint32_t n)
+{
+    int e = nmx__spool_flush(&rd->cap->data);
+    if (!e)
+        e = nmx__spool_flush(&rd->cap->index);
+    if (e) {
+        errno = e;
+        return 0;
+    }
+    nmx__capture_publish(rd->cap, n);
+    return 1;
+}
+
+/* Append frame n; publish it with those before when a batch is complete.
+ * 0 when memory or disk is refused (errno). */
+static int add_frame(nmx__reader *rd, uint32_t n, const nmx__src_frame *h)
 {
     nmx_capture *cap = rd->cap;
-    size_t need = align8(FRAME_HDR + (h->caplen > 8 ? (size_t)h->caplen : 8)); /* a whole FRAME fits */
+    size_t need = align8(FRAME_HDR + (h->cap_len > 8 ? (size_t)h->cap_len : 8)); /* a whole FRAME fits */
     uint64_t off, roff;
     FRAME *f = nmx__spool_append(&cap->data, need, &off);
     nmx__frec *r = f ? nmx__spool_append(&cap->index, sizeof *r, &roff) : NULL;
     if (!r)
         return 0;
     nmx_decoded d;
-    nmx__recognize(rd->rz, pkt, h->caplen, rd->dlt, ts_ns(&h->ts), &d);
+    nmx__recognize(rd->rz, h->bytes, h->cap_len, h->dlt, h->ts_ns, &d);
     uint32_t rt = nmx__intern_table(&rd->in, &d);
     if (rt == UINT32_MAX)
         return 0;
 
-    f->TimeStamp = ts_ns(&h->ts);
-    f->FrameLength = h->len;
-    f->nBytesAvail = h->caplen;
-    memcpy(f->MacFrame, pkt, h->caplen);
-    memset(f->MacFrame + h->caplen, 0, need - FRAME_HDR - h->caplen);
+    f->TimeStamp = h->ts_ns;
+    f->FrameLength = h->wire_len;
+    f->nBytesAvail = h->cap_len;
+    memcpy(f->MacFrame, h->bytes, h->cap_len);
+    memset(f->MacFrame + h->cap_len, 0, need - FRAME_HDR - h->cap_len);
     r->off = off;
     r->rtab = rt;
-    r->lt = (uint16_t)lt_index(cap, rd->dlt);
+    r->lt = (uint16_t)lt_index(cap, h->dlt);
     r->reserved = 0;
     count_frame(&cap->wsh->info, n, f);
-    nmx__capture_publish(cap, n + 1, 0);
+    if (rd->stream || (n + 1) % PUBLISH_BATCH == 0)
+        return publish(rd, n + 1);
     return 1;
 }
 
-static void dlt_desc(char *buf, size_t len, int dlt)
+/* The damage (C6): the source's message (it names the file), or `msg`
+ * about the capture. */
+static void set_damage(nmx_capture *cap, const char *src_msg, uint32_t n, const char *msg)
 {
-    const char *name = pcap_datalink_val_to_name(dlt);
-    if (name)
-        snprintf(buf, len, "%d (%s)", dlt, name);
+    if (src_msg)
+        snprintf(cap->wsh->error, sizeof cap->wsh->error, "%s", src_msg);
     else
-        snprintf(buf, len, "%d", dlt);
+        snprintf(cap->wsh->error, sizeof cap->wsh->error, "%s: frame %u: %s", cap->path, n, msg);
 }
 
-/* The damage message for a read error after n frames (C6). */
-static void set_damage(nmx_capture *cap, uint32_t n, const char *pcap_msg, int dlt)
+static void store_failed(nmx_capture *cap, uint32_t n)
 {
-    char buf[512], a[64], b[64];
-    unsigned other;
-    if (sscanf(pcap_msg, "an interface has a type %u different from the type of the first interface",
-               &other) == 1) {
-        dlt_desc(a, sizeof a, (int)other);
-        dlt_desc(b, sizeof b, dlt);
-        snprintf(buf, sizeof buf,
-                 "frame %u: pcapng interface with link type %s differs from %s; libpcap cannot read past it",
-                 n, a, b);
-    } else if (sscanf(pcap_msg,
-                      "an interface has a snapshot length %u different from the snapshot length of the first "
-                      "interface",
-                      &other) == 1) {
-        snprintf(buf, sizeof buf,
-                 "frame %u: pcapng interface with snapshot length %u differs from %d; libpcap cannot read past it",
-                 n, other, cap->wsh->info.snaplen);
-    } else {
-        snprintf(buf, sizeof buf, "frame %u: %s", n, pcap_msg);
+    char why[160];
+    snprintf(why, sizeof why, "cannot store the frame: %s (spool in $TMPDIR or /var/tmp)", strerror(errno));
+    set_damage(cap, NULL, n, why);
+}
+
+static uint32_t read_all(nmx__reader *rd)
+{
+    nmx_capture *cap = rd->cap;
+    uint32_t n = 0;
+    nmx__src_frame f;
+    int r;
+    while (!atomic_load_explicit(&rd->stop, memory_order_relaxed) && (r = nmx__source_next(rd->src, &f)) == 1) {
+        if (n == MAX_FRAMES) {
+            set_damage(cap, NULL, n, "more than 4294967294 frames; the rest is not read");
+            return n;
+        }
+        if (!add_frame(rd, n, &f)) {
+            store_failed(cap, n);
+            return n;
+        }
+        n++;
     }
-    snprintf(cap->wsh->error, sizeof cap->wsh->error, "%s: %s", cap->path, buf);
+    if (!atomic_load_explicit(&rd->stop, memory_order_relaxed) && r < 0)
+        set_damage(cap, nmx__source_error(rd->src), n, "unreadable");
+    return n;
 }
 
 static void *reader_main(void *arg)
 {
     nmx__reader *rd = arg;
     nmx_capture *cap = rd->cap;
-    uint32_t n = 0;
-    while (!atomic_load_explicit(&rd->stop, memory_order_relaxed)) {
-        struct pcap_pkthdr *h;
-        const u_char *pkt;
-        int r = pcap_next_ex(rd->p, &h, &pkt);
-        if (r == 1) {
-            if (n == MAX_FRAMES) {
-                set_damage(cap, n, "more than 4294967294 frames; the rest is not read", rd->dlt);
-                break;
-            }
-            if (!add_frame(rd, n, h, pkt)) {
-                char why[128];
-                snprintf(why, sizeof why, "cannot store the frame: %s (spool in $TMPDIR or /var/tmp)",
-                         strerror(errno));
-                set_damage(cap, n, why, rd->dlt);
-                break;
-            }
-            n++;
-        } else if (r == PCAP_ERROR_BREAK) {
-            break; /* end of file */
-        } else {
-            set_damage(cap, n, pcap_geterr(rd->p), rd->dlt);
-            break;
-        }
+    uint32_t n = read_all(rd);
+    if (!publish(rd, n)) { /* a full disk: what was published before counts */
+        store_failed(cap, atomic_load(&cap->wsh->nframes));
+        n = atomic_load(&cap->wsh->nframes);
     }
-    pcap_close(rd->p); /* closes the file */
-    rd->p = NULL;
+    nmx__capture_inputs_final(cap, rd->src);
+    nmx__source_close(rd->src);
+    rd->src = NULL;
     nmx__recognizer_free(rd->rz);
     rd->rz = NULL;
     nmx__intern_free(&rd->in);
-    nmx__capture_publish(cap, n, 1);
     nmx__capture_finish(cap, n);
     nmx__capture_publish_done(cap);
     return NULL;
 }
 
-int nmx__reader_start(nmx_capture *cap, pcap_t *p)
+/* The link types the inputs declare, known before any frame (filters are
+ * compiled for them at once). */
+static void declared_link_types(nmx_capture *cap, const nmx__source *src)
+{
+    int all = 1;
+    for (size_t i = 0; i < nmx__source_inputs(src); i++) {
+        int dlt = nmx__source_input(src, i)->encap_dlt;
+        if (dlt >= 0)
+            lt_index(cap, dlt);
+        else
+            all = 0;
+    }
+    cap->wsh->lts_known = (uint32_t)all;
+}
+
+static int has_pipe(const nmx__source *src)
+{
+    for (size_t i = 0; i < nmx__source_inputs(src); i++)
+        if (strcmp(nmx__source_input(src, i)->path, "-") == 0)
+            return 1;
+    return 0;
+}
+
+int nmx__reader_start(nmx_capture *cap, nmx__source *src)
 {
     nmx__reader *rd = calloc(1, sizeof *rd);
     if (!rd || !(rd->rz = nmx__recognizer_new())) {
         free(rd);
-        pcap_close(p);
+        nmx__source_close(src);
         return ENOMEM;
     }
     rd->cap = cap;
-    rd->p = p;
-    rd->dlt = pcap_datalink(p);
+    rd->src = src;
     rd->in.tabs = &cap->tabs;
-    lt_index(cap, rd->dlt);
+    rd->stream = has_pipe(src);
+    declared_link_types(cap, src);
     int e = pthread_create(&rd->thread, NULL, reader_main, rd);
     if (e) {
         nmx__recognizer_free(rd->rz);
-        pcap_close(p);
+        nmx__source_close(src);
         free(rd);
         return e;
     }

@@ -5,11 +5,12 @@
 
 #include "capture/capture_internal.h"
 
-#include <pcap/pcap.h>
+#include "capture/source.h"
 
-/* Start reading p (opened on the capture's file; the reader owns it from
- * now on, also on failure) on a thread of its own. 0, or an errno value. */
-int nmx__reader_start(nmx_capture *cap, pcap_t *p);
+/* Start reading src (the capture's inputs; the reader owns it from now on,
+ * also on failure) on a thread of its own. Registers the link types the
+ * inputs declare first. 0, or an errno value. */
+int nmx__reader_start(nmx_capture *cap, nmx__source *src);
 
 /* Stop reading (at the next frame) and wait for the thread; free its state.
  * Safe when none was started. */

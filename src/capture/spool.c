@@ -1,5 +1,5 @@
 /* Spools: append-only stores in unlinked temporary files (spool.h). */
-#define _GNU_SOURCE /* O_TMPFILE, fallocate */
+#define _GNU_SOURCE /* O_TMPFILE */
 #include "capture/spool.h"
 
 #include <errno.h>
@@ -10,43 +10,19 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
-/* Disk blocks are reserved ahead of the writer in steps that double from
- * 64 KiB to 8 MiB: a small capture reserves little (freeing blocks costs
- * time on a file system mounted with discard), a large one few times. */
-#define FALLOC_MIN ((uint64_t)64 << 10)
-#define FALLOC_MAX ((uint64_t)8 << 20)
+#define STAGE_BYTES ((size_t)1 << 20) /* written to the file in pieces of up to this */
 #define TABLE_BYTES (NMX_SPOOL_MAX_CHUNKS * sizeof(uint8_t *))
 
 /* 512 KiB of address space; only the pages of chunks in use are ever
  * touched, so a small capture's table costs one page. */
-static void *table_make(void)
+static int table_make(nmx__spool *s)
 {
     void *t = mmap(NULL, TABLE_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
                    -1, 0);
-    return t == MAP_FAILED ? NULL : t;
-}
-
-/* Unmap the chunks below `end` (the slots above were never used) and the
- * table. */
-static void table_unmap(void *t, uint32_t end)
-{
-    if (!t)
-        return;
-    uint8_t **c = t;
-    for (uint32_t i = 0; i < end; i++)
-        if (c[i])
-            munmap(c[i], NMX_SPOOL_CHUNK);
-    munmap(t, TABLE_BYTES);
-}
-
-static void anon_unmap(nmx__spool *s, uint32_t end)
-{
-    /* One mapping per chunk, in both tables. */
-    for (uint32_t i = 0; i < end; i++)
-        if (s->wchunks[i])
-            munmap(s->wchunks[i], NMX_SPOOL_CHUNK);
-    munmap(s->wchunks, TABLE_BYTES);
-    munmap((void *)s->chunks, TABLE_BYTES);
+    if (t == MAP_FAILED)
+        return errno;
+    s->chunks = t;
+    return 0;
 }
 
 static int tmpfile_open(void)
@@ -71,19 +47,16 @@ static int tmpfile_open(void)
 }
 
 /* Inside a seccomp filter (an isolated run's worker: prctl itself is then
- * refused, or says 2) files may not be made: chunks are shared anonymous
- * memory instead, and such a spool cannot be exported. */
+ * refused, or says 2) files may not be made. */
 static int confined(void) { return prctl(PR_GET_SECCOMP, 0, 0, 0, 0) != 0; }
 
 int nmx__spool_create(nmx__spool *s)
 {
     memset(s, 0, sizeof *s);
     s->fd = -1;
-    s->chunks = table_make();
-    s->wchunks = table_make();
-    if (!s->chunks || !s->wchunks)
-        return ENOMEM;
-    s->writable = 1;
+    int e = table_make(s);
+    if (e)
+        return e;
     if (confined()) {
         s->anon = 1;
         return 0;
@@ -96,54 +69,43 @@ int nmx__spool_attach(nmx__spool *s, int fd)
 {
     memset(s, 0, sizeof *s);
     s->fd = -1;
-    s->chunks = table_make();
-    if (!s->chunks)
-        return ENOMEM;
+    int e = table_make(s);
+    if (e)
+        return e;
     s->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
     return s->fd < 0 ? errno : 0;
 }
 
 void nmx__spool_destroy(nmx__spool *s)
 {
-    uint32_t end = atomic_load(&s->nmapped);
-    if (s->anon && s->chunks && s->wchunks) {
-        anon_unmap(s, end);
-    } else {
-        table_unmap((void *)s->chunks, end);
-        table_unmap(s->wchunks, end);
+    if (s->chunks) {
+        uint32_t end = atomic_load(&s->nmapped);
+        for (uint32_t i = 0; i < end; i++) {
+            uint8_t *c = atomic_load_explicit(&s->chunks[i], memory_order_relaxed);
+            if (c)
+                munmap(c, NMX_SPOOL_CHUNK);
+        }
+        munmap((void *)s->chunks, TABLE_BYTES);
+        s->chunks = NULL;
     }
-    s->chunks = NULL;
-    s->wchunks = NULL;
+    free(s->stage);
+    s->stage = NULL;
     if (s->fd >= 0)
         close(s->fd);
     s->fd = -1;
 }
 
-/* Map chunk k of the file into this process (the writer after growing the
- * file; a reader when it first needs it). Racing readers: one mapping wins. */
+/* Map chunk k into this process: read-only from the file, or read-write
+ * anonymous. Racing readers: one mapping wins. */
 static int chunk_map(nmx__spool *s, uint64_t k)
 {
     if (k >= NMX_SPOOL_MAX_CHUNKS)
         return EFBIG;
     if (atomic_load_explicit(&s->chunks[k], memory_order_acquire))
         return 0;
-    off_t at = (off_t)(k << NMX_SPOOL_CHUNK_SHIFT);
-    if (s->anon) {
-        void *a = mmap(NULL, NMX_SPOOL_CHUNK, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-        if (a == MAP_FAILED)
-            return errno;
-        s->wchunks[k] = a;
-        atomic_store_explicit(&s->chunks[k], (uint8_t *)a, memory_order_release);
-        atomic_store(&s->nmapped, (uint32_t)k + 1);
-        return 0;
-    }
-    if (s->writable) {
-        void *w = mmap(NULL, NMX_SPOOL_CHUNK, PROT_READ | PROT_WRITE, MAP_SHARED, s->fd, at);
-        if (w == MAP_FAILED)
-            return errno;
-        s->wchunks[k] = w;
-    }
-    void *p = mmap(NULL, NMX_SPOOL_CHUNK, PROT_READ, MAP_SHARED, s->fd, at);
+    void *p = s->anon ? mmap(NULL, NMX_SPOOL_CHUNK, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0)
+                      : mmap(NULL, NMX_SPOOL_CHUNK, PROT_READ, MAP_SHARED, s->fd,
+                             (off_t)(k << NMX_SPOOL_CHUNK_SHIFT));
     if (p == MAP_FAILED)
         return errno;
     uint8_t *none = NULL;
@@ -158,24 +120,46 @@ static int chunk_map(nmx__spool *s, uint64_t k)
 
 int nmx__spool_map(nmx__spool *s, uint64_t off) { return chunk_map(s, off >> NMX_SPOOL_CHUNK_SHIFT); }
 
-/* Reserve disk blocks up to `end` (and a step beyond), so that writing
- * through the mapping cannot meet a full disk. */
-static int reserve_blocks(nmx__spool *s, uint64_t end)
+int nmx__spool_flush(nmx__spool *s)
 {
-    if (s->anon || end <= s->falloc)
-        return 0;
-    uint64_t step = s->falloc < FALLOC_MIN ? FALLOC_MIN : s->falloc > FALLOC_MAX ? FALLOC_MAX : s->falloc;
-    uint64_t want = (end + step - 1) / step * step;
-    int e = posix_fallocate(s->fd, (off_t)s->falloc, (off_t)(want - s->falloc));
-    if (e)
-        return e;
-    s->falloc = want;
+    size_t done = 0;
+    while (done < s->stage_len) {
+        ssize_t w = pwrite(s->fd, s->stage + done, s->stage_len - done, (off_t)(s->stage_off + done));
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return w < 0 ? errno : ENOSPC;
+        done += (size_t)w;
+    }
+    s->stage_off += s->stage_len;
+    s->stage_len = 0;
+    return 0;
+}
+
+/* Make the stage hold n bytes at offset `at` (flushing what it holds when
+ * they do not follow it or do not fit). 0 or an errno value. */
+static int stage_room(nmx__spool *s, uint64_t at, size_t n)
+{
+    if (at != s->stage_off + s->stage_len || s->stage_len + n > s->stage_cap) {
+        int e = nmx__spool_flush(s);
+        if (e)
+            return e;
+        s->stage_off = at;
+    }
+    if (n > s->stage_cap) {
+        size_t cap = n > STAGE_BYTES ? n : STAGE_BYTES;
+        uint8_t *b = realloc(s->stage, cap);
+        if (!b)
+            return ENOMEM;
+        s->stage = b;
+        s->stage_cap = cap;
+    }
     return 0;
 }
 
 void *nmx__spool_append(nmx__spool *s, size_t n, uint64_t *off)
 {
-    if (!s->writable || n > NMX_SPOOL_CHUNK) {
+    if (n > NMX_SPOOL_CHUNK || (!s->anon && s->fd < 0)) {
         errno = EINVAL;
         return NULL;
     }
@@ -184,14 +168,32 @@ void *nmx__spool_append(nmx__spool *s, size_t n, uint64_t *off)
         k++; /* does not fit in what is left of this chunk: the next one */
         at = k << NMX_SPOOL_CHUNK_SHIFT;
     }
-    int e = reserve_blocks(s, at + n);
-    if (!e)
-        e = chunk_map(s, k);
+    int e = chunk_map(s, k);
+    if (!e && !s->anon)
+        e = stage_room(s, at, n);
     if (e) {
         errno = e;
         return NULL;
     }
     s->len = at + n;
     *off = at;
-    return s->wchunks[k] + (at & (NMX_SPOOL_CHUNK - 1));
+    if (s->anon)
+        return nmx__spool_at(s, at);
+    uint8_t *p = s->stage + s->stage_len;
+    s->stage_len += n;
+    return p;
+}
+
+void *nmx__spool_map_rw(nmx__spool *s, uint64_t off, size_t len)
+{
+    if (s->anon)
+        return nmx__spool_at(s, off);
+    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, s->fd, (off_t)off);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+void nmx__spool_unmap_rw(const nmx__spool *s, void *p, size_t len)
+{
+    if (p && !s->anon)
+        munmap(p, len);
 }

@@ -17,10 +17,6 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-/* Wake the sleepers of a batch once this many frames have come in since the
- * last wake (or at once when `force`: the end, or an input that may stall). */
-#define WAKE_BATCH 64u
-
 static void futex_wait(_Atomic uint32_t *w, uint32_t val)
 {
     /* Not FUTEX_PRIVATE: the word may be on a page another process maps. */
@@ -91,13 +87,10 @@ static void wake_all(nmx_capture *cap)
         waitq_wake(cap->xq);
 }
 
-void nmx__capture_publish(nmx_capture *cap, uint32_t n, int force)
+void nmx__capture_publish(nmx_capture *cap, uint32_t n)
 {
     atomic_store(&cap->wsh->nframes, n);
-    if (force || n - cap->woken >= WAKE_BATCH) {
-        cap->woken = n;
-        wake_all(cap);
-    }
+    wake_all(cap);
 }
 
 void nmx__capture_publish_done(nmx_capture *cap)

@@ -118,7 +118,7 @@ int nmx__cli_parse_run(int argc, char **argv, cli_args *o)
             continue;
         }
         if (o->ninputs == CLI_MAX_INPUTS)
-            return bad("one capture only");
+            return bad("too many inputs (at most 1024; give a folder instead)");
         o->inputs[o->ninputs++] = a;
     }
     if (o->ninputs == 0)

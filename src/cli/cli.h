@@ -28,7 +28,7 @@ enum { EXIT_RUN_FAILED = 1, EXIT_BAD_INPUT = 2 };
 
 #define CLI_MAX_NAMES 64
 #define CLI_MAX_CONFIGS 256
-#define CLI_MAX_INPUTS 1
+#define CLI_MAX_INPUTS 1024
 
 typedef struct cli_args {
     const char *inputs[CLI_MAX_INPUTS]; /* capture paths, in the order given */
@@ -58,7 +58,8 @@ int nmx__cli_parse_run(int argc, char **argv, cli_args *out);
  * frames is opened, with a warning. */
 int nmx__cli_open_input(const char *const *paths, size_t n, nmx_capture **out);
 
-/* The name reports show for the input. */
+/* The name reports show for the inputs: their paths joined by ", ", "-"
+ * shown as "stdin" (cut at 1 KiB; a static buffer). */
 const char *nmx__cli_input_name(const char *const *paths, size_t n);
 
 /* ---- experts (experts.c) ---- */

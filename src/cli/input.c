@@ -1,15 +1,15 @@
 /* The capture the command reads. Every input kind the command accepts is
- * opened here, and only here (`info` and `run` both come through). */
+ * opened here, and only here (`info` and `run` both come through): files in
+ * any format libwiretap reads, compressed or not, folders and "-" (standard
+ * input), several of them making one capture (nmx_capture_open_inputs). */
 #include "cli.h"
+
+#include <string.h>
 
 int nmx__cli_open_input(const char *const *paths, size_t n, nmx_capture **out)
 {
     char err[1024];
-    if (n != 1) {
-        fprintf(stderr, "nmexpert: one capture only\n");
-        return EXIT_BAD_INPUT;
-    }
-    if (nmx_capture_open(paths[0], out, err, sizeof err) != NMERR_SUCCESS) {
+    if (nmx_capture_open_inputs(paths, n, out, err, sizeof err) != NMERR_SUCCESS) {
         fprintf(stderr, "nmexpert: %s\n", err);
         return EXIT_BAD_INPUT;
     }
@@ -18,5 +18,12 @@ int nmx__cli_open_input(const char *const *paths, size_t n, nmx_capture **out)
 
 const char *nmx__cli_input_name(const char *const *paths, size_t n)
 {
-    return n ? paths[0] : "";
+    static char name[1024];
+    name[0] = '\0';
+    for (size_t i = 0, len = 0; i < n && len < sizeof name; i++) {
+        const char *p = strcmp(paths[i], "-") ? paths[i] : "stdin";
+        int k = snprintf(name + len, sizeof name - len, "%s%s", i ? ", " : "", p);
+        len += k > 0 ? (size_t)k : 0;
+    }
+    return name;
 }

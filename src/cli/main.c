@@ -20,8 +20,10 @@ static int usage(FILE *o, int rc)
 {
     fprintf(o,
             "usage: nmexpert list\n"
-            "       nmexpert info CAPTURE\n"
-            "       nmexpert run [options] CAPTURE\n"
+            "       nmexpert info CAPTURE...\n"
+            "       nmexpert run [options] CAPTURE...\n"
+            "A CAPTURE is a file in any format Wireshark reads (plain or gzip/zstd/lz4), a folder\n"
+            "(every capture in it, by name) or - (standard input); several make one capture.\n"
             "run options:\n"
             "  -e, --expert NAME        run this expert (file name or registered name); repeatable;\n"
             "                           default: every expert found\n"
@@ -61,8 +63,9 @@ int main(int argc, char **argv)
     }
     if (!strcmp(cmd, "info")) {
         if (help_asked(argc, argv)) {
-            printf("usage: nmexpert info CAPTURE\nFrames, bytes, link types, first and last time "
-                   "and duration of a capture, and any damage found.\n");
+            printf("usage: nmexpert info CAPTURE...\nEach file's format, compression, size and "
+                   "encapsulation, then the frames, bytes, link types, first and last time and "
+                   "duration of the capture they make, and any damage found.\n");
             return 0;
         }
         if (argc < 3)

@@ -1,0 +1,383 @@
+/* Capture formats and compressions (SPEC C1, C6), against Wireshark's own
+ * tools. Corpus tests (RUN_CORPUS): they need $NMX_SHARED_DIR/captures,
+ * editcap, capinfos, gzip, zstd and lz4.
+ *
+ * - A subset of the corpus (every 12th capture in name order that opens
+ *   undamaged, about 100 files, plus the two bundled samples), converted with
+ *   `editcap -F` to netmon1, netmon2 and snoop (where the link type allows:
+ *   editcap refuses the others, and the reason is printed) and compressed
+ *   with gzip, zstd and lz4, gives the original's frames: count, lengths,
+ *   bytes, and time stamps to the format's resolution (Netmon 1.x keeps
+ *   milliseconds, snoop and Netmon 2.x microseconds; compressed files are
+ *   exact). capinfos agrees on every converted file's frame count, and an
+ *   Ethernet Netmon file's frames are MAC_TYPE_ETHERNET (GetFrameMacType).
+ * - Damaged copies of a sample in every format and compression (cut at 16
+ *   points, 8 bytes overwritten at 16 points) open with a prefix of the
+ *   frames (cut) and an error naming the file, or are refused naming it;
+ *   nothing crashes, and every frame read can be walked.
+ * About 20 s on a 2-core machine (editcap and capinfos dominate).
+ */
+#define _DEFAULT_SOURCE /* mkdtemp */
+#include "check.h"
+#include "test_capture_util.h"
+
+#include <nmexpert/capture.h>
+#include <nmexpert/netmon.h>
+
+#include <dirent.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char tmpdir[256];
+static char corpus[8192];
+
+static int have(const char *tool) {
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "command -v %s >/dev/null 2>&1", tool);
+    return system(cmd) == 0;
+}
+
+static int tools_ok(void) {
+    return have("editcap") && have("capinfos") && have("gzip") && have("zstd") && have("lz4");
+}
+
+/* ---- the files ---- */
+
+static char **files;
+static size_t nfiles;
+
+static int by_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+static void scan(const char *dir, char ***all, size_t *n, size_t *cap) {
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        char p[4096];
+        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+        struct stat st;
+        if (stat(p, &st) != 0)
+            continue;
+        if (S_ISDIR(st.st_mode)) {
+            scan(p, all, n, cap);
+        } else if (strstr(e->d_name, ".pcap")) {
+            if (*n == *cap) {
+                *cap = *cap ? *cap * 2 : 256;
+                *all = realloc(*all, *cap * sizeof **all);
+            }
+            (*all)[(*n)++] = strdup(p);
+        }
+    }
+    if (d)
+        closedir(d);
+}
+
+/* Every 12th capture that opens undamaged with frames, and the samples. */
+static void pick_files(void) {
+    char **all = NULL;
+    size_t n = 0, cap = 0;
+    scan(corpus, &all, &n, &cap);
+    qsort(all, n, sizeof *all, by_str);
+    files = calloc(n / 12 + 3, sizeof *files);
+    for (size_t i = 0; i < n; i++) {
+        nmx_capture *c = NULL;
+        if (i % 12 == 0 && nmx_capture_open(all[i], &c, NULL, 0) == NMERR_SUCCESS && !nmx_capture_error(c) &&
+            nmx_capture_frames(c) > 0)
+            files[nfiles++] = all[i], all[i] = NULL;
+        nmx_capture_close(c);
+        free(all[i]);
+    }
+    free(all);
+    files[nfiles++] = strdup(NMX_SOURCE_DIR "/samples/netns-lab.pcap");
+    files[nfiles++] = strdup(NMX_SOURCE_DIR "/samples/loopback-http.pcapng");
+}
+
+static int run(const char *cmd) { return system(cmd); }
+
+/* ---- comparing ---- */
+
+/* ts resolution of a format, ns */
+static int64_t resolution(const char *fmt) {
+    if (!strcmp(fmt, "netmon1"))
+        return 2000000; /* start time and offsets both in ms */
+    if (!strcmp(fmt, "netmon2") || !strcmp(fmt, "snoop"))
+        return 1000;
+    return 0;
+}
+
+static int64_t absdiff(int64_t a, int64_t b) { return a > b ? a - b : b - a; }
+
+/* Frames 0..n-1 of `got` equal those of `ref`; returns the number that differ. */
+static unsigned same_frames(nmx_capture *ref, nmx_capture *got, uint32_t n, int64_t res) {
+    unsigned bad = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        nmx_frame a, b;
+        if (nmx_capture_frame(ref, i, &a) || nmx_capture_frame(got, i, &b)) {
+            bad++;
+            continue;
+        }
+        if (a.cap_len != b.cap_len || a.wire_len != b.wire_len || memcmp(a.bytes, b.bytes, a.cap_len) != 0 ||
+            absdiff(a.ts_ns, b.ts_ns) > res) {
+            if (bad++ == 0)
+                printf("     frame %u differs: cap %u/%u wire %u/%u ts %lld/%lld\n", i, a.cap_len, b.cap_len,
+                       a.wire_len, b.wire_len, (long long)a.ts_ns, (long long)b.ts_ns);
+        }
+    }
+    return bad;
+}
+
+static const char *base(const char *p) {
+    size_t n = strlen(corpus);
+    return strncmp(p, corpus, n) == 0 ? p + n + 1 : p;
+}
+
+/* Convert f with editcap; 0 when editcap refuses (reason printed once per format). */
+static int convert(const char *f, const char *fmt, const char *out) {
+    char cmd[9000], errf[600];
+    snprintf(errf, sizeof errf, "%s/editcap.err", tmpdir);
+    snprintf(cmd, sizeof cmd, "editcap -F %s '%s' '%s' 2>'%s'", fmt, f, out, errf);
+    if (run(cmd) == 0)
+        return 1;
+    FILE *e = fopen(errf, "r");
+    char line[512] = "";
+    if (e && fgets(line, sizeof line, e))
+        line[strcspn(line, "\n")] = 0;
+    if (e)
+        fclose(e);
+    printf("     skip %s as %s: %s\n", base(f), fmt, line);
+    remove(out);
+    return 0;
+}
+
+static uint32_t capinfos_count(const char *f) {
+    char cmd[4400];
+    snprintf(cmd, sizeof cmd, "capinfos -c -M -r -T '%s' 2>/dev/null", f);
+    FILE *p = popen(cmd, "r");
+    char line[8192];
+    unsigned long n = (unsigned long)-1;
+    while (p && fgets(line, sizeof line, p)) {
+        char *tab = strrchr(line, '\t');
+        if (tab)
+            n = strtoul(tab + 1, NULL, 10);
+    }
+    if (p)
+        pclose(p);
+    return (uint32_t)n;
+}
+
+/* C1 */
+TEST(test_c1_converted_and_compressed_files_give_the_same_frames) {
+    if (!tools_ok())
+        SKIP_HERE("editcap, capinfos, gzip, zstd or lz4 missing");
+    static const char *fmts[] = {"netmon1", "netmon2", "snoop"};
+    static const char *comps[][2] = {{"gzip -c", "gz"}, {"zstd -q -c", "zst"}, {"lz4 -q -c", "lz4"}};
+    unsigned converted = 0, refused = 0, compressed = 0, differ = 0, netmon_eth = 0;
+    for (size_t i = 0; i < nfiles; i++) {
+        nmx_capture *ref = NULL;
+        if (nmx_capture_open(files[i], &ref, NULL, 0) != NMERR_SUCCESS)
+            continue;
+        uint32_t n = nmx_capture_frames(ref);
+        char out[600];
+        for (size_t k = 0; k < 3; k++) {
+            snprintf(out, sizeof out, "%s/conv.%s", tmpdir, fmts[k]);
+            if (!convert(files[i], fmts[k], out)) {
+                refused++;
+                continue;
+            }
+            converted++;
+            nmx_capture *got = NULL;
+            char err[1024];
+            DWORD rc = nmx_capture_open(out, &got, err, sizeof err);
+            CHECK_EQ(rc, NMERR_SUCCESS);
+            uint32_t ci = capinfos_count(out);
+            if (rc == NMERR_SUCCESS) {
+                int ok = nmx_capture_frames(got) == n && ci == n && !nmx_capture_error(got) &&
+                         same_frames(ref, got, n, resolution(fmts[k])) == 0;
+                if (!ok) {
+                    differ++;
+                    printf("     DIFFERS: %s as %s: %u frames, original %u, capinfos %u%s%s\n", base(files[i]),
+                           fmts[k], nmx_capture_frames(got), n, ci, nmx_capture_error(got) ? ": " : "",
+                           nmx_capture_error(got) ? nmx_capture_error(got) : "");
+                }
+                nmx_frame f;
+                if (k < 2 && nmx_capture_link_type(ref) == 1 && nmx_capture_frame(got, 0, &f) == 0) {
+                    CHECK_EQ(GetFrameMacType(f.hframe), MAC_TYPE_ETHERNET);
+                    netmon_eth++;
+                }
+            } else {
+                printf("     (%s)\n", err);
+            }
+            nmx_capture_close(got);
+        }
+        for (size_t k = 0; k < 3; k++) {
+            char cmd[9000];
+            snprintf(out, sizeof out, "%s/comp.%s", tmpdir, comps[k][1]);
+            snprintf(cmd, sizeof cmd, "%s '%s' > '%s'", comps[k][0], files[i], out);
+            CHECK(run(cmd) == 0);
+            compressed++;
+            nmx_capture *got = NULL;
+            CHECK_EQ(nmx_capture_open(out, &got, NULL, 0), NMERR_SUCCESS);
+            nmx_capture_input in;
+            CHECK(nmx_capture_input_info(got, 0, &in) == NMERR_SUCCESS &&
+                  strcmp(in.compression, k == 0 ? "gzip" : k == 1 ? "zstd" : "lz4") == 0);
+            if (!got || nmx_capture_frames(got) != n || nmx_capture_error(got) || same_frames(ref, got, n, 0)) {
+                differ++;
+                printf("     DIFFERS: %s compressed with %s\n", base(files[i]), comps[k][0]);
+            }
+            nmx_capture_close(got);
+        }
+        nmx_capture_close(ref);
+    }
+    CHECK_EQ(differ, 0);
+    CHECK(converted > nfiles && netmon_eth > 10);
+    printf("     %zu files: %u conversions equal (%u refused by editcap), %u compressed copies equal, "
+           "%u Netmon Ethernet files MAC_TYPE_ETHERNET\n",
+           nfiles, converted, refused, compressed, netmon_eth);
+}
+
+/* ---- damage ---- */
+
+typedef struct variant {
+    const char *name, *make; /* shell command from $IN to $OUT */
+    int64_t res;
+} variant;
+
+static const variant variants[] = {
+    {"pcap", "cp \"$IN\" \"$OUT\"", 0},
+    {"pcapng", "editcap -F pcapng \"$IN\" \"$OUT\"", 0},
+    {"netmon1", "editcap -F netmon1 \"$IN\" \"$OUT\"", 2000000},
+    {"netmon2", "editcap -F netmon2 \"$IN\" \"$OUT\"", 1000},
+    {"snoop", "editcap -F snoop \"$IN\" \"$OUT\"", 1000},
+    {"pcap.gz", "gzip -c \"$IN\" > \"$OUT\"", 0},
+    {"pcap.zst", "zstd -q -c \"$IN\" > \"$OUT\"", 0},
+    {"pcap.lz4", "lz4 -q -c \"$IN\" > \"$OUT\"", 0},
+    {"netmon2.gz", "editcap -F netmon2 \"$IN\" - | gzip -c > \"$OUT\"", 1000},
+};
+
+static uint8_t *slurp(const char *p, size_t *len) {
+    FILE *f = fopen(p, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *b = malloc(n > 0 ? (size_t)n : 1);
+    *len = b ? fread(b, 1, (size_t)n, f) : 0;
+    fclose(f);
+    return b;
+}
+
+static void spit(const char *p, const uint8_t *b, size_t len) {
+    FILE *f = fopen(p, "wb");
+    fwrite(b, 1, len, f);
+    fclose(f);
+}
+
+/* One damaged copy: refused naming it, or a prefix of ref's frames (when
+ * `cut`) plus an error naming it when short. Returns 1 if it opened. */
+static int check_damaged(const char *path, nmx_capture *ref, int cut, int64_t res) {
+    nmx_capture *cap = NULL;
+    char err[1024] = "";
+    DWORD rc = nmx_capture_open(path, &cap, err, sizeof err);
+    if (rc != NMERR_SUCCESS) {
+        CHECK(rc == NMERR_INVALID_FILE_FORMAT || rc == NMERR_FILE_READ_ERROR);
+        CHECK(strncmp(err, path, strlen(path)) == 0 && strlen(err) > strlen(path) + 2);
+        return 0;
+    }
+    uint32_t n = nmx_capture_frames(cap);
+    const char *e = nmx_capture_error(cap);
+    if (e)
+        CHECK(strncmp(e, path, strlen(path)) == 0);
+    if (cut) {
+        CHECK(n <= nmx_capture_frames(ref));
+        CHECK_EQ(same_frames(ref, cap, n, res), 0);
+    }
+    EXPERTFRAMEDESCRIPTOR d;
+    (void)d;
+    for (uint32_t i = 0; i < n; i++) {
+        nmx_frame f;
+        CHECK_EQ(nmx_capture_frame(cap, i, &f), NMERR_SUCCESS);
+    }
+    nmx_capture_close(cap);
+    return 1;
+}
+
+/* C6 */
+TEST(test_c6_damaged_files_of_every_format_and_compression) {
+    if (!tools_ok())
+        SKIP_HERE("editcap, capinfos, gzip, zstd or lz4 missing");
+    const char *src = NMX_SOURCE_DIR "/samples/loopback-http.pcapng";
+    char in[600];
+    snprintf(in, sizeof in, "%s/base.pcap", tmpdir);
+    char cmd[2000];
+    snprintf(cmd, sizeof cmd, "editcap -F pcap '%s' '%s'", src, in);
+    CHECK(run(cmd) == 0);
+    nmx_capture *ref = NULL;
+    CHECK_EQ(nmx_capture_open(in, &ref, NULL, 0), NMERR_SUCCESS);
+    if (!ref)
+        return;
+    unsigned opened = 0, refused = 0;
+    for (size_t v = 0; v < sizeof variants / sizeof variants[0]; v++) {
+        char out[600], dmg[700];
+        snprintf(out, sizeof out, "%s/whole.%s", tmpdir, variants[v].name);
+        snprintf(dmg, sizeof dmg, "%s/damaged.%s", tmpdir, variants[v].name);
+        snprintf(cmd, sizeof cmd, "IN='%s' OUT='%s' sh -c '%s'", in, out, variants[v].make);
+        CHECK(run(cmd) == 0);
+        size_t len;
+        uint8_t *b = slurp(out, &len);
+        if (!b || len < 64) {
+            CHECK(0);
+            free(b);
+            continue;
+        }
+        for (int k = 1; k <= 16; k++) { /* cut */
+            spit(dmg, b, len * (size_t)k / 17);
+            check_damaged(dmg, ref, 1, variants[v].res) ? opened++ : refused++;
+        }
+        for (int k = 0; k < 16; k++) { /* 8 bytes overwritten */
+            uint8_t *c = malloc(len);
+            memcpy(c, b, len);
+            size_t at = len * (size_t)k / 16;
+            memset(c + at, k % 2 ? 0xff : 0x00, len - at < 8 ? len - at : 8);
+            spit(dmg, c, len);
+            free(c);
+            check_damaged(dmg, ref, 0, variants[v].res) ? opened++ : refused++;
+        }
+        free(b);
+    }
+    nmx_capture_close(ref);
+    printf("     %zu formats x 32 damaged copies: %u opened with the frames before the damage, %u refused "
+           "naming the file\n",
+           sizeof variants / sizeof variants[0], opened, refused);
+}
+
+int main(int argc, char **argv) {
+    CHECK_INIT(argc, argv);
+    snprintf(corpus, sizeof corpus, "%s/captures", shared_dir());
+    struct stat st;
+    if (stat(corpus, &st) != 0) {
+        SKIP_TEST(test_c1_converted_and_compressed_files_give_the_same_frames, "no shared captures");
+        SKIP_TEST(test_c6_damaged_files_of_every_format_and_compression, "no shared captures");
+        return CHECK_DONE();
+    }
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/nmx_test_formats_XXXXXX");
+    if (!mkdtemp(tmpdir))
+        return 1;
+    if (argc > 1)
+        pick_files();
+    RUN_CORPUS(test_c1_converted_and_compressed_files_give_the_same_frames);
+    RUN_CORPUS(test_c6_damaged_files_of_every_format_and_compression);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", tmpdir);
+    for (size_t i = 0; i < nfiles; i++)
+        free(files[i]);
+    free(files);
+    return CHECK_DONE();
+}
