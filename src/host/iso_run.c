@@ -9,10 +9,12 @@
 #define _GNU_SOURCE
 #include "host/isolate.h"
 #include "host/iso_wire.h"
+#include "capture/capture_internal.h"
 
 #include <nmexpert/capture.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -50,42 +52,58 @@ static nmx_iso_str put(char *data, size_t *used, const void *src, size_t n)
     return s;
 }
 
-/* A binary blob, 8-byte aligned, followed by a NUL of its own so that
- * nmx__iso_str accepts it (len counts it); none if n is 0. */
+/* A binary blob followed by a NUL of its own, so that nmx__iso_str
+ * accepts it (len counts it); none if n is 0. */
 static nmx_iso_str put_blob(char *data, size_t *used, const void *src, size_t n)
 {
     if (!n)
         return (nmx_iso_str){0, 0};
-    *used = (*used + 7) & ~(size_t)7;
     nmx_iso_str s = put(data, used, src, n);
     data[(*used)++] = '\0';
     s.len++;
     return s;
 }
 
-/* The capture as the worker gets it: descriptors, and the bytes its attach
- * needs beside them. TODO(issue 10): filled by nmx__capture_export once the
- * capture layer has it; until then there are none, and the worker opens the
- * capture by its path. */
+/* The capture as the worker gets it (C7: nothing read again): descriptors
+ * of its spools (nmx__capture_export), each a new read-only open but the
+ * wait page's, so that nothing the worker maps of them can be written back
+ * into the host's capture (mprotect cannot make writable what was opened
+ * read-only). None for the empty capture or a capture that cannot be
+ * exported: the worker then opens it by its path. */
 typedef struct handover {
     int fds[NMX_ISO_MAX_CAPTURE_FDS];
     size_t nfds;
-    void *meta;
-    size_t meta_len;
 } handover;
-
-static DWORD handover_make(HCAPTURE cap, handover *h)
-{
-    (void)cap;
-    memset(h, 0, sizeof *h);
-    return NMERR_SUCCESS;
-}
 
 static void handover_free(handover *h)
 {
     for (size_t i = 0; i < h->nfds; i++)
         close(h->fds[i]);
-    free(h->meta);
+    h->nfds = 0;
+}
+
+static int reopen(int fd, int read_only)
+{
+    if (!read_only)
+        return fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    char proc[64];
+    snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+    return open(proc, O_RDONLY | O_CLOEXEC);
+}
+
+static DWORD handover_make(HCAPTURE cap, handover *h)
+{
+    memset(h, 0, sizeof *h);
+    int own[NMX_ISO_MAX_CAPTURE_FDS];
+    int n = cap ? nmx__capture_export(cap, own, (int)NMX_ISO_MAX_CAPTURE_FDS) : -1;
+    for (int i = 0; i < n; i++) {
+        if ((h->fds[i] = reopen(own[i], i < NMX__EXPORT_SPOOLS)) < 0) {
+            handover_free(h);
+            return NMERR_NO_HANDLES;
+        }
+        h->nfds++;
+    }
+    return NMERR_SUCCESS;
 }
 
 /* The run's page, as a memfd: the request, then its strings and blobs. */
@@ -95,8 +113,7 @@ static int make_page(const nmx__iso_spec *sp, const handover *h, nmx__iso *w)
     const char *flt = sp->filter ? nmx_filter_expression(sp->filter) : NULL;
     size_t cfg = sp->config && sp->config->RawConfigLength >= sizeof(DWORD)
                      ? sp->config->RawConfigLength : 0;
-    size_t data = str_bytes(sp->expert_path) + str_bytes(cap) + str_bytes(flt) + cfg + 1 +
-                  h->meta_len + 8;
+    size_t data = str_bytes(sp->expert_path) + str_bytes(cap) + str_bytes(flt) + cfg + 1;
     size_t page = (size_t)sysconf(_SC_PAGESIZE);
     w->size = (NMX_ISO_DATA_OFF + data + page - 1) / page * page;
     int fd = memfd_create("nmexpert-run", MFD_CLOEXEC);
@@ -122,9 +139,8 @@ static int make_page(const nmx__iso_spec *sp, const handover *h, nmx__iso *w)
     atomic_store(&pg->policy_syscall, -1);
     char *d = (char *)pg + NMX_ISO_DATA_OFF;
     size_t used = 0;
-    /* The blobs first, where the data area's alignment is theirs. */
+    /* The blob first, where the data area's alignment is EXPERTCONFIG's. */
     pg->req.config = put_blob(d, &used, sp->config, cfg);
-    pg->req.capture_meta = put_blob(d, &used, h->meta, h->meta_len);
     pg->req.expert = put(d, &used, sp->expert_path, str_bytes(sp->expert_path));
     pg->req.capture = put(d, &used, cap, str_bytes(cap));
     pg->req.filter = put(d, &used, flt, str_bytes(flt));

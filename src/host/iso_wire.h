@@ -16,8 +16,8 @@
  *     means "the worker is gone and its exit status is in the page".
  *   - the capture's descriptors (nmx__capture_export), passed with the
  *     request and placed by the worker at fixed numbers from
- *     WORKER_CAPTURE_FD (src/worker/worker.h), where it attaches to the
- *     host's capture instead of reading the file again (C7).
+ *     WORKER_CAPTURE_FD (src/worker/worker.h), from which it attaches to
+ *     the host's capture instead of reading the file again (C7).
  * Everything that comes from a worker is hostile input: the decoders here
  * check every length and offset, and never trust a pointer.
  */
@@ -67,11 +67,10 @@ typedef struct nmx_iso_request {
     uint32_t confine;     /* 1: seccomp policy and rlimits (the default) */
     uint32_t capture_fds; /* descriptors of the capture passed with the request */
     nmx_iso_str expert;   /* the module's path */
-    nmx_iso_str capture;  /* the capture's path, used only without capture_fds;
-                             len 0 and no capture_fds: the empty capture */
-    nmx_iso_str capture_meta; /* the bytes nmx__capture_attach needs beside the
-                                 descriptors (8-byte aligned; len counts a NUL
-                                 added after them) */
+    nmx_iso_str capture;  /* the capture's path: what the worker's capture
+                             reports (nmx__capture_attach); without
+                             capture_fds, the file it opens; len 0 and no
+                             capture_fds: the empty capture */
     nmx_iso_str filter;   /* the host filter's expression; len 0: none */
     nmx_iso_str config;   /* the configuration blob; len 0: none */
 } nmx_iso_request;

@@ -72,8 +72,11 @@ void policy_limits(const nmx_iso_page *pg)
 #ifndef NMX_SANITIZED
     /* A backstop for memory taken outside the key (malloc, mmap): the key's
      * quota is the real limit (M11), this only bounds the rest. Sanitizers
-     * reserve terabytes of shadow, so their builds go without. */
-    if (pg->req.quota_bytes)
+     * reserve terabytes of shadow, so their builds go without; and so does a
+     * worker given the host's capture, whose spools it maps as they grow
+     * (up to terabytes: no address-space bound would hold them and still
+     * bound anything else). */
+    if (pg->req.quota_bytes && !pg->req.capture_fds)
         set_limit(RLIMIT_AS, mapped_now() + 1024 * MIB + 2 * (rlim_t)pg->req.quota_bytes);
 #endif
 }

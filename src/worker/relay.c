@@ -24,6 +24,7 @@
  */
 #define _GNU_SOURCE
 #include "worker/worker.h"
+#include "capture/capture_internal.h"
 
 #include <nmexpert/capture.h>
 
@@ -217,9 +218,27 @@ static void fail(const char *fmt, const char *a, const char *b)
     relay_send(NMX_ISO_MSG_FAIL, text, strlen(text) + 1, NULL, 0);
 }
 
-/* TODO(issue 10): until the capture can be handed over as descriptors
- * (nmx__capture_attach on the stream branch), the worker reads the file
- * itself; this is the one place that changes then. */
+/* The host's capture, attached from the descriptors it handed over (C7:
+ * nothing read again); without them (the empty capture, or a capture the
+ * host keeps in anonymous memory, which it cannot hand over), the file by
+ * its path. The descriptors are closed once attached: the capture holds
+ * duplicates. */
+static DWORD capture_from_host(const nmx_iso_page *pg, const char *path, nmx_capture **cap,
+                               char *err, size_t errlen)
+{
+    uint32_t n = pg->req.capture_fds;
+    if (!n)
+        return path ? nmx_capture_open(path, cap, err, errlen) : NMERR_SUCCESS;
+    int fds[NMX_ISO_MAX_CAPTURE_FDS];
+    for (uint32_t i = 0; i < n; i++)
+        fds[i] = WORKER_CAPTURE_FD + (int)i;
+    DWORD rc = nmx__capture_attach(fds, (int)n, path, cap);
+    for (uint32_t i = 0; i < n; i++)
+        close(fds[i]);
+    snprintf(err, errlen, "%s", rc == NMERR_SUCCESS ? "" : nmx_strerror(rc));
+    return rc;
+}
+
 DWORD relay_open_capture(const nmx_iso_page *pg, nmx_capture **cap, nmx_filter **filter)
 {
     char err[4096];
@@ -227,7 +246,7 @@ DWORD relay_open_capture(const nmx_iso_page *pg, nmx_capture **cap, nmx_filter *
     *filter = NULL;
     const char *path = nmx__iso_str(pg, pg->req.capture);
     const char *expr = nmx__iso_str(pg, pg->req.filter);
-    if (path && nmx_capture_open(path, cap, err, sizeof err) != NMERR_SUCCESS) {
+    if (capture_from_host(pg, path, cap, err, sizeof err) != NMERR_SUCCESS) {
         fail("the worker cannot open the capture: %s%s", err, "");
         return NMERR_FILE_READ_ERROR;
     }
