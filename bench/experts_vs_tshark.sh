@@ -14,7 +14,7 @@
 # makes tshark faster). Our run twice: as `nmexpert run` runs by default
 # (each expert in a confined worker process) and with --in-process (threads).
 # Each side's wall time and CPU time (user + sys, /usr/bin/time from
-# Debian's `time`; a worker's CPU is not counted: the workers are not the
+# Debian's `time`, else CPU 0; a worker's CPU is not counted: the workers are not the
 # command's children) in interleaved rounds, and the median of each. On a
 # shared machine CPU time is the fairer comparison. Never a test.
 #   bench/experts_vs_tshark.sh BUILD_DIR [CAPTURE] [ROUNDS]
@@ -25,9 +25,15 @@ build=$1 cap=${2:-/tmp/nmx-bench-capture-1M.pcap} n=${3:-3}
 if [ ! -f "$cap" ]; then
     "$build/bench/capture/nmx-bench-capture" -r 1 >/dev/null
 fi
-run() { # "wall cpu" seconds of one run of "$@"
-    /usr/bin/time -f "%e %U %S" -o "$tmp" "$@" >/dev/null 2>&1 || echo "failed: $*" >&2
-    awk '{ print $1, $2 + $3 }' "$tmp"
+run() { # "wall cpu" seconds of one run of "$@" (cpu 0 without /usr/bin/time)
+    if [ -x /usr/bin/time ]; then
+        /usr/bin/time -f "%e %U %S" -o "$tmp" "$@" >/dev/null 2>&1 || echo "failed: $*" >&2
+        awk '{ print $1, $2 + $3 }' "$tmp"
+    else
+        s=$(date +%s.%N)
+        "$@" >/dev/null 2>&1 || echo "failed: $*" >&2
+        awk -v e="$(date +%s.%N)" -v s="$s" 'BEGIN { print e - s, 0 }'
+    fi
 }
 median() { sort -g | awk '{ v[NR] = $1 } END { print NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 # tshark's statistics and fields (no argument holds a space: split on purpose)

@@ -35,7 +35,10 @@ static void classes_init(void)
         ci->bsize = bs;
         ci->npages = bs <= 8192 ? 1 : 4;
         ci->capacity = (uint16_t)((ci->npages * NMX_PAGE_SIZE) / bs);
-        ci->bitmap_bytes = (uint32_t)((ci->capacity + 63u) / 64u * 8u);
+        /* One bit more than blocks, always 0: nmx__locate_small leaves the
+         * index bound to that bit (an index just past the last block, the
+         * only one an offset inside the head page can give). */
+        ci->bitmap_bytes = (uint32_t)((ci->capacity + 64u) / 64u * 8u);
         uint32_t slack = bs > 4096 ? 2u : 1u;
         ci->meta_bytes = ci->bitmap_bytes + ((ci->capacity * slack + 7u) & ~7u);
         ci->recip = (uint32_t)((((uint64_t)1 << NMX_RECIP_SHIFT) + bs - 1) / bs);

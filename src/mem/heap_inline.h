@@ -166,9 +166,10 @@ static inline __attribute__((always_inline)) nmx_page *nmx__locate_small(uintptr
     if (atomic_load_explicit(&pg->tag, memory_order_relaxed) != owner)
         return NULL;
     size_t off = a & (NMX_PAGE_SIZE - 1);
+    /* An offset inside the page gives i <= capacity, and bit `capacity` is
+     * never set (classes_init), so the live bit bounds i too. */
     uint32_t i = (uint32_t)((off * pg->u.recip) >> NMX_RECIP_SHIFT);
-    if ((size_t)i * pg->bsize != off || i >= pg->capacity ||
-        !(nmx__page_live(pg)[i >> 6] & ((uint64_t)1 << (i & 63))))
+    if ((size_t)i * pg->bsize != off || !(nmx__page_live(pg)[i >> 6] & ((uint64_t)1 << (i & 63))))
         return NULL;
     *idx = i;
     return pg;
