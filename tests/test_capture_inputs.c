@@ -153,10 +153,14 @@ static void *feed(void *arg) {
     feeder *fd = arg;
     FILE *f = fopen(fd->path, "rb");
     char buf[97]; /* small writes: the reader must cope with a pipe filling slowly */
-    size_t n;
-    while (f && (n = fread(buf, 1, sizeof buf, f)) > 0)
+    size_t n, want = 3; /* a magic number cut in two, 50 ms apart, first */
+    while (f && (n = fread(buf, 1, want, f)) > 0) {
         if (write(fd->fd, buf, n) != (ssize_t)n)
             break;
+        if (want == 3)
+            usleep(50000);
+        want = sizeof buf;
+    }
     if (f)
         fclose(f);
     close(fd->fd);
@@ -210,7 +214,7 @@ TEST(test_c1_stdin_pipe_streams_and_mixes_with_files) {
 
 /* C1: what is not a capture on a pipe is copied to a temporary file and
  * refused from there, with the reason */
-TEST(test_c1_stdin_text_is_refused_with_reason) {
+TEST(test_c1_stdin_not_a_capture_is_refused_with_reason) {
     signal(SIGPIPE, SIG_IGN);
     const char *p = tmp("text.txt");
     FILE *f = fopen(p, "w");
@@ -221,6 +225,16 @@ TEST(test_c1_stdin_text_is_refused_with_reason) {
     char err[1024] = "";
     CHECK_EQ(open_with_stdin(p, one, 1, &cap, err, sizeof err), NMERR_INVALID_FILE_FORMAT);
     CHECK(cap == NULL && strncmp(err, "stdin: ", 7) == 0);
+    printf("     (%s)\n", err);
+    /* nothing at all, and 3 bytes of a pcap magic number */
+    const char *empty = tmp("empty.bin"), *three = tmp("three.bin");
+    fclose(fopen(empty, "w"));
+    f = fopen(three, "wb");
+    fwrite("\xd4\xc3\xb2", 1, 3, f);
+    fclose(f);
+    CHECK_EQ(open_with_stdin(empty, one, 1, &cap, err, sizeof err), NMERR_INVALID_FILE_FORMAT);
+    CHECK(strstr(err, "empty") != NULL);
+    CHECK_EQ(open_with_stdin(three, one, 1, &cap, err, sizeof err), NMERR_INVALID_FILE_FORMAT);
     printf("     (%s)\n", err);
 }
 
@@ -294,6 +308,53 @@ TEST(test_c6_pcap_cut_in_second_record_header_reports_damage) {
     nmx_capture_close(cap);
 }
 
+/* C1: GetFrameMacType gives Netmon's media type for the link types it has
+ * one for (Netmon files' own media types: tests/test_capture_formats.c) */
+TEST(test_c1_mac_types_of_link_types) {
+    static const struct {
+        uint32_t linktype;
+        DWORD mac;
+    } cases[] = {{1, MAC_TYPE_ETHERNET}, {6, MAC_TYPE_TOKENRING}, {10, MAC_TYPE_FDDI},
+                 {100, MAC_TYPE_ATM},    {123, MAC_TYPE_ATM},      {138, MAC_TYPE_1394},
+                 {0, MAC_TYPE_UNKNOWN},  {101, MAC_TYPE_UNKNOWN},  {147, MAC_TYPE_UNKNOWN}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "lt%u.pcap", cases[i].linktype);
+        const char *p = tmp(name);
+        CHECK(write_pcap(p, cases[i].linktype, 0, 0, fr, 1));
+        nmx_capture *cap = NULL;
+        CHECK_EQ(nmx_capture_open(p, &cap, NULL, 0), NMERR_SUCCESS);
+        nmx_frame f;
+        if (cap && nmx_capture_frame(cap, 0, &f) == NMERR_SUCCESS) {
+            if (GetFrameMacType(f.hframe) != cases[i].mac)
+                printf("     link type %u: MAC type %u\n", cases[i].linktype, GetFrameMacType(f.hframe));
+            CHECK_EQ(GetFrameMacType(f.hframe), cases[i].mac);
+        }
+        nmx_capture_close(cap);
+    }
+}
+
+/* C6: libwiretap reads pcapng interfaces of any number of link types; a
+ * capture holds 8 and says where it stopped */
+TEST(test_c6_a_ninth_link_type_stops_the_reading_with_a_message) {
+    const uint32_t lts[9] = {1, 101, 0, 108, 113, 276, 6, 10, 105};
+    tframe f9[9];
+    for (int i = 0; i < 9; i++)
+        f9[i] = fr[i], f9[i].iface = (uint32_t)i;
+    const char *p = tmp("nine.pcapng");
+    CHECK(write_pcapng(p, lts, 9, f9, 9));
+    nmx_capture *cap = NULL;
+    CHECK_EQ(nmx_capture_open(p, &cap, NULL, 0), NMERR_SUCCESS);
+    if (!cap)
+        return;
+    CHECK_EQ(nmx_capture_frames(cap), 8);
+    CHECK_EQ(nmx_capture_link_types(cap, NULL, 0), 8);
+    const char *e = nmx_capture_error(cap);
+    CHECK(e && strstr(e, p) && strstr(e, "frame 8: link type") && strstr(e, "ninth"));
+    printf("     (%s)\n", e ? e : "no error");
+    nmx_capture_close(cap);
+}
+
 /* The frame source's offsets: where a frame's bytes lie in a plain file. */
 TEST(test_source_file_offsets_point_at_the_bytes) {
     const char *paths[] = {tmp("a.pcap"), tmp("b.pcapng")};
@@ -333,10 +394,12 @@ int main(int argc, char **argv) {
     RUN(test_c1_several_files_are_one_capture_numbered_in_order);
     RUN(test_c1_a_folder_is_its_captures_by_name);
     RUN(test_c1_stdin_pipe_streams_and_mixes_with_files);
-    RUN(test_c1_stdin_text_is_refused_with_reason);
+    RUN(test_c1_stdin_not_a_capture_is_refused_with_reason);
     RUN(test_c6_damage_in_a_later_file_keeps_every_frame_before_it);
     RUN(test_c6_bad_input_lists_are_refused_clearly);
     RUN(test_c6_pcap_cut_in_second_record_header_reports_damage);
+    RUN(test_c1_mac_types_of_link_types);
+    RUN(test_c6_a_ninth_link_type_stops_the_reading_with_a_message);
     RUN(test_source_file_offsets_point_at_the_bytes);
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);

@@ -1,8 +1,10 @@
 /* nmexpert/capture.h — the host side of captures: open, index, filter, decode.
  *
  * A capture (one or several files in any format Wireshark reads, SPEC C1)
- * is read once, by libwiretap, into an immutable in-memory index that
- * every run over it shares without locks (C7). An nmx_capture* IS an HCAPTURE
+ * is read once, by libwiretap, on a reader thread of its own, into
+ * file-backed spools (so memory does not grow with its size, C8) that
+ * every run over it shares without locks (C7); runs start on the first
+ * frames while the rest is read. An nmx_capture* IS an HCAPTURE
  * and an nmx_filter* IS an HFILTER, so the host hands them to experts as they
  * are. Frames are reached by their 0-based number (C2) or through the
  * HFRAME handles the Netmon frame functions of netmon.h take.
@@ -42,7 +44,9 @@ typedef struct _FILTER nmx_filter;   /* an nmx_filter* is an HFILTER */
  * Opening and closing (C1, C6, C7)
  * ------------------------------------------------------------------------ */
 
-/* Open the capture `path` and read every frame into memory. `path` is a
+/* Open the capture `path` and start reading it (docs/CAPTURES.md: a reader
+ * thread spools its frames into unlinked files in $TMPDIR, else /var/tmp;
+ * frames are handed out as they are read). `path` is a
  * capture file in any format libwiretap (Wireshark's reader) reads, plain
  * or gzip-, zstd- or lz4-compressed (C1); a folder (every capture in it,
  * sorted by name, one capture with frames numbered across the files; files
@@ -64,7 +68,7 @@ typedef struct _FILTER nmx_filter;   /* an nmx_filter* is an HFILTER */
  *   NMERR_ACCESS_DENIED        the file may not be read
  *   NMERR_FILE_READ_ERROR      another error opening it
  *   NMERR_INVALID_FILE_FORMAT  not a capture libwiretap reads (libwiretap's text)
- *   NMERR_OUT_OF_MEMORY        the frames do not fit in memory
+ *   NMERR_OUT_OF_MEMORY        memory refused (a full spool disk is damage, C6)
  *   NMERR_NO_HANDLES           4096 captures are open already */
 NMX_API DWORD nmx_capture_open(const char *path, nmx_capture **out, char *errbuf, size_t errlen);
 
@@ -83,7 +87,9 @@ NMX_API DWORD nmx_capture_close(nmx_capture *cap);
 
 /* ------------------------------------------------------------------------
  * What a capture holds (for `nmexpert info`). Each accessor returns 0 / NULL
- * for NULL or an invalid capture.
+ * for NULL or an invalid capture. Those that report totals (frames, damage,
+ * info, link types, input info) wait until the reading has ended (from a
+ * pipe: until it closes); nmx_capture_frame waits for that frame.
  * ------------------------------------------------------------------------ */
 
 /* Number of frames read (the same as GetCaptureTotalFrames). */
@@ -94,8 +100,9 @@ NMX_API int nmx_capture_link_type(const nmx_capture *cap);
 /* The damage message (C6) if the file could not be read to its end, else
  * NULL. Owned by the capture. */
 NMX_API const char *nmx_capture_error(const nmx_capture *cap);
-/* The path the capture was opened with (the first, when several). Owned by
- * the capture. */
+/* The path the capture was opened with, as given (a folder, "-"; the first
+ * when several: nmx_capture_input_info names each file). Owned by the
+ * capture. */
 NMX_API const char *nmx_capture_path(const nmx_capture *cap);
 
 #define NMX_FORMAT_OTHER 0 /* another format libwiretap reads (see file_type) */

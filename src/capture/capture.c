@@ -368,7 +368,8 @@ DWORD nmx_capture_open_inputs(const char *const *paths, size_t n, nmx_capture **
         nmx__errf(errbuf, errlen, "%s", err);
         return rc;
     }
-    const char *first = nmx__source_input(src, 0)->path;
+    /* the first path as given (a folder, "-"), which reopens as it did */
+    const char *first = paths[0];
     nmx_capture *cap = capture_new(first);
     if (!cap || !keep_inputs(cap, src)) {
         int e = cap ? ENOMEM : errno;
@@ -584,21 +585,7 @@ DWORD WINAPI GetFrameMacType(HFRAME hFrame) {
     DWORD n;
     if (!frame_of(hFrame, &cap, &n))
         return MAC_TYPE_UNKNOWN;
-    switch (cap->sh->lts[nmx__rec(cap, n)->lt]) {
-    case DLT_EN10MB:
-        return MAC_TYPE_ETHERNET;
-    case DLT_IEEE802:
-        return MAC_TYPE_TOKENRING;
-    case DLT_FDDI:
-        return MAC_TYPE_FDDI;
-    case DLT_ATM_RFC1483:
-    case DLT_SUNATM:
-        return MAC_TYPE_ATM;
-    case DLT_APPLE_IP_OVER_IEEE1394:
-        return MAC_TYPE_1394;
-    default:
-        return MAC_TYPE_UNKNOWN;
-    }
+    return nmx__rec(cap, n)->mac; /* the source maps Netmon media types and link types alike */
 }
 
 DWORD WINAPI GetFrameNumber(HFRAME hFrame) {

@@ -24,7 +24,7 @@ typedef struct nmx__frec {
     uint64_t off;  /* of the FRAME record in the data spool */
     uint32_t rtab; /* its recognition table: offset / 8 in the tables spool */
     uint16_t lt;   /* index of its link type in the shared header's lts */
-    uint16_t reserved;
+    uint16_t mac;  /* its MAC_TYPE_* (GetFrameMacType), from the source */
 } nmx__frec;
 
 #define NMX__MAX_LTS 8

@@ -30,6 +30,17 @@ struct nmx__reader {
 
 static size_t align8(size_t n) { return (n + 7) & ~(size_t)7; }
 
+/* Is dlt among the capture's link types, or is there room for it? */
+static int lt_fits(const nmx_capture *cap, int dlt)
+{
+    const nmx__cap_shared *sh = cap->wsh;
+    unsigned n = atomic_load_explicit(&sh->nlts, memory_order_relaxed);
+    for (unsigned i = 0; i < n; i++)
+        if (sh->lts[i] == dlt)
+            return 1;
+    return n < NMX__MAX_LTS;
+}
+
 static unsigned lt_index(nmx_capture *cap, int dlt)
 {
     nmx__cap_shared *sh = cap->wsh;
@@ -42,7 +53,7 @@ static unsigned lt_index(nmx_capture *cap, int dlt)
         atomic_store_explicit(&sh->nlts, n + 1, memory_order_release);
         return n;
     }
-    return 0; /* more than 8 distinct link types: the rest are taken for the first */
+    return 0; /* not reached: the reader stops at a ninth link type (lt_fits) */
 }
 
 static void count_frame(nmx_capture_info *in, uint32_t n, const FRAME *f)
@@ -100,28 +111,25 @@ static int add_frame(nmx__reader *rd, uint32_t n, const nmx__src_frame *h)
     r->off = off;
     r->rtab = rt;
     r->lt = (uint16_t)lt_index(cap, h->dlt);
-    r->reserved = 0;
+    r->mac = (uint16_t)h->mac_type;
     count_frame(&cap->wsh->info, n, f);
     if (rd->stream || (n + 1) % PUBLISH_BATCH == 0)
         return publish(rd, n + 1);
     return 1;
 }
 
-/* The damage (C6): the source's message (it names the file), or `msg`
- * about the capture. */
-static void set_damage(nmx_capture *cap, const char *src_msg, uint32_t n, const char *msg)
+/* The damage (C6) when the capture, not the source, stops reading at frame
+ * n, of input `path`. (The source's own message names its file.) */
+static void set_damage(nmx_capture *cap, const char *path, uint32_t n, const char *msg)
 {
-    if (src_msg)
-        snprintf(cap->wsh->error, sizeof cap->wsh->error, "%s", src_msg);
-    else
-        snprintf(cap->wsh->error, sizeof cap->wsh->error, "%s: frame %u: %s", cap->path, n, msg);
+    snprintf(cap->wsh->error, sizeof cap->wsh->error, "%s: frame %u: %s", path, n, msg);
 }
 
-static void store_failed(nmx_capture *cap, uint32_t n)
+static void store_failed(nmx_capture *cap, const char *path, uint32_t n)
 {
     char why[160];
     snprintf(why, sizeof why, "cannot store the frame: %s (spool in $TMPDIR or /var/tmp)", strerror(errno));
-    set_damage(cap, NULL, n, why);
+    set_damage(cap, path, n, why);
 }
 
 static uint32_t read_all(nmx__reader *rd)
@@ -131,18 +139,27 @@ static uint32_t read_all(nmx__reader *rd)
     nmx__src_frame f;
     int r;
     while (!atomic_load_explicit(&rd->stop, memory_order_relaxed) && (r = nmx__source_next(rd->src, &f)) == 1) {
+        const char *path = nmx__source_input(rd->src, f.input)->path;
         if (n == MAX_FRAMES) {
-            set_damage(cap, NULL, n, "more than 4294967294 frames; the rest is not read");
+            set_damage(cap, path, n, "more than 4294967294 frames; the rest is not read");
+            return n;
+        }
+        if (!lt_fits(cap, f.dlt)) { /* a pcapng file with interfaces of 9 link types */
+            char msg[128];
+            snprintf(msg, sizeof msg, "link type %d is a ninth one, more than a capture holds; the rest is not read",
+                     f.dlt);
+            set_damage(cap, path, n, msg);
             return n;
         }
         if (!add_frame(rd, n, &f)) {
-            store_failed(cap, n);
+            store_failed(cap, path, n);
             return n;
         }
         n++;
     }
+    const char *e = nmx__source_error(rd->src); /* it names the file */
     if (!atomic_load_explicit(&rd->stop, memory_order_relaxed) && r < 0)
-        set_damage(cap, nmx__source_error(rd->src), n, "unreadable");
+        snprintf(cap->wsh->error, sizeof cap->wsh->error, "%s", e ? e : "the input is damaged");
     return n;
 }
 
@@ -152,7 +169,7 @@ static void *reader_main(void *arg)
     nmx_capture *cap = rd->cap;
     uint32_t n = read_all(rd);
     if (!publish(rd, n)) { /* a full disk: what was published before counts */
-        store_failed(cap, atomic_load(&cap->wsh->nframes));
+        store_failed(cap, cap->path, atomic_load(&cap->wsh->nframes));
         n = atomic_load(&cap->wsh->nframes);
     }
     nmx__capture_inputs_final(cap, rd->src);

@@ -189,6 +189,8 @@ DWORD nmx__source_open(const char *const *paths, size_t n, nmx__source **out, ch
 }
 
 static int damage(nmx__source *s, const char *problem) {
+    for (size_t i = s->cur + 1; i < s->nin; i++)
+        s->in[i].d.first_frame = s->nframes; /* not read: no frames, from the end */
     const char *name = shown_name(s->in[s->cur].d.path);
     size_t len = strlen(name) + (problem ? strlen(problem) : 16) + 3;
     s->failed = 1;

@@ -20,7 +20,8 @@ typedef struct nmx__src_frame {
     int64_t ts_ns;          /* ns since the epoch, saturated at the int64_t range */
     uint32_t cap_len, wire_len;
     int dlt;                /* pcap DLT_* of this frame (the wtap encapsulation mapped back to
-                               the smallest DLT libwiretap maps to it); -1 when none */
+                               the smallest DLT libwiretap maps to it); -1 when none, or when
+                               libwiretap took a pseudo-header out of the bytes (SunATM, ERF...) */
     int mac_type;           /* Netmon MAC_TYPE_* for GetFrameMacType (include/nmexpert/netmon.h) */
     uint32_t input;         /* index of the input (file) it came from */
     uint64_t file_off;      /* offset of the bytes in that input file when stored there verbatim

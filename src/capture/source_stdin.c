@@ -26,17 +26,18 @@ static size_t peek(unsigned char *m) {
     int p[2];
     if (pipe(p) != 0)
         return 0;
-    ssize_t n = 0;
+    ssize_t got = 0;
     for (int tries = 0; tries < 200; tries++) {
-        n = tee(0, p[1], PEEK, 0); /* blocks until the pipe holds something or has no writer */
-        if (n <= 0 || n >= PEEK)
+        ssize_t n = tee(0, p[1], PEEK, 0); /* blocks until the pipe holds something or has no writer */
+        /* drain the copy at once: each tee takes one of the second pipe's 16 slots */
+        got = n > 0 ? read(p[0], m, (size_t)n) : 0;
+        if (got <= 0 || got >= PEEK)
             break;
         nanosleep(&(struct timespec){0, 5000000}, NULL);
     }
-    size_t got = n > 0 ? (size_t)read(p[0], m, (size_t)n) : 0;
     close(p[0]);
     close(p[1]);
-    return got > PEEK ? 0 : got;
+    return got > 0 && got <= PEEK ? (size_t)got : 0;
 }
 
 static int streams(const unsigned char *m, size_t n) {
@@ -92,6 +93,11 @@ static int copy_all(int from, int to) {
 static DWORD spool(char *buf, size_t len, int *fd_out, char *err, size_t errlen) {
     int fd = tmpfile_fd();
     int e = fd < 0 ? errno : copy_all(0, fd);
+    if (!e && lseek(fd, 0, SEEK_END) == 0) { /* libwiretap would call it an empty ERF capture */
+        snprintf(err, errlen, "stdin: empty, not a capture");
+        close(fd);
+        return NMERR_INVALID_FILE_FORMAT;
+    }
     if (e) {
         snprintf(err, errlen, "stdin: copying it to a temporary file: %s", strerror(e));
         if (fd >= 0)

@@ -10,7 +10,10 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
-#define STAGE_BYTES ((size_t)1 << 20) /* written to the file in pieces of up to this */
+/* The stage grows from 64 KiB (a small capture's spools cost little) to
+ * 1 MiB, the size of the pieces written to the file. */
+#define STAGE_MIN ((size_t)64 << 10)
+#define STAGE_BYTES ((size_t)1 << 20)
 #define TABLE_BYTES (NMX_SPOOL_MAX_CHUNKS * sizeof(uint8_t *))
 
 /* 512 KiB of address space; only the pages of chunks in use are ever
@@ -136,25 +139,36 @@ int nmx__spool_flush(nmx__spool *s)
     return 0;
 }
 
-/* Make the stage hold n bytes at offset `at` (flushing what it holds when
- * they do not follow it or do not fit). 0 or an errno value. */
+static int stage_grow(nmx__spool *s, size_t want)
+{
+    uint8_t *b = realloc(s->stage, want);
+    if (!b)
+        return ENOMEM;
+    s->stage = b;
+    s->stage_cap = want;
+    return 0;
+}
+
+/* Make the stage hold n bytes at offset `at`: grow it (doubling up to
+ * STAGE_BYTES), else write what it holds when they do not follow it or do
+ * not fit. 0 or an errno value. */
 static int stage_room(nmx__spool *s, uint64_t at, size_t n)
 {
-    if (at != s->stage_off + s->stage_len || s->stage_len + n > s->stage_cap) {
+    int follows = at == s->stage_off + s->stage_len;
+    size_t want = s->stage_len + n;
+    if (follows && want > s->stage_cap && s->stage_cap < STAGE_BYTES) {
+        size_t cap = s->stage_cap ? 2 * s->stage_cap : STAGE_MIN;
+        cap = cap > STAGE_BYTES ? STAGE_BYTES : cap;
+        if (stage_grow(s, cap > want ? cap : want) != 0)
+            return ENOMEM;
+    }
+    if (!follows || want > s->stage_cap) {
         int e = nmx__spool_flush(s);
         if (e)
             return e;
         s->stage_off = at;
     }
-    if (n > s->stage_cap) {
-        size_t cap = n > STAGE_BYTES ? n : STAGE_BYTES;
-        uint8_t *b = realloc(s->stage, cap);
-        if (!b)
-            return ENOMEM;
-        s->stage = b;
-        s->stage_cap = cap;
-    }
-    return 0;
+    return n > s->stage_cap ? stage_grow(s, n) : 0; /* a frame larger than the stage */
 }
 
 void *nmx__spool_append(nmx__spool *s, size_t n, uint64_t *off)

@@ -116,6 +116,10 @@ static int run_and_report(const cli_args *a, nmx_capture *cap, nmx_filter *flt, 
         if (nmx__cli_tables(&jobs[i]))
             fprintf(stderr, "nmexpert: out of memory for %s's tables\n", jobs[i].name);
     }
+    /* Once the runs are over: asked before, it would wait for the end of the
+     * reading, and the experts would not start until then (C8). */
+    if (nmx_capture_error(cap))
+        fprintf(stderr, "nmexpert: warning: %s\n", nmx_capture_error(cap));
     nmx_capture_info in;
     nmx_capture_get_info(cap, &in);
     cli_report r = {.capture = nmx__cli_input_name(a->inputs, a->ninputs),
@@ -134,8 +138,6 @@ int nmx__cli_run(const cli_args *a)
     int rc = nmx__cli_open_input(a->inputs, a->ninputs, &cap);
     if (rc)
         return rc;
-    if (nmx_capture_error(cap))
-        fprintf(stderr, "nmexpert: warning: %s\n", nmx_capture_error(cap));
     nmx_filter *flt = NULL;
     char err[1024];
     if (a->filter && nmx_filter_create(cap, a->filter, &flt, err, sizeof err) != NMERR_SUCCESS) {
