@@ -1,10 +1,9 @@
 /* capture_tamper: tries to make the capture it was given writable (H11: in a
  * worker the host's capture is shared read-only).
  *
- * It reads the first frame (so that every spool is mapped), then looks at
- * what the process maps of the capture's spools (deleted files, which is
- * what spools are; memfds aside) and tries mprotect(PROT_WRITE) on every
- * read-only one, and at its descriptors of them opened for writing. It
+ * It reads the first frame (so that every spool is mapped), finds the
+ * spools' descriptors (deleted regular files, memfds aside), and tries
+ * mprotect(PROT_WRITE) on every read-only mapping of those files. It
  * writes nothing. It submits one event with UINT32 columns "made_writable"
  * (mappings mprotect made writable), "writable_fds" (spool descriptors open
  * for writing: in a worker, only the wait spool's) and "mappings" (read-only
@@ -17,6 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 BOOL WINAPI Register(PEXPERTENUMINFO info)
@@ -28,24 +28,55 @@ BOOL WINAPI Register(PEXPERTENUMINFO info)
     return TRUE;
 }
 
-/* A deleted file, not a memfd: a spool. */
+/* A deleted file, not a memfd: what a spool's descriptor names. */
 static int spool_name(const char *s)
 {
     return s[0] == '/' && strncmp(s, "/memfd:", 7) != 0 && strstr(s, " (deleted)");
 }
 
-static DWORD made_writable(DWORD *seen)
+/* The spools' descriptors: their inodes (at most 16), and how many are open
+ * for writing. */
+static DWORD spool_fds(unsigned long *ino, int *nino)
+{
+    DWORD writable = 0;
+    *nino = 0;
+    for (int fd = 3; fd < 256; fd++) {
+        char proc[64], target[4096];
+        snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+        ssize_t len = readlink(proc, target, sizeof target - 1);
+        if (len <= 0)
+            continue;
+        target[len] = '\0';
+        struct stat st;
+        int fl = fcntl(fd, F_GETFL);
+        if (!spool_name(target) || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || fl < 0)
+            continue;
+        if ((fl & O_ACCMODE) != O_RDONLY)
+            writable++;
+        if (*nino < 16)
+            ino[(*nino)++] = (unsigned long)st.st_ino;
+    }
+    return writable;
+}
+
+/* Tries mprotect(PROT_WRITE) on every read-only mapping of those inodes;
+ * returns how many it made writable, *seen how many it tried. */
+static DWORD made_writable(const unsigned long *ino, int nino, DWORD *seen)
 {
     DWORD n = 0;
     *seen = 0;
     char line[4096];
     FILE *f = fopen("/proc/self/maps", "r");
     while (f && fgets(line, sizeof line, f)) {
-        unsigned long lo, hi;
+        unsigned long lo, hi, inode;
         char perms[8];
-        const char *name = strchr(line, '/');
-        if (!name || !spool_name(name) || sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) != 3 ||
+        int mine = 0;
+        if (sscanf(line, "%lx-%lx %7s %*s %*s %lu", &lo, &hi, perms, &inode) != 4 ||
             perms[1] == 'w')
+            continue;
+        for (int k = 0; k < nino; k++)
+            mine |= inode == ino[k];
+        if (!mine)
             continue;
         (*seen)++;
         if (mprotect((void *)lo, hi - lo, PROT_READ | PROT_WRITE) == 0) {
@@ -58,23 +89,6 @@ static DWORD made_writable(DWORD *seen)
     return n;
 }
 
-static DWORD writable_fds(void)
-{
-    DWORD n = 0;
-    for (int fd = 3; fd < 256; fd++) {
-        char proc[64], target[4096];
-        snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
-        ssize_t len = readlink(proc, target, sizeof target - 1);
-        if (len <= 0)
-            continue;
-        target[len] = '\0';
-        int fl = fcntl(fd, F_GETFL);
-        if (spool_name(target) && fl >= 0 && (fl & O_ACCMODE) != O_RDONLY)
-            n++;
-    }
-    return n;
-}
-
 BOOL WINAPI Run(HEXPERTKEY key, PEXPERTCONFIG config, PEXPERTSTARTUPINFO startup, DWORD flags,
                 HWND parent)
 {
@@ -83,6 +97,8 @@ BOOL WINAPI Run(HEXPERTKEY key, PEXPERTCONFIG config, PEXPERTSTARTUPINFO startup
     (void)flags;
     (void)parent;
     DWORD err, seen;
+    unsigned long ino[16];
+    int nino;
     EXPERTFRAMEDESCRIPTOR fd;
     ExpertGetFrame(key, GET_FRAME_NEXT_FORWARD, 0, INVALID_FRAME_NUMBER, NULL, &fd);
     PNMEVENTDATA ev = ExpertAllocMemory(key, sizeof(NMEVENTDATA) + 3 * sizeof(NMCOLUMNINFO), &err);
@@ -94,10 +110,11 @@ BOOL WINAPI Run(HEXPERTKEY key, PEXPERTCONFIG config, PEXPERTSTARTUPINFO startup
     ev->szEventName = "Tamper";
     ev->Column[0].szColumnName = "made_writable";
     ev->Column[0].VariantData.Type = NMCOLUMNTYPE_UINT32;
-    ev->Column[0].VariantData.Value.Uint32Val = made_writable(&seen);
+    DWORD writable = spool_fds(ino, &nino);
+    ev->Column[0].VariantData.Value.Uint32Val = made_writable(ino, nino, &seen);
     ev->Column[1].szColumnName = "writable_fds";
     ev->Column[1].VariantData.Type = NMCOLUMNTYPE_UINT32;
-    ev->Column[1].VariantData.Value.Uint32Val = writable_fds();
+    ev->Column[1].VariantData.Value.Uint32Val = writable;
     ev->Column[2].szColumnName = "mappings";
     ev->Column[2].VariantData.Type = NMCOLUMNTYPE_UINT32;
     ev->Column[2].VariantData.Value.Uint32Val = seen;
