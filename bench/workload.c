@@ -1,20 +1,26 @@
 /* bench/workload.c — the workloads, run against one allocator per process.
  *
  * Built once per allocator (see adapters.h). Usage:
- *   nmx-bench-<alloc> W1|W2|W3|W4|W5|RSS|CG|ZERO
+ *   nmx-bench-<alloc> W1|W2|W3|W4|W5|RSS|ZERO
+ *   nmx-bench-<alloc> CG1|CG2 COUNT
  * prints "<figure> <value>" lines on stdout for the driver (nmx-bench.c):
  *   W1     ns per alloc+free pair, 16-512 B
  *   W2     ns per churn op (free a random live block + alloc a new one),
- *          100k live blocks of 8-1024 B
+ *          100k live blocks of 8-1024 B, over the first 1M ops after the fill
+ *   W2S    the same in steady state: the 20M ops that follow that window
  *   W3     ns per block to destroy an owner holding 1M blocks of 16-256 B
  *          (glibc: free each block)
  *   W4     ns per realloc, blocks grown 16 B -> 64 KiB by ~x1.25 steps
  *   W5_1T  ns per W2 op, one thread        } same process, so the scaling
  *   W5_2T  ns per W2 op, two threads (wall) } 1T/2T is per allocator
  *   RSS    (peak RSS - RSS before) / peak requested bytes, over W2
- *   CG     runs a short W1 for callgrind; prints the pair count
+ *   CG1 N  W1 with N pairs, CG2 N: W2's fill then N churn ops, untimed, for
+ *          callgrind: the driver counts the whole process's instructions at
+ *          two values of N, and the difference over the difference of N is
+ *          the cost of one pair or op (set-up, sequences and fill cancel)
  *   ZERO   1 if a zero-filling variant really returned zeroed memory
- * Timed figures are the best of NMX_BENCH_REPS repetitions (default 3); the
+ * Timed figures are the median of NMX_BENCH_REPS repetitions (default 1: the
+ * driver takes medians over interleaved rounds of fresh processes); the
  * iteration counts are multiplied by NMX_BENCH_SCALE (default 1). Every
  * workload draws its sizes and victims from fixed-seed sequences computed
  * before the clock starts, identical for every allocator, and writes the
@@ -40,13 +46,14 @@
 #define W1_PAIRS 2000000u
 #define W2_LIVE 100000u
 #define W2_OPS 1000000u
+#define W2S_OPS 20000000u /* steady state, after the W2_OPS window */
 #define W3_BLOCKS 1000000u
 #define W4_MAX 65536u
 #define W4_CHAINS 4u /* grown side by side, so none simply owns the heap top */
 #define W4_ROUNDS 500u
 #define W5_OPS 500000u /* per thread */
 #define RSS_OPS 1000000u
-#define CG_PAIRS 100000u
+#define MAX_REPS 64
 
 volatile uintptr_t bench_sink; /* keeps the compiler from dropping blocks */
 
@@ -102,8 +109,21 @@ static size_t scaled(unsigned n)
 static int reps(void)
 {
     const char *e = getenv("NMX_BENCH_REPS");
-    int r = e ? atoi(e) : 3;
-    return r > 0 ? r : 1;
+    int r = e ? atoi(e) : 1;
+    return r < 1 ? 1 : r > MAX_REPS ? MAX_REPS : r;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* The median of v[0..n) (n >= 1); v is sorted. */
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 static inline unsigned char *get(owner *o, size_t n)
@@ -136,14 +156,14 @@ static inline void w1_body(owner *o, const uint16_t *sz, size_t pairs)
     bench_sink += s;
 }
 
-/* Named, not inlined: callgrind collects inside this function only. */
+/* Named, not inlined: a profile shows the timed loop apart from the rest. */
 NOINLINE void nmx_bench_w1_loop(owner *o, const uint16_t *sz, size_t pairs);
 NOINLINE void nmx_bench_w1_loop(owner *o, const uint16_t *sz, size_t pairs)
 {
     w1_body(o, sz, pairs);
 }
-/* Not collected. Its sequence starts elsewhere, so that identical-code folding
- * cannot merge it with nmx_bench_w1_loop (callgrind would then see one name). */
+/* Untimed. Its sequence starts elsewhere, so that identical-code folding
+ * cannot merge it with nmx_bench_w1_loop (a profile would then see one name). */
 static NOINLINE void w1_warm(owner *o, const uint16_t *sz, size_t pairs)
 {
     w1_body(o, sz + SEQ_LEN / 2, pairs);
@@ -153,27 +173,25 @@ static void run_w1(void)
 {
     uint16_t *sz = size_seq(1, 16, 512);
     size_t pairs = scaled(W1_PAIRS);
-    double best = 1e300;
+    double t[MAX_REPS];
     for (int r = 0; r < reps(); r++) {
         owner *o = owner_new();
         w1_warm(o, sz, 10000);
         double t0 = now_ns();
         nmx_bench_w1_loop(o, sz, pairs);
-        double t = (now_ns() - t0) / (double)pairs;
+        t[r] = (now_ns() - t0) / (double)pairs;
         owner_destroy(o);
-        if (t < best) best = t;
     }
-    printf("W1 %.3f\n", best);
+    printf("W1 %.3f\n", median(t, reps()));
 }
 
-static void run_cg(void)
+static void run_cg1(size_t pairs)
 {
     uint16_t *sz = size_seq(1, 16, 512);
     owner *o = owner_new();
     w1_warm(o, sz, 10000);
-    nmx_bench_w1_loop(o, sz, CG_PAIRS);
+    nmx_bench_w1_loop(o, sz, pairs);
     owner_destroy(o);
-    printf("CG_pairs %u\n", CG_PAIRS);
 }
 
 /* ------------------------------------------------------------------ W2 */
@@ -194,10 +212,11 @@ static void w2_fill(owner *o, void **slots, const w2_seq *q)
     for (size_t i = 0; i < W2_LIVE; i++) slots[i] = get(o, q->sz[i]);
 }
 
-static void w2_churn(owner *o, void **slots, const w2_seq *q, size_t ops)
+/* Ops from..from+ops-1 of the churn (the sequences repeat every SEQ_LEN). */
+static void w2_churn(owner *o, void **slots, const w2_seq *q, size_t from, size_t ops)
 {
     uintptr_t s = 0;
-    for (size_t j = 0; j < ops; j++) {
+    for (size_t j = from; j < from + ops; j++) {
         uint32_t i = q->idx[j & SEQ_MASK];
         b_free(o, slots[i]);
         unsigned char *p = get(o, q->sz[(W2_LIVE + j) & SEQ_MASK]);
@@ -207,22 +226,37 @@ static void w2_churn(owner *o, void **slots, const w2_seq *q, size_t ops)
     bench_sink += s;
 }
 
+static double w2_timed(owner *o, void **slots, const w2_seq *q, size_t from, size_t ops)
+{
+    double t0 = now_ns();
+    w2_churn(o, slots, q, from, ops);
+    return (now_ns() - t0) / (double)ops;
+}
+
 static void run_w2(void)
 {
     w2_seq q = w2_seq_make(2);
     void **slots = os_array(W2_LIVE * sizeof *slots);
-    size_t ops = scaled(W2_OPS);
-    double best = 1e300;
+    size_t ops = scaled(W2_OPS), steady = scaled(W2S_OPS);
+    double t[MAX_REPS], ts[MAX_REPS];
     for (int r = 0; r < reps(); r++) {
         owner *o = owner_new();
         w2_fill(o, slots, &q);
-        double t0 = now_ns();
-        w2_churn(o, slots, &q, ops);
-        double t = (now_ns() - t0) / (double)ops;
+        t[r] = w2_timed(o, slots, &q, 0, ops);
+        ts[r] = w2_timed(o, slots, &q, ops, steady);
         release(o, slots, W2_LIVE);
-        if (t < best) best = t;
     }
-    printf("W2 %.3f\n", best);
+    printf("W2 %.3f\nW2S %.3f\n", median(t, reps()), median(ts, reps()));
+}
+
+static void run_cg2(size_t ops)
+{
+    w2_seq q = w2_seq_make(2);
+    void **slots = os_array(W2_LIVE * sizeof *slots);
+    owner *o = owner_new();
+    w2_fill(o, slots, &q);
+    (void)w2_timed(o, slots, &q, 0, ops);
+    release(o, slots, W2_LIVE);
 }
 
 /* The requested bytes W2 holds at its peak, replayed without allocating. */
@@ -267,7 +301,7 @@ static void run_rss(void)
     double before = status_kib("VmRSS") * 1024;
     owner *o = owner_new();
     w2_fill(o, slots, &q);
-    w2_churn(o, slots, &q, ops);
+    w2_churn(o, slots, &q, 0, ops);
     double hwm = status_kib("VmHWM") * 1024;
     release(o, slots, W2_LIVE);
     printf("RSS %.4f\nRSS_peak_requested %.0f\nRSS_added %.0f\n", (hwm - before) / peak_req,
@@ -280,16 +314,18 @@ static void run_w3(void)
 {
     uint16_t *sz = size_seq(3, 16, 256);
     void **blocks = os_array(W3_BLOCKS * sizeof *blocks);
-    double best = 1e300;
-    for (int r = 0; r < reps(); r++) {
+    /* A destroy takes well under a millisecond, which one preemption can
+     * multiply: W3 is the median of five times the repetitions. */
+    int n = reps() * 5 < MAX_REPS ? reps() * 5 : MAX_REPS;
+    double t[MAX_REPS];
+    for (int r = 0; r < n; r++) {
         owner *o = owner_new();
         for (size_t i = 0; i < W3_BLOCKS; i++) blocks[i] = get(o, sz[i]);
         double t0 = now_ns();
         release(o, blocks, W3_BLOCKS);
-        double t = (now_ns() - t0) / W3_BLOCKS;
-        if (t < best) best = t;
+        t[r] = (now_ns() - t0) / W3_BLOCKS;
     }
-    printf("W3 %.4f\n", best);
+    printf("W3 %.4f\n", median(t, n));
 }
 
 /* ------------------------------------------------------------------ W4 */
@@ -297,7 +333,7 @@ static void run_w3(void)
 static void run_w4(void)
 {
     size_t rounds = scaled(W4_ROUNDS * 1000) / 1000;
-    double best = 1e300;
+    double t[MAX_REPS];
     for (int r = 0; r < reps(); r++) {
         uint64_t seed = 4;
         size_t count = 0;
@@ -325,11 +361,10 @@ static void run_w4(void)
             }
             for (unsigned c = 0; c < W4_CHAINS; c++) b_free(o, p[c]);
         }
-        double t = (now_ns() - t0) / (double)count;
+        t[r] = (now_ns() - t0) / (double)count;
         owner_destroy(o);
-        if (t < best) best = t;
     }
-    printf("W4 %.3f\n", best);
+    printf("W4 %.3f\n", median(t, reps()));
 }
 
 /* ---------------------------------------------------------------- ZERO */
@@ -381,7 +416,7 @@ static void *w5_main(void *arg)
     w2_fill(o, t->slots, &t->q);
     pthread_barrier_wait(t->bar);
     t->t0 = now_ns();
-    w2_churn(o, t->slots, &t->q, t->ops);
+    w2_churn(o, t->slots, &t->q, 0, t->ops);
     t->t1 = now_ns();
     pthread_barrier_wait(t->bar);
     release(o, t->slots, W2_LIVE);
@@ -410,7 +445,7 @@ static double w5_round(w5_thread *th, unsigned n)
 static void run_w5(void)
 {
     w5_thread th[2];
-    double best1 = 1e300, best2 = 1e300;
+    double t1[MAX_REPS], t2[MAX_REPS];
     for (unsigned i = 0; i < 2; i++) {
         th[i].q = w2_seq_make(50 + 10 * i);
         th[i].slots = os_array(W2_LIVE * sizeof *th[i].slots);
@@ -418,12 +453,11 @@ static void run_w5(void)
     }
     for (int r = 0; r < reps(); r++) {
         /* alternate the order: neither may always inherit the other's warm memory */
-        double t1 = r % 2 ? 0 : w5_round(th, 1), t2 = w5_round(th, 2);
-        if (r % 2) t1 = w5_round(th, 1);
-        if (t1 < best1) best1 = t1;
-        if (t2 < best2) best2 = t2;
+        t1[r] = r % 2 ? 0 : w5_round(th, 1);
+        t2[r] = w5_round(th, 2);
+        if (r % 2) t1[r] = w5_round(th, 1);
     }
-    printf("W5_1T %.3f\nW5_2T %.3f\n", best1, best2);
+    printf("W5_1T %.3f\nW5_2T %.3f\n", median(t1, reps()), median(t2, reps()));
 }
 
 int main(int argc, char **argv)
@@ -432,13 +466,22 @@ int main(int argc, char **argv)
         const char *name;
         void (*run)(void);
     } w[] = {{"W1", run_w1}, {"W2", run_w2}, {"W3", run_w3}, {"W4", run_w4},
-             {"W5", run_w5}, {"RSS", run_rss}, {"CG", run_cg}, {"ZERO", run_zero}};
+             {"W5", run_w5}, {"RSS", run_rss}, {"ZERO", run_zero}};
+    if (argc == 3 && (strcmp(argv[1], "CG1") == 0 || strcmp(argv[1], "CG2") == 0)) {
+        size_t n = strtoull(argv[2], NULL, 10);
+        if (argv[1][2] == '1')
+            run_cg1(n);
+        else
+            run_cg2(n);
+        return 0;
+    }
     if (argc == 2)
         for (size_t i = 0; i < sizeof w / sizeof w[0]; i++)
             if (strcmp(argv[1], w[i].name) == 0) {
                 w[i].run();
                 return fflush(stdout) == 0 ? 0 : 1;
             }
-    fprintf(stderr, "usage: %s W1|W2|W3|W4|W5|RSS|CG|ZERO (run by nmx-bench)\n", argv[0]);
+    fprintf(stderr, "usage: %s W1|W2|W3|W4|W5|RSS|ZERO | CG1|CG2 COUNT (run by nmx-bench)\n",
+            argv[0]);
     return 2;
 }

@@ -414,14 +414,18 @@ typedef struct file_traits {
     int fragments;  /* IPv4 MF/offset or an IPv6 fragment header */
     int tunnels;    /* a second eth, ip or ipv6 layer, not inside ICMP */
     int icmp_quote; /* ip/ipv6 inside icmp/icmpv6 (an error's quoted packet) */
-    int undecoded;  /* ip/ipv6 reached through a layer nmexpert does not decode (PPP, PPPoE, VN-Tag ...) */
+    int undecoded;  /* ip/ipv6 reached through a layer nmexpert does not decode (VN-Tag, PBB ...) */
 } file_traits;
 
-/* 1 if tshark reaches IP through a protocol nmexpert's decoder does not know. */
+/* 1 if tshark reaches IP through a protocol nmexpert's decoder does not know
+ * (the link layers and encapsulations before the first IP header that
+ * src/capture/decode*.c decodes are known: PPPoE, PPP, MPLS, 802.11 with
+ * radiotap, LLC, Cisco HDLC besides Ethernet, VLAN tags and SLL). */
 static int ip_behind_unknown(const char *protos)
 {
-    static const char *const link[] = {"eth", "ethertype", "vlan", "vlan.etype", "ieee8021ad", "sll", "null",
-                                       "raw"};
+    static const char *const link[] = {"eth",   "ethertype", "vlan", "vlan.etype", "ieee8021ad", "sll",
+                                       "null",  "raw",       "pppoes", "ppp",      "mpls",       "wlan",
+                                       "wlan_radio", "radiotap", "llc", "chdlc"};
     int unknown = 0;
     for (const char *p = protos; p && *p;) {
         const char *e = strchr(p, ':');

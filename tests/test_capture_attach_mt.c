@@ -47,10 +47,10 @@ static void test_c7_attach_sees_the_hosts_frames(void)
     CHECK(write_pcap(path, 1, 0, 1, fr, 3));
     nmx_capture *cap, *view;
     CHECK_EQ(nmx_capture_open(path, &cap, NULL, 0), NMERR_SUCCESS);
-    int fds[3];
-    CHECK_EQ(nmx__capture_export(cap, fds, 2), -1); /* too few slots */
-    CHECK_EQ(nmx__capture_export(cap, fds, 3), 3);
-    CHECK_EQ(nmx__capture_attach(fds, 3, "view", &view), NMERR_SUCCESS);
+    int fds[NMX__EXPORT_FDS];
+    CHECK_EQ(nmx__capture_export(cap, fds, NMX__EXPORT_FDS - 1), -1); /* too few slots */
+    CHECK_EQ(nmx__capture_export(cap, fds, NMX__EXPORT_FDS), NMX__EXPORT_FDS);
+    CHECK_EQ(nmx__capture_attach(fds, NMX__EXPORT_FDS, "view", &view), NMERR_SUCCESS);
     CHECK_EQ(nmx_capture_frames(view), 3);
     for (uint32_t i = 0; i < 3; i++)
         CHECK(same_frame(cap, view, i));
@@ -74,21 +74,21 @@ static void test_c7_attach_sees_the_hosts_frames(void)
 
 static void test_attach_refuses_bad_descriptors(void)
 {
-    int fds[3] = {-1, -1, -1};
+    int fds[NMX__EXPORT_FDS] = {-1, -1, -1, -1};
     nmx_capture *view = (nmx_capture *)1;
-    CHECK_EQ(nmx__capture_attach(fds, 3, NULL, &view), NMERR_INVALID_PARAMETER);
+    CHECK_EQ(nmx__capture_attach(fds, NMX__EXPORT_FDS, NULL, &view), NMERR_INVALID_PARAMETER);
     CHECK(view == NULL);
-    CHECK_EQ(nmx__capture_attach(fds, 2, NULL, &view), NMERR_INVALID_PARAMETER);
-    CHECK_EQ(nmx__capture_attach(NULL, 3, NULL, &view), NMERR_INVALID_PARAMETER);
-    CHECK_EQ(nmx__capture_attach(fds, 3, NULL, NULL), NMERR_INVALID_PARAMETER);
+    CHECK_EQ(nmx__capture_attach(fds, NMX__EXPORT_FDS - 1, NULL, &view), NMERR_INVALID_PARAMETER);
+    CHECK_EQ(nmx__capture_attach(NULL, NMX__EXPORT_FDS, NULL, &view), NMERR_INVALID_PARAMETER);
+    CHECK_EQ(nmx__capture_attach(fds, NMX__EXPORT_FDS, NULL, NULL), NMERR_INVALID_PARAMETER);
     int p[2];
     CHECK(pipe(p) == 0);
-    int f3[3] = {p[0], p[0], p[0]}; /* not spools */
-    CHECK_EQ(nmx__capture_attach(f3, 3, NULL, &view), NMERR_INVALID_PARAMETER);
+    int f4[NMX__EXPORT_FDS] = {p[0], p[0], p[0], p[0]}; /* not spools */
+    CHECK_EQ(nmx__capture_attach(f4, NMX__EXPORT_FDS, NULL, &view), NMERR_INVALID_PARAMETER);
     close(p[0]);
     close(p[1]);
-    CHECK_EQ(nmx__capture_export(NULL, fds, 3), -1);
-    CHECK_EQ(nmx__capture_export(nmx__capture_empty(), fds, 3), -1);
+    CHECK_EQ(nmx__capture_export(NULL, fds, NMX__EXPORT_FDS), -1);
+    CHECK_EQ(nmx__capture_export(nmx__capture_empty(), fds, NMX__EXPORT_FDS), -1);
 }
 
 static void write_all(int fd, const void *p, size_t n)
@@ -114,14 +114,14 @@ static void test_c8_attached_process_follows_the_reading(void)
     const char *dash = "-";
     nmx_capture *cap;
     CHECK_EQ(nmx_capture_open_inputs(&dash, 1, &cap, NULL, 0), NMERR_SUCCESS);
-    int fds[3];
-    CHECK_EQ(nmx__capture_export(cap, fds, 3), 3);
+    int fds[NMX__EXPORT_FDS];
+    CHECK_EQ(nmx__capture_export(cap, fds, NMX__EXPORT_FDS), NMX__EXPORT_FDS);
     pid_t pid = fork();
     if (pid == 0) {
         alarm(30);
         close(p[1]); /* else the pipe never ends */
         nmx_capture *view;
-        if (nmx__capture_attach(fds, 3, NULL, &view) != NMERR_SUCCESS)
+        if (nmx__capture_attach(fds, NMX__EXPORT_FDS, NULL, &view) != NMERR_SUCCESS)
             _exit(10);
         EXPERTFRAMEDESCRIPTOR d;
         if (nmx__capture_get_frame(view, NULL, NULL, GET_SPECIFIED_FRAME, 0, 1, &d) != NMERR_SUCCESS)

@@ -13,7 +13,7 @@
  *   Ethernet Netmon file's frames are MAC_TYPE_ETHERNET (GetFrameMacType).
  * - Damaged copies of a sample's first 400 frames in every format and
  *   compression (cut at 16 points, 8 bytes overwritten at 16 points) open
- *   with a prefix of the frames (cut) and any error naming the file, or are
+ *   with a prefix of the frames (cut) and an error naming the file, or are
  *   refused naming it (a cut Network Monitor file has lost its frame table);
  *   nothing crashes, and every frame read can be reached.
  * - The frame source's file offsets (src/capture/source.h) of every frame
@@ -359,6 +359,11 @@ static void spit(const char *p, const uint8_t *b, size_t len) {
     fclose(f);
 }
 
+/* Cut copies that opened short without an error. The fixed cuts of the
+ * fixed sample fall inside records, so none may (libwiretap alone ends a
+ * cut zstd or lz4 stream silently: source_frames.c). */
+static unsigned short_silent;
+
 /* One damaged copy: refused naming it, or a prefix of ref's frames (when
  * `cut`) plus an error naming it when short. Returns 1 if it opened. */
 static int check_damaged(const char *path, nmx_capture *ref, int cut, int64_t res) {
@@ -377,9 +382,11 @@ static int check_damaged(const char *path, nmx_capture *ref, int cut, int64_t re
     if (cut) {
         CHECK(n <= nmx_capture_frames(ref));
         CHECK_EQ(same_frames(ref, cap, n, res), 0);
+        if (n < nmx_capture_frames(ref) && !e) { /* short with nothing said */
+            short_silent++;
+            printf("     short, no error: %s: %u frames\n", path, n);
+        }
     }
-    EXPERTFRAMEDESCRIPTOR d;
-    (void)d;
     for (uint32_t i = 0; i < n; i++) {
         nmx_frame f;
         CHECK_EQ(nmx_capture_frame(cap, i, &f), NMERR_SUCCESS);
@@ -432,9 +439,10 @@ TEST(test_c6_damaged_files_of_every_format_and_compression) {
         free(b);
     }
     nmx_capture_close(ref);
+    CHECK_EQ(short_silent, 0);
     printf("     %zu formats x 32 damaged copies: %u opened with the frames before the damage, %u refused "
-           "naming the file\n",
-           sizeof variants / sizeof variants[0], opened, refused);
+           "naming the file; %u cut copies short with no error\n",
+           sizeof variants / sizeof variants[0], opened, refused, short_silent);
 }
 
 int main(int argc, char **argv) {

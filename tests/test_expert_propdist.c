@@ -449,6 +449,16 @@ static int fields_argv(size_t i, const char *path, char **argv, void *ctx)
     return 1;
 }
 
+/* A field whose values tshark and the expert define differently in a file,
+ * with the reason (printed, and in the README), or NULL. */
+static const char *field_exception(const char *path, const char *field)
+{
+    if (!strncmp(short_name(path), "quic/", 5) && !strcmp(field, "tls.handshake.extensions_server_name"))
+        return "the ClientHello of a QUIC Initial packet: tshark decrypts it with the Initial keys, the host "
+               "does not decrypt QUIC and lists no TLS inside it (docs/RECOGNITION.md)";
+    return NULL;
+}
+
 TEST(test_e2_propdist_equals_tshark_fields_on_zeek_captures)
 {
     /* The name fields read messages the host recognises; a host without
@@ -479,6 +489,11 @@ TEST(test_e2_propdist_equals_tshark_fields_on_zeek_captures)
         for (size_t f = 0; f < NF; f++) {
             if (f >= NAMES_FROM && !app_recognised)
                 continue;
+            const char *why = field_exception(path, fields[f]);
+            if (why) {
+                printf("     not compared, as expected: %s: %s: %s\n", short_name(path), fields[f], why);
+                continue;
+            }
             agg a;
             aggregate(text, 3 + f, &a);
             char cfg[128];

@@ -52,16 +52,26 @@ static void check_row(nmx_run *run, const char *label, double frames, double byt
     CHECK(ev->szEventName != NULL);
 }
 
+/* Opens the capture at path (*cap) and runs the expert over it with its
+ * default configuration; NULL (and *cap NULL) when either fails. */
+static nmx_run *run_default(const char *path, nmx_capture **cap, nmx_run_result *r)
+{
+    *cap = path ? open_capture(path) : NULL;
+    CHECK(*cap != NULL);
+    if (!*cap || !ex)
+        return NULL;
+    nmx_run *run = run_over(ex, *cap, NULL, r, NULL);
+    CHECK(run != NULL);
+    return run;
+}
+
 TEST(test_protdist_counts_a_known_capture)
 {
-    const char *path = write_unit_capture(0);
-    nmx_capture *cap = path ? open_capture(path) : NULL;
-    CHECK(cap != NULL);
+    nmx_capture *cap;
+    nmx_run_result r;
+    nmx_run *run = run_default(write_unit_capture(0), &cap, &r);
     if (!cap || !ex)
         return;
-    nmx_run_result r;
-    nmx_run *run = run_over(ex, cap, NULL, &r, NULL);
-    CHECK(run != NULL);
     if (run) {
         check_clean_end(&r);
         /* wire: tcp 74 x3, udp 54 + 60, arp 60, vlan udp 50, ipv6 icmpv6 62, truncated 1514 */
@@ -182,6 +192,34 @@ TEST(test_protdist_terminate_and_empty_capture)
     }
 }
 
+/* Wireshark's names for PPPoE: a discovery packet (PADI: code 0x09) is
+ * pppoed, a session packet (code 0) pppoes (zeek/pppoe.pcap) */
+TEST(test_protdist_names_pppoe_discovery_and_session_apart)
+{
+    static uint8_t b[2][60];
+    tframe fr[2];
+    for (int i = 0; i < 2; i++) {
+        size_t o = eth_hdr(b[i], i ? 0x8864 : 0x8863);
+        const uint8_t pppoe[8] = {0x11, i ? 0x00 : 0x09, 0x00, (uint8_t)i, 0x00, 0x02, 0xc0, 0x21}; /* + LCP */
+        memcpy(b[i] + o, pppoe, sizeof pppoe);
+        fr[i] = (tframe){b[i], 60, 60, (int64_t)i * 1000, 0};
+    }
+    char path[600];
+    snprintf(path, sizeof path, "%s/pppoe.pcap", tmpdir);
+    CHECK(write_pcap(path, 1, 0, 1, fr, 2));
+    nmx_capture *cap;
+    nmx_run_result r;
+    nmx_run *run = run_default(path, &cap, &r);
+    if (!cap || !ex)
+        return;
+    if (run) {
+        check_row(run, "  pppoed", 1, 60, 2, 120);
+        check_row(run, "  pppoes", 1, 60, 2, 120);
+        nmx_run_free(run);
+    }
+    nmx_capture_close(cap);
+}
+
 TEST(test_protdist_damaged_frames)
 {
     static const char *const cfg[] = {NULL, "depth=2"};
@@ -229,13 +267,13 @@ static int transparent(const char *n)
 }
 
 /* 1 if the host can list this node: a protocol name of xu_proto.h (or
- * ieee8021ad). tshark's other nodes (data-text-lines, tcp.segments, the
+ * ieee8021ad, or pppoed: names Protocol Distribution gives apart). tshark's other nodes (data-text-lines, tcp.segments, the
  * protocols the host does not recognise) are left out with what is below
  * them, and so is anything below icmp/icmpv6: an ICMP error's quoted
  * datagram is not decoded (netmon.h). */
 static int listed(const char *n)
 {
-    return !strcmp(n, "ieee8021ad") || xu_proto_id(n) >= 0;
+    return !strcmp(n, "ieee8021ad") || !strcmp(n, "pppoed") || xu_proto_id(n) >= 0;
 }
 
 /* tshark's hierarchy from the -T fields lines (frame.protocols first,
@@ -340,7 +378,7 @@ static const char *exception_for(const char *path)
     for (size_t i = 0; i < sizeof exceptions / sizeof *exceptions; i++)
         if (strcmp(short_name(path), exceptions[i].file) == 0)
             return exceptions[i].why;
-    return NULL;
+    return tunnel_exception(path);
 }
 
 static int phs_argv(size_t i, const char *path, char **argv, void *ctx)
@@ -441,6 +479,7 @@ int main(int argc, char **argv)
     RUN(test_protdist_counts_a_known_capture);
     RUN(test_protdist_configuration);
     RUN(test_protdist_terminate_and_empty_capture);
+    RUN(test_protdist_names_pppoe_discovery_and_session_apart);
     RUN(test_protdist_damaged_frames);
     RUN_CORPUS(test_e2_protdist_equals_tshark_phs_on_the_zeek_corpus);
     return counting_end();

@@ -138,6 +138,10 @@ static const struct {
      "recognition: an HTTP response without a usable length ends when the server closes; tshark times it on "
      "the FIN segment, which carries no payload, where the host lists no layer"},
     {"http/http-bad-content-range-01.pcap", "recognition: as above, an HTTP response ended by the FIN"},
+    {"tunnels/geneve-vxlan-dns-truncated.pcap",
+     "a DNS query and its response inside VXLAN inside Geneve, both cut by the snapshot length: tshark 4.0 "
+     "shows both messages' ids but no dns.time; the expert times the response from the query (why tshark "
+     "does not is not known: its DNS dissector stops at the cut)"},
 };
 
 static const char *exception_for(const char *path)

@@ -349,6 +349,57 @@ TEST(test_e2_handshake_rtt_applies_after_the_completing_ack)
     CHECK_EQ(check_scenario("rtt_on_ack.pcap", &k, "3O", "Out-of-order"), 1);
 }
 
+/* Data the other side acknowledged, resent within the handshake RTT of
+ * the segment that set the next expected sequence number: tshark 4.0.17
+ * checks "spurious" before "out-of-order" (zeek/pppoe-over-qinq.pcap,
+ * frame 13). */
+TEST(test_e2_acknowledged_data_is_spurious_before_out_of_order)
+{
+    static craft k;
+    memset(&k, 0, sizeof k);
+    seg(&k, 0, 1, 1000, 0, SYN, 0);             /* 1 */
+    seg(&k, 10, 0, 5000, 1001, SYN | ACK, 0);   /* 2 */
+    seg(&k, 400, 1, 1001, 5001, ACK, 0);        /* 3: handshake RTT 400 ms */
+    seg(&k, 410, 0, 5001, 1001, ACK | PSH, 100); /* 4 */
+    seg(&k, 411, 0, 5101, 1001, ACK | PSH, 100); /* 5: sets the next expected sequence number */
+    seg(&k, 420, 1, 1001, 5101, ACK, 0);        /* 6: acknowledges 4 */
+    seg(&k, 500, 0, 5001, 1001, ACK | PSH, 100); /* 7: 4 again, 89 ms after 5, acknowledged */
+    CHECK_EQ(check_scenario("spurious_first.pcap", &k, "7S", "Spurious"), 1);
+}
+
+/* Frame i of k carried in PPPoE session (Ethernet, PPPoE, PPP, IPv4):
+ * PPPoE's length covers PPP and the IP datagram's captured bytes; `pad`
+ * bytes follow it, and the IP total length claims them too. */
+static void in_pppoe(craft *k, size_t i, uint8_t pad)
+{
+    uint8_t *p = k->buf[i];
+    uint32_t len = k->fr[i].caplen, ip = len - 14;
+    memmove(p + 22, p + 14, ip);
+    p[12] = 0x88, p[13] = 0x64;
+    const uint8_t hdr[8] = {0x11, 0x00, 0x00, 0x01, (uint8_t)((ip + 2) >> 8), (uint8_t)(ip + 2), 0x00, 0x21};
+    memcpy(p + 14, hdr, sizeof hdr);
+    memset(p + 22 + ip, 0, pad);
+    p[22 + 2] = (uint8_t)((ip + pad) >> 8), p[22 + 3] = (uint8_t)(ip + pad);
+    p[22 + 10] = p[22 + 11] = 0; /* no checksum */
+    k->fr[i].caplen = k->fr[i].len = len + 8 + pad;
+}
+
+/* Regression (zeek/pppoe-over-qinq.pcap): an IP total length beyond the
+ * PPPoE payload length counts only what PPPoE carries; the padding after it
+ * is no TCP payload, so the bare ACK moves no sequence number and the data
+ * after it is no retransmission. */
+TEST(test_e2_pppoe_length_bounds_the_ip_datagram)
+{
+    static craft k;
+    handshake(&k);                              /* 1-3 */
+    seg(&k, 30, 1, 1001, 5001, ACK, 0);         /* 4: bare ACK, IP says 6 more bytes */
+    seg(&k, 40, 1, 1001, 5001, ACK | PSH, 100); /* 5: new data */
+    seg(&k, 50, 0, 5001, 1101, ACK, 0);         /* 6 */
+    for (size_t i = 0; i < k.n; i++)
+        in_pppoe(&k, i, i == 3 ? 6 : 0);
+    CHECK_EQ(check_scenario("pppoe_pad.pcap", &k, "", "Retransmissions"), 0);
+}
+
 TEST(test_e1_terminate_and_malformed)
 {
     /* A long capture of many short connections, terminated early. */
@@ -478,15 +529,9 @@ static const struct {
     unsigned may_differ;
     const char *why;
 } EXCEPTIONS[] = {
-    {"pppoe-over-qinq.pcap", 15,
-     "the TCP is inside PPPoE, which the capture layer does not decode (SPEC C1 does not list it): the expert "
-     "sees no TCP at all"},
     {"ldap/gap-data-missing.pcapng", 15,
      "its pcapng interfaces have different snapshot lengths, which libpcap cannot read past (the capture "
      "layer warns): the expert sees no frame; the cap branch's reader (libwiretap) reads them"},
-    {"tunnels/gtp/gtp6_gtp_0x32.pcap", 15,
-     "the TCP is inside GTP-U, which the capture layer does not decode yet (the dec branch decodes "
-     "tunnels): the expert sees no TCP"},
     {"tcp/reassembly.pcap", 2,
      "tshark 4.0 calls the server's repeated FINs fast retransmissions although the client sent no duplicate "
      "ACK (its tcp.analysis.duplicate_ack_num is empty on every client frame); the expert requires two, as the "
@@ -661,6 +706,8 @@ int main(int argc, char **argv)
     RUN(test_e2_out_of_order_alone_is_no_retransmitting_connection);
     RUN(test_e2_ipv4_length_beyond_frame_is_capped);
     RUN(test_e2_handshake_rtt_applies_after_the_completing_ack);
+    RUN(test_e2_acknowledged_data_is_spurious_before_out_of_order);
+    RUN(test_e2_pppoe_length_bounds_the_ip_datagram);
     RUN_CORPUS(test_e2_totals_equal_tshark_analysis_flags_on_zeek);
     tests_end(); /* NMX_KEEP_TMP keeps the crafted captures for a look */
     return CHECK_DONE();

@@ -2,14 +2,14 @@
  * agreement with tshark's `-z endpoints,eth`, `endpoints,ip` and
  * `endpoints,ipv6` on the zeek corpus (packets, bytes, Tx/Rx: exact).
  *
- * Excluded, as the issue says: captures with tunnels (a second Ethernet or
- * IP layer that is not inside an ICMP error). tshark's endpoint taps fire for
- * every Ethernet and IP header of a frame, so the inner addresses of a tunnel
- * are counted too; nmexpert counts the outermost header of each kind only.
- * Also excluded: captures with IP fragments (with reassembly on, tshark's IPv6
+ * Captures with tunnels are compared too: tshark's endpoint taps fire for
+ * every Ethernet and IP header of a frame, and so does the expert, inner
+ * headers included (they are excluded only from a host that does not
+ * decode tunnels).
+ * Excluded: captures with IP fragments (with reassembly on, tshark's IPv6
  * tap counts only the fragment that completes a datagram; nmexpert counts
  * every frame), and captures where tshark reaches IP through a layer that
- * nmexpert does not decode (PPP, PPPoE, VN-Tag: nmexpert sees no IP there).
+ * nmexpert does not decode (VN-Tag, PBB: nmexpert sees no IP there).
  * Listed exceptions below say why their definition differs.
  * Files whose frames the capture layer does not all read (libpcap stops at a
  * pcapng interface with another snapshot length) are excluded too: a library

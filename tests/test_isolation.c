@@ -217,6 +217,31 @@ TEST(test_h11_policy_stops_sockets_exec_and_writing_files)
     rmdir(path);
 }
 
+/* H11: what docs/WRITING-EXPERTS.md says an expert may do works in a
+ * worker (memory, a thread, time, getrandom, reading files, isatty, stderr,
+ * a signal to itself), as in process. */
+TEST(test_h11_policy_allows_what_an_expert_may_do)
+{
+    nmx_capture *cap = NULL;
+    char err[1024];
+    CHECK_EQ(nmx_capture_open(NMX_SAMPLE_CAPTURE, &cap, err, sizeof err), NMERR_SUCCESS);
+    nmx_run_options o;
+    memset(&o, 0, sizeof o);
+    o.capture = cap;
+    iu_run r;
+    CHECK_EQ(iu_start(&r, "policy_allowed", &o), NMERR_SUCCESS);
+    iu_finish(&r);
+    CHECK(r.res.returned && r.res.run_value);
+    if (!r.res.returned)
+        fprintf(stderr, "  %s\n", r.res.status.szStatusText);
+    CHECK_EQ(r.nev, 1);
+    if (r.nev == 1)
+        CHECK_EQ(r.ev[0]->Column[0].VariantData.Value.Uint32Val, 0);
+    iu_check_same_as_in_process(&o, &r);
+    iu_release(&r);
+    nmx_capture_close(cap);
+}
+
 /* H11: what a worker writes to its host is checked: a forged frame gets
  * the worker killed and the run reported failed, naming it. */
 TEST(test_h11_forged_message_gets_the_worker_killed)
@@ -440,6 +465,7 @@ int main(int argc, char **argv)
     RUN(test_h11_hung_expert_is_killed_and_reported_with_its_ledger);
     RUN(test_h11_h4_terminate_reaches_the_worker);
     RUN(test_h11_policy_stops_sockets_exec_and_writing_files);
+    RUN(test_h11_policy_allows_what_an_expert_may_do);
     RUN(test_h11_forged_message_gets_the_worker_killed);
     RUN(test_h11_wild_write_and_heap_corruption_end_only_their_runs);
     RUN(test_h11_many_rounds_leave_no_thread_descriptor_or_memory);

@@ -56,10 +56,13 @@ static void *host_thread(void *arg)
             bad("nullderef");
         if (term.res.status.Status != EXPERTSTATUS_ABORTED)
             bad("honours_terminate");
-        /* its ledger once it reported holding its three blocks (a machine
-         * loaded enough may kill it before) */
-        if (!hung.res.hung || !hung.res.killed ||
-            (iu_nstatus(&hung) && hung.res.mem.live_blocks != 3))
+        /* once it reported holding its three blocks it must be killed with
+         * that ledger; a machine loaded enough may reach the time limit
+         * before the expert reaches its loop (its Alloc then says
+         * terminate and Run returns) */
+        if (iu_nstatus(&hung) ? !hung.res.hung || !hung.res.killed ||
+                                    hung.res.mem.live_blocks != 3
+                              : !hung.res.timed_out)
             bad("hang_holding");
         /* after the end, terminate changes nothing */
         nmx_run_terminate(good.run);

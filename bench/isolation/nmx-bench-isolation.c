@@ -4,7 +4,9 @@
  *      tiny capture (the project's sample), then over the empty capture, in
  *      a thread and in a worker process (nmx_run_options.isolation),
  *      interleaved, medians;
- *   2. the ExpertGetFrame pass: walk_expert's own loop time (it reports it
+ *   2. loading a module: nmx_expert_load_with, Register in process and in
+ *      a worker (nmx_load_options.isolation), interleaved, medians;
+ *   3. the ExpertGetFrame pass: walk_expert's own loop time (it reports it
  *      in its event) over a large capture, in a thread and in a worker,
  *      interleaved, medians, as frames per second and their ratio.
  *
@@ -120,6 +122,40 @@ static int overhead(nmx_expert *ex, int runs, const char *file)
     return 0;
 }
 
+/* Seconds to load (and unload) the module at path with isolation iso; -1 if
+ * it failed. */
+static double one_load(const char *path, nmx_isolation iso)
+{
+    nmx_load_options o = {iso};
+    nmx_expert *ex;
+    double t0 = now();
+    if (nmx_expert_load_with(path, &o, &ex, NULL, 0) != NMERR_SUCCESS)
+        return -1;
+    double t = now() - t0;
+    nmx_expert_unload(ex);
+    return t;
+}
+
+static int load(const char *path, int runs)
+{
+    double *t = malloc(sizeof(double) * (size_t)runs), *p = malloc(sizeof(double) * (size_t)runs);
+    for (int i = 0; i < runs; i++) {
+        t[i] = one_load(path, NMX_ISOLATION_THREAD);
+        p[i] = one_load(path, NMX_ISOLATION_PROCESS);
+        if (t[i] < 0 || p[i] < 0) {
+            fprintf(stderr, "nmx-bench-isolation: a load failed\n");
+            return 1;
+        }
+    }
+    double mt = median(t, runs), mp = median(p, runs);
+    printf("loading a module (Register), median of %d interleaved loads:\n", runs);
+    printf("  here    %8.3f ms\n  worker  %8.3f ms\n  extra   %8.3f ms per module\n\n", mt * 1e3,
+           mp * 1e3, (mp - mt) * 1e3);
+    free(t);
+    free(p);
+    return 0;
+}
+
 static int pass(nmx_expert *ex, const char *file, int rounds)
 {
     nmx_capture *cap = open_capture(file);
@@ -172,6 +208,8 @@ int main(int argc, char **argv)
     int rc = overhead(ex, runs < 1 ? 1 : runs, NMX_SAMPLE_CAPTURE);
     if (rc == 0)
         rc = overhead(ex, runs < 1 ? 1 : runs, NULL);
+    if (rc == 0)
+        rc = load(epath, runs < 1 ? 1 : runs);
     if (rc == 0 && access(file, R_OK) == 0)
         rc = pass(ex, file, rounds < 1 ? 1 : rounds);
     else if (rc == 0)

@@ -83,12 +83,34 @@ static inline uint32_t xu_be32(const uint8_t *p)
 
 /* The length of the IPv4 datagram at offset ip (its header captured), as
  * Wireshark takes it: the total length field, except that 0 (TCP
- * segmentation offload leaves it to the NIC) and a length beyond the frame
- * both give the frame's length from the header on. */
-static inline uint32_t xu_ipv4_len(const xu_frame *f, DWORD ip)
+ * segmentation offload leaves it to the NIC) and a length beyond `end` (where
+ * the bytes it may use end: xu_end_before) both give the length up to `end`. */
+static inline uint32_t xu_ipv4_len(const xu_frame *f, DWORD ip, uint32_t end)
 {
-    uint32_t tot = xu_be16(f->bytes + ip + 2), room = f->wirelen > ip ? f->wirelen - ip : 0;
+    uint32_t tot = xu_be16(f->bytes + ip + 2), room = end > ip ? end - ip : 0;
     return tot == 0 || tot > room ? room : tot;
+}
+
+/* Where the wire bytes layer i may use end, as Wireshark bounds them: the
+ * frame's length, cut by each PPPoE, IPv4 and IPv6 header before it, which
+ * hands what it carries only the bytes its own length field covers (a PPPoE
+ * payload length shorter than the frame leaves the rest as padding). */
+static inline uint32_t xu_end_before(const xu_frame *f, int i)
+{
+    uint32_t end = f->wirelen;
+    for (int k = 0; k < i; k++) {
+        DWORD o = f->layer[k].off;
+        uint32_t e = end;
+        if (f->layer[k].proto == NMX_PROTO_PPPOE && xu_avail(f, o) >= 6)
+            e = o + 6 + xu_be16(f->bytes + o + 4);
+        else if (f->layer[k].proto == NMX_PROTO_IPV4 && xu_avail(f, o) >= 20)
+            e = o + xu_ipv4_len(f, o, end);
+        else if (f->layer[k].proto == NMX_PROTO_IPV6 && xu_avail(f, o) >= 40 && xu_be16(f->bytes + o + 4))
+            e = o + 40 + xu_be16(f->bytes + o + 4);
+        if (e < end)
+            end = e;
+    }
+    return end;
 }
 
 /* Whether an IPv4 header counts, as Wireshark's ip tap sees it: version 4,
@@ -329,6 +351,7 @@ static inline int64_t xu_ip_before(const xu_frame *f, int i, xu_seg *g)
         return -1;
     DWORD ip = f->layer[i].off, l4 = g->l4_off;
     const uint8_t *p = f->bytes + ip;
+    uint32_t end = xu_end_before(f, i);
     g->ip_off = ip;
     if (f->layer[i].proto == NMX_PROTO_IPV4) {
         if (xu_avail(f, ip) < 20 || (p[0] & 15) < 5)
@@ -336,11 +359,11 @@ static inline int64_t xu_ip_before(const xu_frame *f, int i, xu_seg *g)
         g->fam = 4;
         g->src = p + 12;
         g->dst = p + 16;
-        return (int64_t)xu_ipv4_len(f, ip) - (int64_t)(l4 - ip);
+        return (int64_t)xu_ipv4_len(f, ip, end) - (int64_t)(l4 - ip);
     }
     if (xu_avail(f, ip) < 40)
         return -1;
-    uint32_t plen = xu_be16(p + 4), room = f->wirelen > ip + 40 ? f->wirelen - ip - 40 : 0;
+    uint32_t plen = xu_be16(p + 4), room = end > ip + 40 ? end - ip - 40 : 0;
     if (plen == 0 || plen > room) /* jumbogram or TSO; or more than the frame holds */
         plen = room;
     g->fam = 6;

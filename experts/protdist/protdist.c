@@ -60,13 +60,15 @@ XU_CONFIGURE(pd_config, cfg_parse, normalise)
 
 /* ---- the tree ---- */
 
-/* A node's name is a protocol id (xu_proto.h), or N_8021AD: a VLAN tag
- * announced by 0x88a8, which Wireshark names apart. */
+/* A node's name is a protocol id (xu_proto.h), or one of two layers
+ * Wireshark names apart from the id's name: N_8021AD, a VLAN tag announced
+ * by 0x88a8; N_PPPOED, a PPPoE discovery packet (code not 0, RFC 2516). */
 #define N_8021AD XU_NPROTO
+#define N_PPPOED (XU_NPROTO + 1)
 
 static const char *node_name(uint32_t name)
 {
-    return name == N_8021AD ? "ieee8021ad" : xu_proto_name(name);
+    return name == N_8021AD ? "ieee8021ad" : name == N_PPPOED ? "pppoed" : xu_proto_name(name);
 }
 
 typedef struct node {
@@ -131,6 +133,8 @@ static unsigned frame_path(const xu_frame *f, uint32_t *path)
         /* the type field announcing a tag is the 2 bytes before it */
         if (p == NMX_PROTO_VLAN && o >= 2 && xu_avail(f, o - 2) >= 2 && xu_be16(f->bytes + o - 2) == 0x88a8)
             name = N_8021AD;
+        if (p == NMX_PROTO_PPPOE && xu_avail(f, o) >= 2 && f->bytes[o + 1] != 0)
+            name = N_PPPOED;
         unsigned j = n++;
         for (; j > 0 && l[j - 1].off > o; j--) /* insertion by offset, stable */
             l[j] = l[j - 1];

@@ -351,7 +351,8 @@ static DWORD report(state *s)
         ExpertFreeMemory(s->key, rows);
         return rc;
     }
-    qsort(s->s, s->ns, sizeof *s->s, by_server_time);
+    if (s->ns) /* s->s is NULL before the first exchange */
+        qsort(s->s, s->ns, sizeof *s->s, by_server_time);
     for (int p = 0; p < NPROTO && rc == NMERR_SUCCESS; p++) {
         size_t nr = 0, nb = 0;
         for (size_t i = 0; i < s->ns;) {

@@ -161,6 +161,12 @@ finished_fwd:
         int not_adv = fwd->nextseq && lt_seq(seq, fwd->nextseq);
         if (a & A_KEEPALIVE)
             goto finished_retrans;
+        /* Data the other side acknowledged already: spurious, before the
+         * fast and out-of-order tests (tshark 4.0.17's order) */
+        if (seglen > 0 && rev->lastack && le_seq(seq + seglen, rev->lastack)) {
+            a |= A_SPURIOUS | A_RETRANS;
+            goto finished_retrans;
+        }
         int64_t t = now - rev->lastacktime;
         if (not_adv && rev->dupacknum >= 2 && rev->lastack == seq && t < (int64_t)(cf->fast_ms * 1e6)) {
             a |= A_FAST | A_RETRANS;
@@ -170,10 +176,6 @@ finished_fwd:
         int64_t thres = c->first_rtt ? c->first_rtt : (int64_t)(cf->ooo_ms * 1e6);
         if (not_adv && t < thres && fwd->nextseq != seq + seglen + ((flags & (TH_SYN | TH_FIN)) ? 1 : 0)) {
             a |= A_OOO;
-            goto finished_retrans;
-        }
-        if (seglen > 0 && rev->lastack && le_seq(seq + seglen, rev->lastack)) {
-            a |= A_SPURIOUS | A_RETRANS;
             goto finished_retrans;
         }
         if (not_adv && !(a & (A_OTHER | A_ZWP)))

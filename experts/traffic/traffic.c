@@ -179,8 +179,9 @@ static DWORD report_rows(series *s)
     double iv = (double)s->cfg->interval_us / 1e6, dur = (double)(s->tmax - s->t0) / 1e9;
     char names[MAX_PROTOS][2][48];
     for (unsigned p = 0; p < s->cfg->nprotos; p++) {
-        snprintf(names[p][0], sizeof names[p][0], "%s Frames", xu_proto_name(s->cfg->protos[p]));
-        snprintf(names[p][1], sizeof names[p][1], "%s Bytes", xu_proto_name(s->cfg->protos[p]));
+        const char *pn = xu_proto_name(s->cfg->protos[p]);
+        snprintf(names[p][0], sizeof names[p][0], "%.40s Frames", pn ? pn : "?");
+        snprintf(names[p][1], sizeof names[p][1], "%.40s Bytes", pn ? pn : "?");
     }
     DWORD rc = NMERR_SUCCESS;
     for (size_t i = 0; i < s->nrows && rc == NMERR_SUCCESS; i++) {

@@ -138,6 +138,17 @@ NMX_API void nmx_heap_trim(void);
  * Expert modules (SPEC H1)
  * ------------------------------------------------------------------------ */
 
+/* Where an expert's code runs (SPEC H11): its runs, and Register and
+ * Configure of a module loaded with nmx_expert_load_with. */
+typedef enum nmx_isolation {
+    NMX_ISOLATION_THREAD = 0, /* on a thread of this process (the default) */
+    NMX_ISOLATION_PROCESS     /* in a worker process of its own: a crash, a wild
+                                 write or a hang ends that run only, a hung run is
+                                 killed, and the worker is confined (no sockets,
+                                 no exec, no file opened for writing). Needs
+                                 nmexpert-worker (installed with the library) */
+} nmx_isolation;
+
 /* A loaded expert module: a shared object exporting Register and Run, and
  * Configure if it is configurable, with C linkage. Its Expert* calls resolve
  * to this library, so a host links libnmexpert dynamically (pkg-config's
@@ -155,6 +166,26 @@ typedef struct nmx_expert nmx_expert;
  * NMERR_LOAD_EXPERT_FAILED (dlopen refused it or a symbol is missing),
  * NMERR_EXPERT_REPORT_FAILED (Register returned FALSE or crashed). */
 NMX_API DWORD nmx_expert_load(const char *path, nmx_expert **out, char *errbuf, size_t errlen);
+
+/* How a module is loaded. */
+typedef struct nmx_load_options {
+    nmx_isolation isolation; /* NMX_ISOLATION_PROCESS: the module is loaded, and
+                                Register called, in a confined worker process
+                                (H11); the host keeps what Register filled and
+                                never loads the module itself, so no code of it
+                                runs in the host: its runs must be isolated
+                                (NMERR_NOT_SUPPORTED in a thread) and
+                                nmx_expert_configure calls Configure in a
+                                worker. Its EXPERTENUMINFO's hModule and the
+                                three procs are NULL. */
+} nmx_load_options;
+
+/* nmx_expert_load with options (NULL: the defaults, as nmx_expert_load).
+ * With process isolation a worker that dies in Register (a fault outside
+ * the trap, a call the policy refuses) gives NMERR_EXPERT_REPORT_FAILED
+ * with the reason; no nmexpert-worker: NMERR_FILE_NOT_FOUND. */
+NMX_API DWORD nmx_expert_load_with(const char *path, const nmx_load_options *opt,
+                                   nmx_expert **out, char *errbuf, size_t errlen);
 
 /* The EXPERTENUMINFO Register filled (strings always NUL-terminated), valid
  * until nmx_expert_unload; NULL for NULL. */
@@ -178,6 +209,10 @@ typedef void (*nmx_expert_loaded_fn)(nmx_expert *expert, void *ctx);
 typedef void (*nmx_expert_rejected_fn)(const char *path, const char *reason, void *ctx);
 NMX_API DWORD nmx_expert_scan(const char *dir, nmx_expert_loaded_fn on_loaded,
                               nmx_expert_rejected_fn on_rejected, void *ctx);
+/* nmx_expert_scan loading each module with nmx_expert_load_with(opt). */
+NMX_API DWORD nmx_expert_scan_with(const char *dir, const nmx_load_options *opt,
+                                   nmx_expert_loaded_fn on_loaded,
+                                   nmx_expert_rejected_fn on_rejected, void *ctx);
 
 /* ------------------------------------------------------------------------
  * Runs (SPEC H2-H10)
@@ -189,15 +224,6 @@ typedef struct nmx_run nmx_run;
  * quick and must not call nmx_run_wait or nmx_run_free on this run. */
 typedef void (*nmx_progress_fn)(nmx_run *run, const EXPERTSTATUS *status, void *ctx);
 
-/* Where a run's expert lives (SPEC H11). */
-typedef enum nmx_isolation {
-    NMX_ISOLATION_THREAD = 0, /* on a thread of this process (the default) */
-    NMX_ISOLATION_PROCESS     /* in a worker process of its own: a crash, a wild
-                                 write or a hang ends that run only, a hung run is
-                                 killed, and the worker is confined (no sockets,
-                                 no exec, no file opened for writing). Needs
-                                 nmexpert-worker (installed with the library) */
-} nmx_isolation;
 
 typedef struct nmx_run_options {
     HCAPTURE capture;          /* may be NULL: the expert sees an empty capture */

@@ -125,13 +125,16 @@ static void capture_free(nmx_capture *cap)
     if (!cap)
         return;
     nmx__reader_stop(cap);
-    if (cap->attached)
-        nmx__spool_unmap_rw(&cap->index, cap->wq, NMX__WAITQ_AT);
-    else
+    if (cap->attached) {
+        nmx__spool_unmap_rw(&cap->waits, cap->wq, NMX__WAITQ_BYTES);
+    } else {
         nmx__spool_unmap_rw(&cap->index, cap->wsh, NMX__INDEX_BASE);
+        nmx__spool_unmap_rw(&cap->waits, cap->xq, NMX__WAITQ_BYTES);
+    }
     nmx__spool_destroy(&cap->data);
     nmx__spool_destroy(&cap->index);
     nmx__spool_destroy(&cap->tabs);
+    nmx__spool_destroy(&cap->waits);
     for (unsigned i = 0; i < cap->ninputs; i++)
         free((char *)cap->inputs[i].path);
     free(cap->inputs);
@@ -139,8 +142,8 @@ static void capture_free(nmx_capture *cap)
     free(cap);
 }
 
-/* The index spool's first two pages: the shared page and the workers' wait
- * page, zeroed, written, and mapped writable for the reader. 0 or errno. */
+/* The index spool's first two pages (the shared page, and one unused),
+ * zeroed, written, and mapped writable for the reader. 0 or errno. */
 static int shared_pages(nmx_capture *cap)
 {
     uint64_t off;
@@ -156,8 +159,23 @@ static int shared_pages(nmx_capture *cap)
         return errno;
     cap->wsh = (nmx__cap_shared *)(void *)w;
     cap->sh = (const nmx__cap_shared *)(const void *)nmx__spool_at(&cap->index, 0);
-    cap->xq = (nmx__waitq *)(void *)(w + NMX__WAITQ_AT);
     return 0;
+}
+
+/* The workers' wait page: the wait spool's, zeroed, written, and mapped
+ * writable (the one spool a worker may write: capture_internal.h). */
+static int wait_page(nmx_capture *cap)
+{
+    uint64_t off;
+    uint8_t *p = nmx__spool_append(&cap->waits, NMX__WAITQ_BYTES, &off);
+    if (!p)
+        return errno;
+    memset(p, 0, NMX__WAITQ_BYTES);
+    int e = nmx__spool_flush(&cap->waits);
+    if (e)
+        return e;
+    cap->xq = nmx__spool_map_rw(&cap->waits, 0, NMX__WAITQ_BYTES);
+    return cap->xq ? 0 : errno;
 }
 
 /* A capture with empty spools and its shared pages; NULL with errno. */
@@ -166,7 +184,7 @@ static nmx_capture *capture_new(const char *path)
     nmx_capture *cap = calloc(1, sizeof *cap);
     if (!cap)
         return NULL;
-    cap->data.fd = cap->index.fd = cap->tabs.fd = -1;
+    cap->data.fd = cap->index.fd = cap->tabs.fd = cap->waits.fd = -1;
     cap->wq = &cap->local;
     int e = 0;
     if (!(cap->path = strdup(path)))
@@ -178,7 +196,11 @@ static nmx_capture *capture_new(const char *path)
     if (!e)
         e = nmx__spool_create(&cap->tabs);
     if (!e)
+        e = nmx__spool_create(&cap->waits);
+    if (!e)
         e = shared_pages(cap);
+    if (!e)
+        e = wait_page(cap);
     if (e) {
         capture_free(cap);
         errno = e;
@@ -202,13 +224,14 @@ void nmx__capture_finish(nmx_capture *cap, uint32_t n)
 
 int nmx__capture_export(const nmx_capture *cap, int *fds, int max)
 {
-    if (!fds || max < 3 || !nmx__capture_valid(cap) || cap->attached || cap->index.fd < 0 ||
-        cap->data.anon)
+    if (!fds || max < NMX__EXPORT_FDS || !nmx__capture_valid(cap) || cap->attached ||
+        cap->index.fd < 0 || cap->data.anon)
         return -1;
     fds[0] = cap->index.fd;
     fds[1] = cap->data.fd;
     fds[2] = cap->tabs.fd;
-    return 3;
+    fds[3] = cap->waits.fd;
+    return NMX__EXPORT_FDS;
 }
 
 static int attach_spools(nmx_capture *cap, const int *fds)
@@ -222,10 +245,12 @@ static int attach_spools(nmx_capture *cap, const int *fds)
     if (!e)
         e = nmx__spool_attach(&cap->tabs, fds[2]);
     if (!e)
+        e = nmx__spool_attach(&cap->waits, fds[3]);
+    if (!e)
         e = nmx__spool_map(&cap->index, 0);
     if (e)
         return e;
-    void *q = nmx__spool_map_rw(&cap->index, NMX__WAITQ_AT, NMX__INDEX_BASE - NMX__WAITQ_AT);
+    void *q = nmx__spool_map_rw(&cap->waits, 0, NMX__WAITQ_BYTES);
     if (!q)
         return errno;
     cap->wq = q;
@@ -238,12 +263,12 @@ DWORD nmx__capture_attach(const int *fds, int n, const char *path, nmx_capture *
     if (!out)
         return NMERR_INVALID_PARAMETER;
     *out = NULL;
-    if (!fds || n < 3)
+    if (!fds || n < NMX__EXPORT_FDS)
         return NMERR_INVALID_PARAMETER;
     nmx_capture *cap = calloc(1, sizeof *cap);
     if (!cap)
         return NMERR_OUT_OF_MEMORY;
-    cap->data.fd = cap->index.fd = cap->tabs.fd = -1;
+    cap->data.fd = cap->index.fd = cap->tabs.fd = cap->waits.fd = -1;
     cap->attached = 1;
     int e = (cap->path = strdup(path ? path : "")) ? attach_spools(cap, fds) : ENOMEM;
     if (e || !slot_take(cap)) {

@@ -47,15 +47,16 @@ typedef struct nmx__cap_shared {
 
 /* Where runs sleep while frames are missing: a futex word and a count of
  * sleepers. The host's runs use one in the capture object; a worker's runs
- * use the one on the index spool's second page, the only page a worker maps
- * writable (so a hostile worker can disturb other workers' waits, never the
- * host's pages or waits). The reader wakes both. */
+ * use the one on the wait spool's page, a file of its own: the only file a
+ * worker gets writable (the other spools are handed over read-only, so a
+ * hostile worker can disturb other workers' waits, never the host's pages
+ * or waits). The reader wakes both. */
 typedef struct nmx__waitq {
     _Atomic uint32_t seq;     /* bumped when sleepers must look again */
     _Atomic uint32_t waiters; /* threads sleeping or about to */
 } nmx__waitq;
 
-#define NMX__WAITQ_AT 4096u    /* the workers' wait queue: the second page */
+#define NMX__WAITQ_BYTES 4096u /* the workers' wait queue: the wait spool's page */
 #define NMX__INDEX_BASE 8192u  /* the records start on the third page */
 
 typedef struct nmx__reader nmx__reader;
@@ -67,6 +68,7 @@ struct _CAPTURE {
     nmx__spool data;  /* FRAME records back to back, 8-byte aligned */
     nmx__spool index; /* the shared page, then nmx__frec per frame */
     nmx__spool tabs;  /* RECOGNIZEDATATABLEs, interned: one per distinct set of layers */
+    nmx__spool waits; /* the workers' wait queue (one page), writable by them */
     const nmx__cap_shared *sh; /* read-only view of the shared page */
     nmx__cap_shared *wsh;      /* the reader's writable view (NULL attached) */
     nmx__waitq local;          /* the host's runs wait here */
@@ -131,10 +133,13 @@ int nmx__capture_map(const nmx_capture *cap, uint32_t i);
 /* ---- isolation (issue 9): the same capture in a worker process ----------
  * nmx__capture_export(cap, fds, max): the descriptors a worker needs to see
  * cap: fds[0] the index spool (shared page + records), fds[1] the data spool
- * (FRAME records and bytes), fds[2] the tables spool. Returns how many (3),
- * or -1 when cap is not an open capture of this process or max < 3. The fds
- * stay the capture's: the caller passes them (SCM_RIGHTS, or inheritance)
- * and must not close them. They are O_CLOEXEC.
+ * (FRAME records and bytes), fds[2] the tables spool, fds[3] the wait spool.
+ * Returns how many (NMX__EXPORT_FDS), or -1 when cap is not an open capture
+ * of this process or max < NMX__EXPORT_FDS. The fds stay the capture's: the
+ * caller passes them (SCM_RIGHTS, or inheritance) and must not close them.
+ * They are O_CLOEXEC and open for writing: the caller hands the first
+ * NMX__EXPORT_SPOOLS over read-only (a new read-only open of each), so that
+ * a worker can map the wait page writable and nothing else.
  *
  * A worker's runs wait on the index spool's wait page, which the host's
  * reader wakes; a terminate in the worker wakes them with nmx__capture_wake.
@@ -146,8 +151,10 @@ int nmx__capture_map(const nmx_capture *cap, uint32_t i);
  * still being read: ExpertGetFrame waits for frames the host has not yet
  * published, exactly as in the host. `path` (may be NULL) is what
  * nmx_capture_path reports. The fds are duplicated: the caller may close its
- * own. Errors: NMERR_INVALID_PARAMETER (n < 3, bad fds, not spools),
+ * own. Errors: NMERR_INVALID_PARAMETER (n < NMX__EXPORT_FDS, bad fds, not spools),
  * NMERR_OUT_OF_MEMORY, NMERR_NO_HANDLES. Close with nmx_capture_close. */
+#define NMX__EXPORT_FDS 4
+#define NMX__EXPORT_SPOOLS 3 /* the read-only ones, first */
 NMX_API int nmx__capture_export(const nmx_capture *cap, int *fds, int max);
 NMX_API DWORD nmx__capture_attach(const int *fds, int n, const char *path, nmx_capture **out);
 

@@ -241,6 +241,12 @@ int nmx__source_next(nmx__source *s, nmx__src_frame *f) {
             free(problem);
             return -1;
         }
+        if (in->regular && !nmx__compressed_whole(in->open_path, in->d.compression)) {
+            char msg[128];
+            snprintf(msg, sizeof msg, "frame %u: truncated: the %s data ends inside a compressed frame",
+                     in->d.frames, in->d.compression);
+            return damage(s, msg);
+        }
         nmx__reader_close(rd);
         in->rd = NULL;
         if (++s->cur < s->nin)

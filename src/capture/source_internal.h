@@ -41,6 +41,11 @@ DWORD nmx__pcap_open(const char *path, int kind, const char *shown, nmx__pcap_in
 int nmx__pcap_next(nmx__pcap_in *in, nmx__src_frame *f, char **problem);
 void nmx__pcap_close(nmx__pcap_in *in);
 
+/* source_frames.c: 0 if `path`, a regular file of that compression
+ * ("zstd", "lz4"), ends inside a compressed frame (libwiretap takes such a
+ * cut for the end of the file); 1 otherwise, and for anything else. */
+int nmx__compressed_whole(const char *path, const char *compression);
+
 /* source_stdin.c: standard input as a path libwiretap can open. A regular
  * file or a pipe carrying a format that is read front to back (pcap, pcapng,
  * snoop, or compressed) is read as it is: the pipe streams. Anything else

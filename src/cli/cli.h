@@ -67,7 +67,12 @@ const char *nmx__cli_input_name(const char *const *paths, size_t n);
 typedef struct cli_experts {
     nmx_expert **ex;
     size_t n, cap;
-    int quiet; /* do not print rejected modules */
+    int quiet;     /* do not print rejected modules */
+    int in_process; /* load them here (--in-process); else each one's Register
+                       runs in a worker and no expert code runs in the command */
+    const char *const *names; /* -e: when each names a file (NAME.so), only
+                                 those are loaded; else every one is */
+    size_t nnames;
 } cli_experts;
 
 /* Loads every expert of NMEXPERT_PATH's folders, then of the bundled folder

@@ -84,17 +84,64 @@ const char *nmx__cli_bundled_dir(void)
     return bundled;
 }
 
-void nmx__cli_find_experts(cli_experts *f)
+/* Calls fn(dir, f, o) for NMEXPERT_PATH's folders, then the bundled one. */
+static void each_dir(cli_experts *f, const nmx_load_options *o,
+                     void (*fn)(const char *, cli_experts *, const nmx_load_options *))
 {
     const char *env = getenv("NMEXPERT_PATH");
     if (env && *env) {
         char *copy = strdup(env), *save = NULL;
         for (char *d = copy ? strtok_r(copy, ":", &save) : NULL; d; d = strtok_r(NULL, ":", &save))
-            nmx_expert_scan(d, on_loaded, on_rejected, f);
+            fn(d, f, o);
         free(copy);
     }
     if (is_dir(nmx__cli_bundled_dir()))
-        nmx_expert_scan(nmx__cli_bundled_dir(), on_loaded, on_rejected, f);
+        fn(nmx__cli_bundled_dir(), f, o);
+}
+
+static void scan_dir(const char *dir, cli_experts *f, const nmx_load_options *o)
+{
+    nmx_expert_scan_with(dir, o, on_loaded, on_rejected, f);
+}
+
+/* Loads dir/NAME.so for each -e NAME there is such a file of. */
+static void named_in_dir(const char *dir, cli_experts *f, const nmx_load_options *o)
+{
+    for (size_t k = 0; k < f->nnames; k++) {
+        char path[PATH_MAX + 300];
+        snprintf(path, sizeof path, "%s/%s.so", dir, f->names[k]);
+        nmx_expert *ex;
+        if (access(path, F_OK) == 0 &&
+            nmx_expert_load_with(path, o, &ex, NULL, 0) == NMERR_SUCCESS)
+            on_loaded(ex, f);
+    }
+}
+
+/* Does every -e name match a loaded expert? */
+static int all_named_found(const cli_experts *f)
+{
+    for (size_t k = 0; k < f->nnames; k++) {
+        int hit = 0;
+        for (size_t i = 0; i < f->n && !hit; i++)
+            hit = nmx__cli_matches(f->ex[i], f->names[k]);
+        if (!hit)
+            return 0;
+    }
+    return 1;
+}
+
+/* With -e names that are all file names, only those modules are loaded
+ * (loading one in a worker costs a process); otherwise every module is. */
+void nmx__cli_find_experts(cli_experts *f)
+{
+    nmx_load_options o = {f->in_process ? NMX_ISOLATION_THREAD : NMX_ISOLATION_PROCESS};
+    if (f->nnames) {
+        each_dir(f, &o, named_in_dir);
+        if (all_named_found(f))
+            return;
+        nmx__cli_unload_experts(f);
+    }
+    each_dir(f, &o, scan_dir);
 }
 
 void nmx__cli_unload_experts(cli_experts *f)

@@ -145,7 +145,8 @@ int nmx__cli_run(const cli_args *a)
         nmx_capture_close(cap);
         return EXIT_BAD_INPUT;
     }
-    cli_experts f = {.quiet = 1};
+    cli_experts f = {.quiet = 1, .in_process = a->in_process, .names = a->names,
+                     .nnames = a->nnames};
     nmx__cli_find_experts(&f);
     cli_job *jobs = calloc(f.n ? f.n : 1, sizeof *jobs);
     size_t nj = 0;

@@ -5,9 +5,11 @@
  * its own under the trap; the blob it hands back must be a live block of
  * that key holding the RawConfigLength it claims, and is copied out (through
  * usermem.c: the expert may have unmapped or protected it) before the key is
- * destroyed.
+ * destroyed. A module loaded with process isolation gets the same call in a
+ * worker (iso_expert.c, src/worker/answer.c).
  */
 #define _GNU_SOURCE
+#include "host/isolate.h"
 #include "host/run_internal.h"
 
 #include <stdlib.h>
@@ -69,8 +71,10 @@ NMX_API DWORD nmx_expert_configure(nmx_expert *ex, const EXPERTCONFIG *in, HCAPT
     const EXPERTENUMINFO *info = nmx_expert_info(ex);
     if (!ex || !out)
         return NMERR_INVALID_PARAMETER;
-    if (!info->pConfigProc)
+    if (!nmx__expert_configurable(ex))
         return NMERR_NOT_SUPPORTED;
+    if (nmx__expert_isolated(ex)) /* the same call, in a worker (H11) */
+        return nmx__iso_configure(nmx_expert_path(ex), in, capture, out, returned);
     nmx_run_options o;
     memset(&o, 0, sizeof o);
     o.capture = capture ? capture : nmx__capture_empty();

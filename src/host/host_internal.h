@@ -38,6 +38,14 @@ void nmx__trap_install(void);
  * (may be NULL) is released. Returns as nmx__trap_call; -1 if no thread. */
 int nmx__trap_call_on_thread(void (*fn)(void *), void *arg, HEXPERTKEY key, nmx_fault *f);
 
+/* ---- module.c ---- */
+
+/* Was ex loaded with process isolation (nmx_expert_load_with)? Then no code
+ * of it runs in the host: its runs and Configure go to workers. */
+int nmx__expert_isolated(const nmx_expert *ex);
+/* Does ex export Configure (whichever way it was loaded)? */
+int nmx__expert_configurable(const nmx_expert *ex);
+
 /* ---- usermem.c: expert-supplied memory, copied without faulting ---- */
 
 #include <setjmp.h>

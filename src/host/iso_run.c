@@ -9,10 +9,12 @@
 #define _GNU_SOURCE
 #include "host/isolate.h"
 #include "host/iso_wire.h"
+#include "capture/capture_internal.h"
 
 #include <nmexpert/capture.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -50,8 +52,62 @@ static nmx_iso_str put(char *data, size_t *used, const void *src, size_t n)
     return s;
 }
 
-/* The run's page, as a memfd: the request, then its strings and blob. */
-static int make_page(const nmx__iso_spec *sp, nmx__iso *w)
+/* A binary blob followed by a NUL of its own, so that nmx__iso_str
+ * accepts it (len counts it); none if n is 0. */
+static nmx_iso_str put_blob(char *data, size_t *used, const void *src, size_t n)
+{
+    if (!n)
+        return (nmx_iso_str){0, 0};
+    nmx_iso_str s = put(data, used, src, n);
+    data[(*used)++] = '\0';
+    s.len++;
+    return s;
+}
+
+/* The capture as the worker gets it (C7: nothing read again): descriptors
+ * of its spools (nmx__capture_export), each a new read-only open but the
+ * wait page's, so that nothing the worker maps of them can be written back
+ * into the host's capture (mprotect cannot make writable what was opened
+ * read-only). None for the empty capture or a capture that cannot be
+ * exported: the worker then opens it by its path. */
+typedef struct handover {
+    int fds[NMX_ISO_MAX_CAPTURE_FDS];
+    size_t nfds;
+} handover;
+
+static void handover_free(handover *h)
+{
+    for (size_t i = 0; i < h->nfds; i++)
+        close(h->fds[i]);
+    h->nfds = 0;
+}
+
+static int reopen(int fd, int read_only)
+{
+    if (!read_only)
+        return fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    char proc[64];
+    snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+    return open(proc, O_RDONLY | O_CLOEXEC);
+}
+
+static DWORD handover_make(HCAPTURE cap, handover *h)
+{
+    memset(h, 0, sizeof *h);
+    int own[NMX_ISO_MAX_CAPTURE_FDS];
+    int n = cap ? nmx__capture_export(cap, own, (int)NMX_ISO_MAX_CAPTURE_FDS) : -1;
+    for (int i = 0; i < n; i++) {
+        if ((h->fds[i] = reopen(own[i], i < NMX__EXPORT_SPOOLS)) < 0) {
+            handover_free(h);
+            return NMERR_NO_HANDLES;
+        }
+        h->nfds++;
+    }
+    return NMERR_SUCCESS;
+}
+
+/* The run's page, as a memfd: the request, then its strings and blobs. */
+static int make_page(const nmx__iso_spec *sp, const handover *h, nmx__iso *w)
 {
     const char *cap = sp->capture ? nmx_capture_path(sp->capture) : NULL;
     const char *flt = sp->filter ? nmx_filter_expression(sp->filter) : NULL;
@@ -74,24 +130,38 @@ static int make_page(const nmx__iso_spec *sp, nmx__iso *w)
     pg->magic = NMX_ISO_MAGIC;
     pg->version = NMX_ISO_VERSION;
     pg->size = w->size;
+    pg->req.op = sp->op;
     pg->req.quota_bytes = sp->quota_bytes;
     pg->req.startup_flags = sp->startup_flags;
     pg->req.cpu_seconds = sp->cpu_seconds;
     pg->req.confine = !sp->unconfined;
+    pg->req.capture_fds = (uint32_t)h->nfds;
     atomic_store(&pg->policy_syscall, -1);
     char *d = (char *)pg + NMX_ISO_DATA_OFF;
     size_t used = 0;
-    /* The blob first, where the data area's alignment is EXPERTCONFIG's;
-     * it ends in a NUL of its own so that nmx__iso_str accepts it. */
-    pg->req.config = put(d, &used, sp->config, cfg);
-    if (cfg) {
-        d[used++] = '\0';
-        pg->req.config.len++;
-    }
+    /* The blob first, where the data area's alignment is EXPERTCONFIG's. */
+    pg->req.config = put_blob(d, &used, sp->config, cfg);
     pg->req.expert = put(d, &used, sp->expert_path, str_bytes(sp->expert_path));
     pg->req.capture = put(d, &used, cap, str_bytes(cap));
     pg->req.filter = put(d, &used, flt, str_bytes(flt));
     return fd;
+}
+
+/* The page, the channel and the worker, for w. */
+static DWORD spawn(nmx__iso *w, const nmx__iso_spec *sp, const handover *h)
+{
+    int page_fd = make_page(sp, h, w), sv[2] = {-1, -1};
+    DWORD rc = NMERR_OUT_OF_MEMORY;
+    if (page_fd >= 0 && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0) {
+        int fds[2 + NMX_ISO_MAX_CAPTURE_FDS] = {page_fd, sv[1]};
+        memcpy(fds + 2, h->fds, h->nfds * sizeof(int));
+        rc = nmx__iso_fork(fds, 2 + h->nfds, &w->pid, &w->pidfd);
+        close(sv[1]);
+        w->chan = sv[0];
+    }
+    if (page_fd >= 0)
+        close(page_fd);
+    return rc;
 }
 
 DWORD nmx__iso_start(const nmx__iso_spec *sp, nmx__iso **out)
@@ -103,15 +173,11 @@ DWORD nmx__iso_start(const nmx__iso_spec *sp, nmx__iso **out)
     if (!w)
         return NMERR_OUT_OF_MEMORY;
     w->chan = w->pidfd = -1;
-    int page_fd = make_page(sp, w), sv[2] = {-1, -1};
-    DWORD rc = NMERR_OUT_OF_MEMORY;
-    if (page_fd >= 0 && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0) {
-        rc = nmx__iso_fork(page_fd, sv[1], &w->pid, &w->pidfd);
-        close(sv[1]);
-        w->chan = sv[0];
-    }
-    if (page_fd >= 0)
-        close(page_fd);
+    handover h;
+    DWORD rc = handover_make(sp->capture, &h);
+    if (rc == NMERR_SUCCESS)
+        rc = spawn(w, sp, &h);
+    handover_free(&h);
     if (rc != NMERR_SUCCESS) {
         nmx__iso_free(w);
         return rc;
@@ -174,7 +240,8 @@ static void on_frame(nmx__iso *w, reader *rd, const nmx_iso_frame *f, const char
             EXPERTSTATUS st;
             memcpy(&st, p, sizeof st);
             st.szStatusText[sizeof st.szStatusText - 1] = '\0';
-            sink->status(sink->ctx, &st);
+            if (sink->status)
+                sink->status(sink->ctx, &st);
             return;
         }
         break;
@@ -182,7 +249,10 @@ static void on_frame(nmx__iso *w, reader *rd, const nmx_iso_frame *f, const char
         if (!rd->have_result) {
             NMEVENTDATA *ev = nmx__iso_event_decode(p, f->len);
             if (ev) {
-                sink->event(sink->ctx, ev, f->len);
+                if (sink->event)
+                    sink->event(sink->ctx, ev, f->len);
+                else
+                    free(ev);
                 return;
             }
         }
@@ -194,6 +264,11 @@ static void on_frame(nmx__iso *w, reader *rd, const nmx_iso_frame *f, const char
             rd->have_result = 1;
             return;
         }
+        break;
+    case NMX_ISO_MSG_REGISTERED:
+    case NMX_ISO_MSG_CONFIGURED:
+        if (sink->reply && sink->reply(sink->ctx, f->type, p, f->len) == 0)
+            return;
         break;
     case NMX_ISO_MSG_FAIL:
         if (f->len > 0 && !rd->failed) {

@@ -118,24 +118,25 @@ static void forget_server(void)
     waitpid(g_server, NULL, 0); /* its socket closed: it is ending */
 }
 
-/* One request and its answer; -1 when the server is gone. */
-static int ask(int page_fd, int chan_fd, pid_t *pid, int *pidfd, int *err)
+/* One request and its answer; -1 when the server is gone. fds: the page,
+ * the worker's channel end, then the capture's (at most 2 +
+ * NMX_ISO_MAX_CAPTURE_FDS in all). */
+static int ask(const int *fds, size_t nfds, pid_t *pid, int *pidfd, int *err)
 {
     uint32_t version = NMX_ISO_VERSION;
     struct iovec iov = {&version, sizeof version};
-    int fds[2] = {page_fd, chan_fd};
     union {
-        char buf[CMSG_SPACE(sizeof fds)];
+        char buf[CMSG_SPACE(sizeof(int) * (2 + NMX_ISO_MAX_CAPTURE_FDS))];
         struct cmsghdr align;
     } u;
     memset(&u, 0, sizeof u);
     struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
-                       .msg_controllen = sizeof u.buf};
+                       .msg_controllen = CMSG_SPACE(sizeof(int) * nfds)};
     struct cmsghdr *c = CMSG_FIRSTHDR(&m);
     c->cmsg_level = SOL_SOCKET;
     c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof fds);
-    memcpy(CMSG_DATA(c), fds, sizeof fds);
+    c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+    memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
     if (sendmsg(g_sock, &m, MSG_NOSIGNAL) != (ssize_t)sizeof version)
         return -1;
 
@@ -161,8 +162,10 @@ static int ask(int page_fd, int chan_fd, pid_t *pid, int *pidfd, int *err)
     return 0;
 }
 
-DWORD nmx__iso_fork(int page_fd, int chan_fd, pid_t *pid, int *pidfd)
+DWORD nmx__iso_fork(const int *fds, size_t nfds, pid_t *pid, int *pidfd)
 {
+    if (nfds < 2 || nfds > 2 + NMX_ISO_MAX_CAPTURE_FDS)
+        return NMERR_INVALID_PARAMETER;
     pthread_once(&g_once, at_fork_once);
     pthread_mutex_lock(&g_mu);
     DWORD rc = NMERR_SUCCESS;
@@ -170,7 +173,7 @@ DWORD nmx__iso_fork(int page_fd, int chan_fd, pid_t *pid, int *pidfd)
     for (int attempt = 0;; attempt++) {
         if (g_sock < 0 && (rc = spawn_server()) != NMERR_SUCCESS)
             break;
-        if (ask(page_fd, chan_fd, pid, pidfd, &err) == 0)
+        if (ask(fds, nfds, pid, pidfd, &err) == 0)
             break;
         forget_server();
         if (attempt == 1) {

@@ -14,6 +14,10 @@
  *     terminate. The server keeps a duplicate of the worker's end until it
  *     has reaped the worker and written the exit status, so the host's EOF
  *     means "the worker is gone and its exit status is in the page".
+ *   - the capture's descriptors (nmx__capture_export), passed with the
+ *     request and placed by the worker at fixed numbers from
+ *     WORKER_CAPTURE_FD (src/worker/worker.h), from which it attaches to
+ *     the host's capture instead of reading the file again (C7).
  * Everything that comes from a worker is hostile input: the decoders here
  * check every length and offset, and never trust a pointer.
  */
@@ -27,13 +31,17 @@
 #include <stdint.h>
 
 #define NMX_ISO_MAGIC 0x4e4d5849u /* "NMXI" */
-#define NMX_ISO_VERSION 1u
+#define NMX_ISO_VERSION 2u
 #define NMX_ISO_NSTATS 14u /* the fields of nmx_mem_stats, in order */
 /* The largest frame a worker may send: above any event a run keeps once the
  * event copy cuts each of its at most 515 strings at 64 KiB (issue 8): about
  * 34 MiB. */
 #define NMX_ISO_MAX_FRAME ((uint32_t)64 << 20)
 #define NMX_ISO_TERMINATE 'T' /* host -> worker: nmx_run_terminate (H4) */
+/* A request carries the run's page, the worker's channel end and at most
+ * this many descriptors of the capture (nmx__capture_export), in one
+ * SCM_RIGHTS message (the kernel's SCM_MAX_FD is 253). */
+#define NMX_ISO_MAX_CAPTURE_FDS 248u
 
 _Static_assert(sizeof(nmx_mem_stats) == NMX_ISO_NSTATS * sizeof(uint64_t),
                "nmx_mem_stats is NMX_ISO_NSTATS uint64_t");
@@ -43,14 +51,26 @@ typedef struct nmx_iso_str {
     uint32_t off, len; /* len counts the NUL */
 } nmx_iso_str;
 
+/* What a worker is asked to do: the module is loaded (Register) in each. */
+enum {
+    NMX_ISO_OP_RUN = 0,  /* run it (nmx_run_start) */
+    NMX_ISO_OP_REGISTER, /* answer what Register filled (nmx_iso_registered) */
+    NMX_ISO_OP_CONFIGURE /* call Configure (nmx_expert_configure), answer the blob */
+};
+
 typedef struct nmx_iso_request {
+    uint32_t op;          /* NMX_ISO_OP_* */
+    uint32_t reserved;
     uint64_t quota_bytes;
     uint32_t startup_flags;
     uint32_t cpu_seconds; /* RLIMIT_CPU; 0: none */
     uint32_t confine;     /* 1: seccomp policy and rlimits (the default) */
-    uint32_t reserved;
+    uint32_t capture_fds; /* descriptors of the capture passed with the request */
     nmx_iso_str expert;   /* the module's path */
-    nmx_iso_str capture;  /* the capture's path; len 0: the empty capture */
+    nmx_iso_str capture;  /* the capture's path: what the worker's capture
+                             reports (nmx__capture_attach); without
+                             capture_fds, the file it opens; len 0 and no
+                             capture_fds: the empty capture */
     nmx_iso_str filter;   /* the host filter's expression; len 0: none */
     nmx_iso_str config;   /* the configuration blob; len 0: none */
 } nmx_iso_request;
@@ -77,7 +97,10 @@ enum {
     NMX_ISO_MSG_STATUS = 1, /* EXPERTSTATUS, as ExpertIndicateStatus recorded it (H7) */
     NMX_ISO_MSG_EVENT,      /* an event, relocatable (nmx__iso_event_encode) (H8) */
     NMX_ISO_MSG_RESULT,     /* nmx_iso_result: the run ended in the worker */
-    NMX_ISO_MSG_FAIL        /* text: the worker could not start the run */
+    NMX_ISO_MSG_FAIL,       /* text: the worker could not start the run */
+    NMX_ISO_MSG_REGISTERED, /* nmx_iso_registered: the answer to NMX_ISO_OP_REGISTER */
+    NMX_ISO_MSG_CONFIGURED  /* nmx_iso_configured, then the blob Configure left
+                               (RawConfigLength bytes; none if it left none) */
 };
 
 typedef struct nmx_iso_frame {
@@ -92,6 +115,20 @@ typedef struct nmx_iso_result {
     EXPERTSTATUS status;
     uint64_t mem[NMX_ISO_NSTATS];
 } nmx_iso_result;
+
+typedef struct nmx_iso_registered {
+    uint32_t rc;           /* nmx_expert_load's */
+    uint32_t configurable; /* the module exports Configure */
+    char name[EXPERTSTRINGLENGTH], vendor[EXPERTSTRINGLENGTH],
+        description[EXPERTSTRINGLENGTH];
+    uint32_t version, flags;
+    char error[1024];      /* nmx_expert_load's message when rc is not 0 */
+} nmx_iso_registered;
+
+typedef struct nmx_iso_configured {
+    uint32_t rc;       /* nmx_expert_configure's */
+    uint32_t returned; /* Configure's BOOL */
+} nmx_iso_configured;
 
 /* ---- the page ---- */
 

@@ -1,6 +1,9 @@
-/* Expert modules (SPEC H1): load, register, scan a folder. */
+/* Expert modules (SPEC H1): load, register, scan a folder. A module loaded
+ * with process isolation (H11) is loaded and registered in a worker instead
+ * (iso_expert.c): the host keeps only its path and what Register filled. */
 #define _GNU_SOURCE
 #include "host/host_internal.h"
+#include "host/isolate.h"
 
 #include <dirent.h>
 #include <dlfcn.h>
@@ -12,7 +15,9 @@
 #include <sys/stat.h>
 
 struct nmx_expert {
-    void *dl;
+    void *dl;         /* NULL when isolated */
+    int isolated;     /* loaded in a worker: runs and Configure go there too */
+    int configurable; /* isolated: the module exports Configure */
     EXPERTENUMINFO info;
     char path[4096];
 };
@@ -46,29 +51,78 @@ static void terminate_strings(EXPERTENUMINFO *info)
     info->szDescription[EXPERTSTRINGLENGTH - 1] = '\0';
 }
 
-NMX_API DWORD nmx_expert_load(const char *path, nmx_expert **out, char *errbuf, size_t errlen)
+/* The checks every load makes first; a zeroed expert with its path, or NULL
+ * with *rc and errbuf set. */
+static nmx_expert *load_begin(const char *path, nmx_expert **out, char *errbuf, size_t errlen,
+                              DWORD *rc)
 {
     if (out)
         *out = NULL;
+    *rc = NMERR_INVALID_PARAMETER;
     if (!path || !out) {
         say(errbuf, errlen, "nmx_expert_load: NULL argument");
-        return NMERR_INVALID_PARAMETER;
+        return NULL;
     }
     struct stat st;
+    *rc = NMERR_FILE_NOT_FOUND;
     if (stat(path, &st) != 0) {
         say(errbuf, errlen, "%s: %s", path, strerror(errno));
-        return NMERR_FILE_NOT_FOUND;
+        return NULL;
     }
+    *rc = NMERR_LOAD_EXPERT_FAILED;
     if (!S_ISREG(st.st_mode)) {
         say(errbuf, errlen, "%s: not a regular file", path);
-        return NMERR_LOAD_EXPERT_FAILED;
+        return NULL;
     }
+    *rc = NMERR_OUT_OF_MEMORY;
     nmx_expert *ex = calloc(1, sizeof *ex);
     if (!ex) {
         say(errbuf, errlen, "%s: out of memory", path);
-        return NMERR_OUT_OF_MEMORY;
+        return NULL;
     }
     snprintf(ex->path, sizeof ex->path, "%s", path);
+    *rc = NMERR_SUCCESS;
+    return ex;
+}
+
+/* The host's members of the info, once Register has filled the rest. */
+static void load_end(nmx_expert *ex, nmx_expert **out, char *errbuf, size_t errlen)
+{
+    terminate_strings(&ex->info);
+    const char *base = strrchr(ex->path, '/');
+    snprintf(ex->info.szDllName, sizeof ex->info.szDllName, "%.*s",
+             (int)sizeof ex->info.szDllName - 1, base ? base + 1 : ex->path);
+    ex->info.hExpert = ex;
+    *out = ex;
+    say(errbuf, errlen, "");
+}
+
+/* Register in a worker (iso_expert.c), in two steps, so that several
+ * modules can be registered side by side (scan). */
+static nmx__iso_answer *load_isolated_start(nmx_expert *ex)
+{
+    ex->isolated = 1;
+    nmx__iso_answer *a;
+    nmx__iso_register_start(ex->path, &a);
+    return a;
+}
+
+static DWORD load_isolated_finish(nmx_expert *ex, nmx__iso_answer *a, nmx_expert **out,
+                                  char *errbuf, size_t errlen)
+{
+    DWORD rc = nmx__iso_register_finish(a, &ex->info, &ex->configurable, errbuf, errlen);
+    if (rc != NMERR_SUCCESS) {
+        free(ex);
+        return rc;
+    }
+    load_end(ex, out, errbuf, errlen);
+    return NMERR_SUCCESS;
+}
+
+/* dlopen and Register here, on a thread under the trap. */
+static DWORD load_here(nmx_expert *ex, nmx_expert **out, char *errbuf, size_t errlen)
+{
+    const char *path = ex->path;
     /* RTLD_NOW: an unresolved symbol is a load error now, not a crash later. */
     ex->dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (!ex->dl) {
@@ -106,17 +160,29 @@ NMX_API DWORD nmx_expert_load(const char *path, nmx_expert **out, char *errbuf, 
         free(ex);
         return NMERR_EXPERT_REPORT_FAILED;
     }
-    terminate_strings(&ex->info);
-    const char *base = strrchr(path, '/');
-    snprintf(ex->info.szDllName, sizeof ex->info.szDllName, "%s", base ? base + 1 : path);
-    ex->info.hExpert = ex;
     ex->info.hModule = ex->dl;
     ex->info.pRegisterProc = reg;
     ex->info.pConfigProc = cfg;
     ex->info.pRunProc = run;
-    *out = ex;
-    say(errbuf, errlen, "");
+    load_end(ex, out, errbuf, errlen);
     return NMERR_SUCCESS;
+}
+
+NMX_API DWORD nmx_expert_load_with(const char *path, const nmx_load_options *opt,
+                                   nmx_expert **out, char *errbuf, size_t errlen)
+{
+    DWORD rc;
+    nmx_expert *ex = load_begin(path, out, errbuf, errlen, &rc);
+    if (!ex)
+        return rc;
+    if (opt && opt->isolation == NMX_ISOLATION_PROCESS)
+        return load_isolated_finish(ex, load_isolated_start(ex), out, errbuf, errlen);
+    return load_here(ex, out, errbuf, errlen);
+}
+
+NMX_API DWORD nmx_expert_load(const char *path, nmx_expert **out, char *errbuf, size_t errlen)
+{
+    return nmx_expert_load_with(path, NULL, out, errbuf, errlen);
 }
 
 NMX_API const EXPERTENUMINFO *nmx_expert_info(const nmx_expert *ex)
@@ -133,8 +199,19 @@ NMX_API void nmx_expert_unload(nmx_expert *ex)
 {
     if (!ex)
         return;
-    dlclose(ex->dl);
+    if (ex->dl)
+        dlclose(ex->dl);
     free(ex);
+}
+
+int nmx__expert_isolated(const nmx_expert *ex)
+{
+    return ex->isolated;
+}
+
+int nmx__expert_configurable(const nmx_expert *ex)
+{
+    return ex->isolated ? ex->configurable : ex->info.pConfigProc != NULL;
 }
 
 static int by_name(const void *a, const void *b)
@@ -156,8 +233,69 @@ static int regular_file(const char *dir, const struct dirent *e)
     return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
+/* Modules a scan loads side by side (with process isolation: each in a
+ * worker of its own). */
+#define SCAN_BATCH 8
+
+typedef struct scan_item {
+    char path[4096], err[4096 + 512];
+    nmx_expert *ex;       /* from load_begin; NULL: rc and err say why not */
+    nmx__iso_answer *ask; /* isolated: the worker asked */
+    DWORD rc;
+} scan_item;
+
+/* Hands a load's outcome to the scan's callbacks. */
+static void scan_deliver(scan_item *it, nmx_expert *ex, nmx_expert_loaded_fn on_loaded,
+                         nmx_expert_rejected_fn on_rejected, void *ctx)
+{
+    if (it->rc == NMERR_SUCCESS) {
+        if (on_loaded)
+            on_loaded(ex, ctx);
+        else
+            nmx_expert_unload(ex);
+    } else if (on_rejected) {
+        size_t pl = strlen(it->path);
+        const char *reason = strncmp(it->err, it->path, pl) == 0 ? it->err + pl + 2 : it->err;
+        on_rejected(it->path, reason, ctx);
+    }
+}
+
+/* Loads the n (at most SCAN_BATCH) modules names[] of dir, in order; with
+ * process isolation their workers are all asked first. */
+static void scan_batch(const char *dir, char **names, size_t n, const nmx_load_options *opt,
+                       nmx_expert_loaded_fn on_loaded, nmx_expert_rejected_fn on_rejected,
+                       void *ctx)
+{
+    int isolated = opt && opt->isolation == NMX_ISOLATION_PROCESS;
+    scan_item *it = calloc(n, sizeof *it);
+    if (!it)
+        return;
+    nmx_expert *ex;
+    for (size_t i = 0; i < n; i++) {
+        snprintf(it[i].path, sizeof it[i].path, "%s/%s", dir, names[i]);
+        it[i].ex = load_begin(it[i].path, &ex, it[i].err, sizeof it[i].err, &it[i].rc);
+        if (it[i].ex && isolated)
+            it[i].ask = load_isolated_start(it[i].ex);
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (it[i].ex)
+            it[i].rc = isolated ? load_isolated_finish(it[i].ex, it[i].ask, &ex, it[i].err,
+                                                       sizeof it[i].err)
+                                : load_here(it[i].ex, &ex, it[i].err, sizeof it[i].err);
+        scan_deliver(&it[i], ex, on_loaded, on_rejected, ctx);
+    }
+    free(it);
+}
+
 NMX_API DWORD nmx_expert_scan(const char *dir, nmx_expert_loaded_fn on_loaded,
                               nmx_expert_rejected_fn on_rejected, void *ctx)
+{
+    return nmx_expert_scan_with(dir, NULL, on_loaded, on_rejected, ctx);
+}
+
+NMX_API DWORD nmx_expert_scan_with(const char *dir, const nmx_load_options *opt,
+                                   nmx_expert_loaded_fn on_loaded,
+                                   nmx_expert_rejected_fn on_rejected, void *ctx)
 {
     if (!dir)
         return NMERR_INVALID_PARAMETER;
@@ -185,21 +323,11 @@ NMX_API DWORD nmx_expert_scan(const char *dir, nmx_expert_loaded_fn on_loaded,
     closedir(d);
     if (n)
         qsort(names, n, sizeof *names, by_name);
-    for (size_t i = 0; i < n; i++) {
-        char path[4096], err[4096 + 512];
-        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-        nmx_expert *ex;
-        if (nmx_expert_load(path, &ex, err, sizeof err) == NMERR_SUCCESS) {
-            if (on_loaded)
-                on_loaded(ex, ctx);
-            else
-                nmx_expert_unload(ex);
-        } else if (on_rejected) {
-            const char *reason = strncmp(err, path, strlen(path)) == 0 ? err + strlen(path) + 2 : err;
-            on_rejected(path, reason, ctx);
-        }
+    for (size_t i = 0; i < n; i += SCAN_BATCH)
+        scan_batch(dir, names + i, n - i < SCAN_BATCH ? n - i : SCAN_BATCH, opt, on_loaded,
+                   on_rejected, ctx);
+    for (size_t i = 0; i < n; i++)
         free(names[i]);
-    }
     free(names);
     return NMERR_SUCCESS;
 }

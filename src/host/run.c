@@ -277,13 +277,16 @@ NMX_API DWORD nmx_run_start(nmx_expert *ex, const nmx_run_options *opt, nmx_run 
     if (out)
         *out = NULL;
     const EXPERTENUMINFO *info = nmx_expert_info(ex);
-    if (!ex || !out || !info->pRunProc)
+    if (!ex || !out || (!info->pRunProc && !nmx__expert_isolated(ex)))
         return NMERR_INVALID_PARAMETER;
+    int isolated = opt && opt->isolation == NMX_ISOLATION_PROCESS;
+    if (!isolated && nmx__expert_isolated(ex))
+        return NMERR_NOT_SUPPORTED; /* its code never runs in this process */
     nmx_run *r = nmx__run_alloc(ex, opt);
     if (!r)
         return NMERR_OUT_OF_MEMORY;
     r->run_proc = info->pRunProc;
-    if (opt && opt->isolation == NMX_ISOLATION_PROCESS) {
+    if (isolated) {
         DWORD rc = nmx__run_start_isolated(r, opt);
         if (rc != NMERR_SUCCESS) {
             nmx__run_release(r);

@@ -37,7 +37,7 @@ static void on_event(void *ctx, NMEVENTDATA *ev, size_t size)
 static void *relay_thread(void *arg)
 {
     nmx_run *r = arg;
-    nmx__iso_sink sink = {on_status, on_event, r};
+    nmx__iso_sink sink = {.status = on_status, .event = on_event, .ctx = r};
     nmx_run_result res;
     memset(&res, 0, sizeof res);
     nmx__iso_serve(r->iso, &sink, &res);

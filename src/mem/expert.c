@@ -70,7 +70,6 @@ static inline void live_add(nmx_key *k, uint64_t n)
 static inline void count_free(nmx_key *k, size_t req)
 {
     nmx__ctr_add(&k->st.frees, 1);
-    nmx__ctr_sub(&k->st.live_blocks, 1);
     nmx__ctr_sub(&k->st.live_bytes, req);
 }
 
@@ -101,7 +100,6 @@ static void *alloc_entered(nmx_key *k, size_t n, DWORD *code)
         return NULL;
     }
     nmx__ctr_add(&k->st.allocs, 1);
-    nmx__ctr_add(&k->st.live_blocks, 1);
     live_add(k, n);
     return p;
 }
@@ -151,52 +149,95 @@ static __attribute__((noinline)) SIZE_T free_general(HEXPERTKEY hk, void *ptr)
     return code;
 }
 
-/* ---- the owner's paths ---- */
+/* ---- the owner's paths ----
+ *
+ * Each is an always-inline body, run with the key entered through `in`,
+ * that makes no call but tail calls: it finishes, or leaves the key and hands
+ * the call to the general path. So the entry point saves no registers. The
+ * state word not matching at once (fence mode, a flag set) is handled by a
+ * copy of the body out of line, after nmx__owner_enter_fenced. */
 
-/* A small block from a page at hand, within the quota; else NULL (the
- * general path then decides). */
-static inline __attribute__((always_inline)) void *alloc_fast(nmx_key *k, size_t n)
+/* A small block from a page at hand, within the quota. */
+static inline __attribute__((always_inline)) void *alloc_owner(HEXPERTKEY hk, nmx_key *k,
+                                                               _Atomic(nmx_key *) *in, size_t n,
+                                                               DWORD *pError)
 {
     nmx_page *pg = k->heap.avail[nmx__cls_small[(n + 15) >> 4]];
     uint64_t live = nmx__ctr(&k->st.live_bytes) + n;
-    if (__builtin_expect(!pg || live > k->limit, 0))
-        return NULL;
+    if (__builtin_expect(!pg || live > k->limit, 0)) {
+        nmx__owner_leave(in);
+        return alloc_general(hk, n, pError);
+    }
     void *p = nmx__page_alloc(&k->heap, pg, n);
     nmx__ctr_add(&k->st.allocs, 1);
-    nmx__ctr_add(&k->st.live_blocks, 1);
     atomic_store_explicit(&k->st.live_bytes, live, memory_order_relaxed);
     if (live > nmx__ctr(&k->st.peak_bytes))
         atomic_store_explicit(&k->st.peak_bytes, live, memory_order_relaxed);
+    nmx__owner_leave(in);
+    set_err(pError, NMERR_SUCCESS);
     return p;
 }
 
-/* Frees ptr if it is a live block of a small-class page of k; else 0. */
-static inline __attribute__((always_inline)) int free_fast(nmx_key *k, void *ptr)
+static __attribute__((noinline)) void *alloc_fenced(HEXPERTKEY hk, size_t n, DWORD *pError,
+                                                    uint64_t s)
+{
+    nmx_key *k = nmx__t.k;
+    _Atomic(nmx_key *) *in = &nmx__t.st->in;
+    if (!nmx__owner_enter_fenced(k, in, nmx__key_exp(hk), s))
+        return alloc_general(hk, n, pError);
+    return alloc_owner(hk, k, in, n, pError);
+}
+
+/* The end of a fast free that emptied its page: gives the page back and
+ * leaves the key. */
+static __attribute__((noinline)) SIZE_T free_page_empty(nmx_key *k, nmx_page *pg,
+                                                        _Atomic(nmx_key *) *in)
+{
+    nmx__heap_page_empty(&k->heap, pg);
+    nmx__owner_leave(in);
+    return NMERR_SUCCESS;
+}
+
+/* A live block of a small-class page of k. */
+static inline __attribute__((always_inline)) SIZE_T free_owner(HEXPERTKEY hk, nmx_key *k,
+                                                               _Atomic(nmx_key *) *in, void *ptr)
 {
     uint32_t idx;
     nmx_page *pg = nmx__locate_small(k->heap.tag, (uintptr_t)ptr, &idx);
-    if (__builtin_expect(!pg, 0))
-        return 0;
+    if (__builtin_expect(!pg, 0)) {
+        nmx__owner_leave(in);
+        return free_general(hk, ptr);
+    }
+    /* The counters (atomic stores, which the compiler orders against every
+     * access) after the page's plain bookkeeping. */
     size_t req = nmx__block_req(pg, idx);
-    nmx__page_free(&k->heap, pg, idx);
+    int empty = nmx__page_release(&k->heap, pg, idx);
     count_free(k, req);
-    return 1;
+    if (__builtin_expect(empty, 0))
+        return free_page_empty(k, pg, in);
+    nmx__owner_leave(in);
+    return NMERR_SUCCESS;
+}
+
+static __attribute__((noinline)) SIZE_T free_fenced(HEXPERTKEY hk, void *ptr, uint64_t s)
+{
+    nmx_key *k = nmx__t.k;
+    _Atomic(nmx_key *) *in = &nmx__t.st->in;
+    if (!nmx__owner_enter_fenced(k, in, nmx__key_exp(hk), s))
+        return free_general(hk, ptr);
+    return free_owner(hk, k, in, ptr);
 }
 
 NMX_API LPVOID WINAPI ExpertAllocMemory(HEXPERTKEY hk, SIZE_T n, DWORD *pError)
 {
     nmx__stack_check();
-    if (__builtin_expect(nmx__t.h == (uintptr_t)hk && n <= 1024, 1)) {
+    if (__builtin_expect(nmx__t.h == (uintptr_t)hk && n <= NMX_CLS_TABLE_MAX, 1)) {
         nmx_key *k = nmx__t.k;
         _Atomic(nmx_key *) *in = &nmx__t.st->in;
-        if (nmx__owner_enter(k, in, nmx__key_exp(hk))) {
-            void *p = alloc_fast(k, n);
-            nmx__owner_leave(in);
-            if (__builtin_expect(p != NULL, 1)) {
-                set_err(pError, NMERR_SUCCESS);
-                return p;
-            }
-        }
+        uint64_t s = nmx__owner_publish(k, in);
+        if (__builtin_expect(s == nmx__key_exp(hk), 1))
+            return alloc_owner(hk, k, in, n, pError);
+        return alloc_fenced(hk, n, pError, s);
     }
     return alloc_general(hk, n, pError);
 }
@@ -207,12 +248,10 @@ NMX_API SIZE_T WINAPI ExpertFreeMemory(HEXPERTKEY hk, LPVOID ptr)
     if (__builtin_expect(nmx__t.h == (uintptr_t)hk, 1)) {
         nmx_key *k = nmx__t.k;
         _Atomic(nmx_key *) *in = &nmx__t.st->in;
-        if (nmx__owner_enter(k, in, nmx__key_exp(hk))) {
-            int done = free_fast(k, ptr);
-            nmx__owner_leave(in);
-            if (__builtin_expect(done, 1))
-                return NMERR_SUCCESS;
-        }
+        uint64_t s = nmx__owner_publish(k, in);
+        if (__builtin_expect(s == nmx__key_exp(hk), 1))
+            return free_owner(hk, k, in, ptr);
+        return free_fenced(hk, ptr, s);
     }
     return free_general(hk, ptr);
 }

@@ -17,11 +17,12 @@
 #include <string.h>
 
 nmx_cls_info nmx__cls[NMX_NCLASSES];
-uint8_t nmx__cls_small[1024 / 16 + 1];
+uint8_t nmx__cls_small[NMX_CLS_TABLE_MAX / 16 + 1];
 static pthread_once_t g_cls_once = PTHREAD_ONCE_INIT;
 
 static void classes_init(void)
 {
+    nmx__seg_init();
     for (unsigned c = 0; c < NMX_NCLASSES; c++) {
         uint32_t bs;
         if (c < 16) {
@@ -34,10 +35,13 @@ static void classes_init(void)
         ci->bsize = bs;
         ci->npages = bs <= 8192 ? 1 : 4;
         ci->capacity = (uint16_t)((ci->npages * NMX_PAGE_SIZE) / bs);
-        ci->bitmap_bytes = (uint32_t)((ci->capacity + 63u) / 64u * 8u);
+        /* One bit more than blocks, always 0: nmx__locate_small leaves the
+         * index bound to that bit (an index just past the last block, the
+         * only one an offset inside the head page can give). */
+        ci->bitmap_bytes = (uint32_t)((ci->capacity + 64u) / 64u * 8u);
         uint32_t slack = bs > 4096 ? 2u : 1u;
         ci->meta_bytes = ci->bitmap_bytes + ((ci->capacity * slack + 7u) & ~7u);
-        ci->recip = (((uint64_t)1 << NMX_RECIP_SHIFT) + bs - 1) / bs;
+        ci->recip = (uint32_t)((((uint64_t)1 << NMX_RECIP_SHIFT) + bs - 1) / bs);
     }
     for (unsigned i = 0; i <= 1024 / 16; i++) {
         size_t n = i * 16, m = n ? n - 1 : 0;
@@ -132,6 +136,7 @@ static void give_pages(nmx_heap *h, nmx_seg *s, unsigned first, unsigned k)
          * here is then told apart as a double free, not an interior pointer. */
         s->pages[i].was = s->pages[i].kind;
         s->pages[i].kind = PAGE_FREE;
+        atomic_store_explicit(&s->pages[i].tag, 0, memory_order_relaxed);
         s->pages[i].listed = 0;
     }
     s->free_mask |= run_mask(first, k);
@@ -194,7 +199,7 @@ static int page_meta(nmx_seg *s, nmx_page *pg, const nmx_cls_info *ci)
         if (s->meta_bump + ci->meta_bytes > end)
             return -1;
         pg->live_off = s->meta_bump;
-        pg->meta_cap = ci->meta_bytes;
+        pg->meta_cap = (uint16_t)ci->meta_bytes;
         s->meta_bump += ci->meta_bytes;
     }
     pg->req_off = pg->live_off + ci->bitmap_bytes;
@@ -230,6 +235,7 @@ nmx_page *nmx__heap_page_new(nmx_heap *h, unsigned c)
     pg->u.recip = ci->recip;
     pg->data_off = (uint32_t)((size_t)first << NMX_PAGE_SHIFT);
     pg->used = pg->bump = pg->scan = 0;
+    atomic_store_explicit(&pg->tag, h->tag, memory_order_relaxed);
     nmx__page_push(&h->avail[c], pg);
     return pg;
 }
@@ -248,7 +254,7 @@ static void *alloc_large(nmx_heap *h, size_t n)
     pg->kind = PAGE_LARGE;
     pg->data_off = (uint32_t)((size_t)first << NMX_PAGE_SHIFT);
     pg->npages = (uint16_t)k;
-    pg->u.large_req = n;
+    pg->u.large_req = (uint32_t)n;
     return (void *)nmx_page_addr(s, first);
 }
 
@@ -291,7 +297,7 @@ int nmx__heap_resize_in_place(nmx_heap *h, const nmx_block *b, size_t n)
         } else if (n <= cap / 2) {
             return 0;
         }
-        pg->u.large_req = n;
+        pg->u.large_req = (uint32_t)n;
     } else {
         if (n > NMX_SMALL_MAX || nmx__class_of(n) != pg->cls)
             return 0;

@@ -13,11 +13,12 @@ typedef struct nmx_cls_info {
     uint32_t bsize;
     uint16_t capacity, npages;
     uint32_t bitmap_bytes, meta_bytes;
-    uint64_t recip;
+    uint32_t recip;
 } nmx_cls_info;
 
 extern nmx_cls_info nmx__cls[NMX_NCLASSES];
-extern uint8_t nmx__cls_small[1024 / 16 + 1]; /* class of n <= 1 KiB by (n + 15) / 16 */
+#define NMX_CLS_TABLE_MAX 1024
+extern uint8_t nmx__cls_small[NMX_CLS_TABLE_MAX / 16 + 1]; /* class of n <= 1 KiB by (n + 15) / 16 */
 
 static inline unsigned nmx__class_of(size_t n)
 {
@@ -56,7 +57,8 @@ static inline uint64_t *nmx__page_live(const nmx_page *pg)
 static inline size_t nmx__block_req(const nmx_page *pg, uint32_t idx)
 {
     uintptr_t r = nmx__page_seg_base(pg) + pg->req_off;
-    size_t slack = pg->bsize > 4096 ? ((const uint16_t *)r)[idx] : ((const uint8_t *)r)[idx];
+    size_t slack = __builtin_expect(pg->bsize > 4096, 0) ? ((const uint16_t *)r)[idx]
+                                                         : ((const uint8_t *)r)[idx];
     return pg->bsize - slack;
 }
 
@@ -64,15 +66,18 @@ static inline void nmx__set_block_req(nmx_page *pg, uint32_t idx, size_t n)
 {
     uintptr_t r = nmx__page_seg_base(pg) + pg->req_off;
     size_t slack = pg->bsize - n;
-    if (pg->bsize > 4096)
+    if (__builtin_expect(pg->bsize > 4096, 0))
         ((uint16_t *)r)[idx] = (uint16_t)slack;
     else
         ((uint8_t *)r)[idx] = (uint8_t)slack;
 }
 
+/* A class's list of pages with a free block. The head's prev is stale (the
+ * head is told by *head == pg), so that taking the head off, which every
+ * page that fills does, writes nothing in the page after it. Every other
+ * page's prev is its predecessor. */
 static inline void nmx__page_push(nmx_page **head, nmx_page *pg)
 {
-    pg->prev = NULL;
     pg->next = *head;
     if (*head)
         (*head)->prev = pg;
@@ -82,18 +87,27 @@ static inline void nmx__page_push(nmx_page **head, nmx_page *pg)
 
 static inline void nmx__page_unlist(nmx_page **head, nmx_page *pg)
 {
-    if (pg->prev)
-        pg->prev->next = pg->next;
-    else
+    if (*head == pg) {
         *head = pg->next;
-    if (pg->next)
-        pg->next->prev = pg->prev;
+    } else {
+        pg->prev->next = pg->next;
+        if (pg->next)
+            pg->next->prev = pg->prev;
+    }
     pg->prev = pg->next = NULL;
     pg->listed = 0;
 }
 
-/* Takes a zero-filled block of n bytes from pg, a page of n's class with a
- * free block. */
+/* Takes pg, the head of its class's list, off the list. */
+static inline void nmx__page_pop(nmx_page **head, nmx_page *pg)
+{
+    *head = pg->next;
+    pg->next = NULL;
+    pg->listed = 0;
+}
+
+/* Takes a zero-filled block of n bytes from pg, the first page on the list
+ * of n's class (every page there has a free block). */
 static inline __attribute__((always_inline)) void *nmx__page_alloc(nmx_heap *h, nmx_page *pg,
                                                                    size_t n)
 {
@@ -112,7 +126,7 @@ static inline __attribute__((always_inline)) void *nmx__page_alloc(nmx_heap *h, 
     live[idx >> 6] |= (uint64_t)1 << (idx & 63);
     nmx__set_block_req(pg, idx, n);
     if (++pg->used == pg->capacity)
-        nmx__page_unlist(&h->avail[pg->cls], pg);
+        nmx__page_pop(&h->avail[pg->cls], pg);
     unsigned char *p = nmx__page_start(pg) + (size_t)idx * pg->bsize;
     if (dirty)
         memset(p, 0, n);
@@ -134,22 +148,28 @@ static inline __attribute__((always_inline)) void *nmx__heap_alloc(nmx_heap *h, 
 /* The common case of nmx__heap_locate: a is the start of a live block of
  * the key tagged `owner` in a small-class page (not in a span's tail page). Returns the
  * page and sets *idx, or returns NULL when anything else holds, and then
- * nmx__heap_locate decides. a is never read. */
+ * nmx__heap_locate decides. a is never read.
+ *
+ * The segment map says whether a's 4 MiB unit starts one of our segments
+ * (then its header is mapped and readable); the page's tag is the owner's
+ * only while the page is a small-class page of that key (0 in headers'
+ * pages, huge segments, spans' tails, large and free pages). */
 static inline __attribute__((always_inline)) nmx_page *nmx__locate_small(uintptr_t owner,
                                                                          uintptr_t a,
                                                                          uint32_t *idx)
 {
     nmx_seg *s = nmx__seg_lookup(a);
-    if (!s || atomic_load_explicit(&s->owner, memory_order_acquire) != owner || s->huge)
+    uintptr_t base = a & ~(uintptr_t)(NMX_SEG_SIZE - 1);
+    if ((uintptr_t)s != base + NMX_GUARD_SIZE)
         return NULL;
-    size_t pi = (a - nmx_seg_base(s)) >> NMX_PAGE_SHIFT;
-    nmx_page *pg = &s->pages[pi];
-    if (pi < NMX_FIRST_DATA_PAGE || pg->kind != PAGE_SMALL)
+    nmx_page *pg = &s->pages[(a >> NMX_PAGE_SHIFT) & (NMX_PAGES_PER_SEG - 1)];
+    if (atomic_load_explicit(&pg->tag, memory_order_relaxed) != owner)
         return NULL;
     size_t off = a & (NMX_PAGE_SIZE - 1);
+    /* An offset inside the page gives i <= capacity, and bit `capacity` is
+     * never set (classes_init), so the live bit bounds i too. */
     uint32_t i = (uint32_t)((off * pg->u.recip) >> NMX_RECIP_SHIFT);
-    if ((size_t)i * pg->bsize != off || i >= pg->capacity ||
-        !(nmx__page_live(pg)[i >> 6] & ((uint64_t)1 << (i & 63))))
+    if ((size_t)i * pg->bsize != off || !(nmx__page_live(pg)[i >> 6] & ((uint64_t)1 << (i & 63))))
         return NULL;
     *idx = i;
     return pg;
@@ -234,17 +254,26 @@ static inline int nmx__heap_locate(uintptr_t owner, const void *p, nmx_block *b)
     return 0;
 }
 
-/* Releases block idx of the small-class page pg. */
-static inline __attribute__((always_inline)) void nmx__page_free(nmx_heap *h, nmx_page *pg,
-                                                                 uint32_t idx)
+/* Releases block idx of the small-class page pg. Returns 1 if pg is now
+ * empty and not its class's only page: the caller then hands it to
+ * nmx__heap_page_empty (out of line, so that the fast path makes no call). */
+static inline __attribute__((always_inline)) int nmx__page_release(nmx_heap *h, nmx_page *pg,
+                                                                   uint32_t idx)
 {
     nmx__page_live(pg)[idx >> 6] &= ~((uint64_t)1 << (idx & 63));
     pg->used--;
     if ((idx >> 6) < pg->scan)
         pg->scan = (uint16_t)(idx >> 6);
-    if (!pg->listed)
+    if (!pg->listed) {
         nmx__page_push(&h->avail[pg->cls], pg);
-    else if (pg->used == 0 && (pg->prev || pg->next))
+        return 0;
+    }
+    return pg->used == 0 && (pg->next || h->avail[pg->cls] != pg);
+}
+
+static inline void nmx__page_free(nmx_heap *h, nmx_page *pg, uint32_t idx)
+{
+    if (nmx__page_release(h, pg, idx))
         nmx__heap_page_empty(h, pg);
 }
 

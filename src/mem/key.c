@@ -129,11 +129,23 @@ NMX_API DWORD nmx_key_create(const nmx_key_options *opt, HEXPERTKEY *out)
     return NMERR_SUCCESS;
 }
 
+/* A copy of the counters. live_blocks is allocs - frees at one instant: the
+ * frees read before and after allocs agree (the counters only grow, and are
+ * stored with release and read with acquire), or, while the owner frees too
+ * fast to catch that, an estimate never below zero. */
 static void copy_stats(const nmx_counters *c, nmx_mem_stats *out)
 {
-#define X(f) out->f = nmx__ctr(&c->f);
-    NMX_STAT_FIELDS(X)
+    for (int tries = 0;; tries++) {
+        uint64_t frees = atomic_load_explicit(&c->frees, memory_order_acquire);
+#define X(f) out->f = atomic_load_explicit(&c->f, memory_order_acquire);
+        NMX_STAT_FIELDS(X)
 #undef X
+        if (out->frees == frees || tries == 100) {
+            out->frees = frees < out->allocs ? frees : out->allocs;
+            break;
+        }
+    }
+    out->live_blocks = out->allocs - out->frees;
 }
 
 /* Table lock held: the sums over every key ever made (see host.h). */
@@ -152,6 +164,7 @@ static void global_stats(nmx_mem_stats *out)
 #define X(f) out->f += one.f;
         NMX_STAT_FIELDS(X)
 #undef X
+        out->live_blocks += one.live_blocks;
         out->peak_bytes = peak;
     }
 }
@@ -311,7 +324,6 @@ size_t nmx__key_block_quiet(HEXPERTKEY hk, void *ptr, int release)
         if (release) {
             nmx__heap_free(&k->heap, &b);
             nmx__ctr_add(&k->st.frees, 1);
-            nmx__ctr_sub(&k->st.live_blocks, 1);
             nmx__ctr_sub(&k->st.live_bytes, b.req);
         }
     }

@@ -36,9 +36,11 @@
 #define NMX_ST_WANT ((uint64_t)2)
 #define NMX_ST_FENCE ((uint64_t)4)
 
-/* The statistics (M14), hot ones first: they share the state word's line. */
+/* The statistics (M14), hot ones first: they share the state word's line.
+ * live_blocks is not kept: every block is counted once in allocs and once in
+ * frees, so it is allocs - frees (key.c, copy_stats). */
 #define NMX_STAT_FIELDS(X)                                                     \
-    X(live_bytes) X(live_blocks) X(peak_bytes) X(allocs) X(reallocs) X(frees)  \
+    X(live_bytes) X(peak_bytes) X(allocs) X(reallocs) X(frees)                 \
     X(failed_oom) X(failed_quota) X(failed_terminate) X(bad_double_free)       \
     X(bad_foreign) X(bad_wrong_owner) X(bad_interior) X(bad_key)
 
@@ -120,10 +122,12 @@ static inline uint64_t nmx__key_exp(HEXPERTKEY h)
 
 /* ---- counters: one writer (the thread holding the key), any reader ---- */
 
+/* Stored with release (a plain store on x86), so that a reader sees allocs
+ * and frees in the order they were counted (key.c, copy_stats). */
 static inline void nmx__ctr_add(_Atomic uint64_t *c, uint64_t d)
 {
     atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + d,
-                          memory_order_relaxed);
+                          memory_order_release);
 }
 
 static inline void nmx__ctr_sub(_Atomic uint64_t *c, uint64_t d)
@@ -149,14 +153,22 @@ int nmx__owner_enter_fenced(nmx_key *k, _Atomic(nmx_key *) *word, uint64_t exp, 
  * the key's state; no atomic read-modify-write. In membarrier mode a foreign
  * thread's membarrier orders the two; in fence mode (ST_FENCE set) the out-of-
  * line part adds a full fence and reads again. Returns 1 inside, else 0 with
- * nothing published. */
+ * nothing published. nmx__owner_publish is its first half, for callers that
+ * keep the out-of-line part off their fast path: inside if it returns exp,
+ * else nmx__owner_enter_fenced(k, word, exp, that value) decides. */
+static inline __attribute__((always_inline)) uint64_t nmx__owner_publish(nmx_key *k,
+                                                                         _Atomic(nmx_key *) *word)
+{
+    atomic_store_explicit(word, k, memory_order_relaxed);
+    atomic_signal_fence(memory_order_seq_cst); /* the membarrier's partner */
+    return atomic_load_explicit(&k->state, memory_order_acquire);
+}
+
 static inline __attribute__((always_inline)) int nmx__owner_enter(nmx_key *k,
                                                                   _Atomic(nmx_key *) *word,
                                                                   uint64_t exp)
 {
-    atomic_store_explicit(word, k, memory_order_relaxed);
-    atomic_signal_fence(memory_order_seq_cst); /* the membarrier's partner */
-    uint64_t s = atomic_load_explicit(&k->state, memory_order_acquire);
+    uint64_t s = nmx__owner_publish(k, word);
     if (__builtin_expect(s == exp, 1))
         return 1;
     return nmx__owner_enter_fenced(k, word, exp, s);

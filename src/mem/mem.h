@@ -44,7 +44,7 @@
 #define NMX_SMALL_MAX ((size_t)32768)
 #define NMX_LARGE_MAX ((size_t)NMX_DATA_PAGES * NMX_PAGE_SIZE)
 #define NMX_MAX_ALLOC ((size_t)1 << 46) /* larger requests fail at once (M4) */
-#define NMX_RECIP_SHIFT 40
+#define NMX_RECIP_SHIFT 32 /* exact for offsets below 2^32 / bsize * bsize: any span */
 
 enum { PAGE_FREE = 0, PAGE_SMALL, PAGE_LARGE, PAGE_TAIL };
 
@@ -57,16 +57,21 @@ typedef struct nmx_page {
     uint32_t bsize;   /* PAGE_SMALL: block size */
     uint16_t capacity, used, bump, scan; /* blocks; bump: never handed out from here on */
     union {
-        uint64_t recip;   /* PAGE_SMALL: ceil(2^40 / bsize) */
-        size_t large_req; /* PAGE_LARGE: requested size */
+        uint32_t recip;     /* PAGE_SMALL: ceil(2^32 / bsize) */
+        uint32_t large_req; /* PAGE_LARGE: requested size (<= NMX_LARGE_MAX) */
     } u;
     uint32_t live_off; /* live bitmap, as an offset from the segment base */
     uint32_t req_off;  /* per-block slack (uint8_t, or uint16_t above 4 KiB) */
+    uint32_t data_off; /* the page's first byte, as an offset from the segment base */
     uint16_t npages;   /* PAGE_SMALL/LARGE: span length in pages */
     uint16_t head;     /* PAGE_TAIL: index of the span's first page */
-    uint32_t meta_cap; /* bytes of side metadata reserved at live_off */
-    uint32_t data_off; /* the page's first byte, as an offset from the segment base */
+    uint16_t meta_cap; /* bytes of side metadata reserved at live_off */
     uint8_t was;       /* PAGE_FREE: what it was before (to tell a double free) */
+    /* The owning key's tag while kind is PAGE_SMALL, else 0: a free's first
+     * check, owner and kind in one compare. Written by the owner (and by
+     * release, under the owner's exclusion), read by any thread: atomic.
+     * Never written by a plain store (seg_reset keeps it). */
+    _Atomic uintptr_t tag;
     struct nmx_page *prev, *next; /* class list */
 } __attribute__((aligned(64))) nmx_page;
 
@@ -100,6 +105,7 @@ static inline uintptr_t nmx_page_addr(const nmx_seg *s, size_t i)
 }
 
 _Static_assert(sizeof(nmx_page) == 64, "a page descriptor is one cache line");
+_Static_assert(NMX_LARGE_MAX <= UINT32_MAX, "large_req holds any large span's size");
 
 /* One key's heap. Only touched while the key is held exclusively. */
 typedef struct nmx_heap {
@@ -129,6 +135,11 @@ int nmx__os_flush_stores(void);    /* a barrier on every other thread without me
 typedef _Atomic(nmx_seg *) nmx_map_leaf[1u << NMX_MAP_L2_BITS];
 extern _Atomic(nmx_map_leaf *) nmx__seg_map[1u << NMX_MAP_L1_BITS];
 
+/* Entries of the first level without a leaf of their own name this one,
+ * all NULL (nmx__seg_init), so a lookup never tests for a missing leaf. */
+extern nmx_map_leaf nmx__seg_map_empty;
+void nmx__seg_init(void); /* once, before the first segment */
+
 /* The segment holding addr, or NULL if it is not ours. Never touches addr. */
 static inline __attribute__((always_inline)) nmx_seg *nmx__seg_lookup(uintptr_t addr)
 {
@@ -137,8 +148,6 @@ static inline __attribute__((always_inline)) nmx_seg *nmx__seg_lookup(uintptr_t 
         return NULL; /* kernel half or non-canonical */
     nmx_map_leaf *leaf =
         atomic_load_explicit(&nmx__seg_map[i >> NMX_MAP_L2_BITS], memory_order_acquire);
-    if (!leaf)
-        return NULL;
     return atomic_load_explicit(&(*leaf)[i & ((1u << NMX_MAP_L2_BITS) - 1)],
                                 memory_order_acquire);
 }

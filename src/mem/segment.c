@@ -22,6 +22,13 @@
 
 /* The segment map (declared in mem.h): written under g_lock, read by anyone. */
 _Atomic(nmx_map_leaf *) nmx__seg_map[1u << NMX_MAP_L1_BITS];
+nmx_map_leaf nmx__seg_map_empty;
+
+void nmx__seg_init(void)
+{
+    for (size_t i = 0; i < (1u << NMX_MAP_L1_BITS); i++)
+        atomic_store_explicit(&nmx__seg_map[i], &nmx__seg_map_empty, memory_order_release);
+}
 
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 static nmx_seg *g_resident;  /* released segments, pages resident (dirty) */
@@ -40,7 +47,7 @@ static int map_set(uintptr_t base, size_t size, nmx_seg *s)
     for (uintptr_t a = base; a < base + size; a += NMX_SEG_SIZE) {
         uintptr_t i = a >> NMX_SEG_SHIFT;
         nmx_map_leaf *leaf = atomic_load_explicit(&nmx__seg_map[i >> NMX_MAP_L2_BITS], memory_order_relaxed);
-        if (!leaf) {
+        if (leaf == &nmx__seg_map_empty) {
             leaf = nmx__os_map_aligned(sizeof(nmx_map_leaf), 4096);
             if (!leaf)
                 return -1;
@@ -179,12 +186,15 @@ static void trim_soon(void)
     pthread_cond_signal(&g_trim_cond);
 }
 
+/* Every field of a cached segment's page descriptors but touched and tag
+ * (0 since release) back to zero. */
 static void seg_reset(nmx_seg *s)
 {
     for (size_t i = 0; i < NMX_PAGES_PER_SEG; i++) {
         nmx_page *pg = &s->pages[i];
         uint8_t touched = pg->touched;
-        memset(pg, 0, sizeof *pg);
+        memset(pg, 0, offsetof(nmx_page, tag));
+        pg->prev = pg->next = NULL;
         pg->touched = touched;
     }
     s->free_mask = ~(uint64_t)0 << NMX_FIRST_DATA_PAGE;
@@ -301,8 +311,10 @@ void nmx__seg_release(nmx_seg *s)
     }
     /* The key may have written anywhere in its segment (an overrun into a
      * page it never used, say): the next key clears each page it formats. */
-    for (size_t i = NMX_FIRST_DATA_PAGE; i < NMX_PAGES_PER_SEG; i++)
+    for (size_t i = NMX_FIRST_DATA_PAGE; i < NMX_PAGES_PER_SEG; i++) {
         s->pages[i].touched = 1;
+        atomic_store_explicit(&s->pages[i].tag, 0, memory_order_relaxed);
+    }
     pthread_mutex_lock(&g_lock);
     g_in_use--;
     list_push(&g_resident, s);

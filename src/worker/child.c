@@ -18,14 +18,30 @@
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
 #endif
 
-/* Puts page_fd and chan_fd at their fixed numbers and closes every other
- * descriptor above stderr: the server's socket, other runs' channels. */
-static int own_descriptors(int page_fd, int chan_fd)
+/* Puts the request's descriptors at their fixed numbers (fds[0], the page,
+ * at WORKER_PAGE_FD; fds[1], the channel, at WORKER_CHAN_FD; the capture's
+ * from WORKER_CAPTURE_FD on, in order) and closes every other descriptor
+ * above stderr: the server's socket, other runs' channels. Each is first
+ * moved above both the targets and every source, so that no dup2 closes a
+ * descriptor not yet moved. */
+static int own_descriptors(const int *fds, int n)
 {
-    int p = fcntl(page_fd, F_DUPFD_CLOEXEC, 16), c = fcntl(chan_fd, F_DUPFD_CLOEXEC, 16);
-    if (p < 0 || c < 0 || dup2(c, WORKER_CHAN_FD) < 0 || dup2(p, WORKER_PAGE_FD) < 0)
+    int above = WORKER_CAPTURE_FD + n;
+    for (int i = 0; i < n; i++)
+        if (fds[i] >= above)
+            above = fds[i] + 1;
+    int high[2 + NMX_ISO_MAX_CAPTURE_FDS];
+    if (n > (int)(sizeof high / sizeof high[0]))
         return -1;
-    return (int)syscall(SYS_close_range, WORKER_PAGE_FD + 1, ~0U, 0);
+    for (int i = 0; i < n; i++)
+        if ((high[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, above)) < 0)
+            return -1;
+    for (int i = 0; i < n; i++) {
+        int to = i == 0 ? WORKER_PAGE_FD : i == 1 ? WORKER_CHAN_FD : WORKER_CAPTURE_FD + i - 2;
+        if (dup2(high[i], to) < 0)
+            return -1;
+    }
+    return (int)syscall(SYS_close_range, WORKER_CAPTURE_FD + n - 2, ~0U, 0);
 }
 
 static void signals_default(void)
@@ -61,10 +77,10 @@ static void say_fail(const char *text)
         (void)!write(WORKER_CHAN_FD, text, f.len);
 }
 
-void worker_child(int page_fd, int chan_fd)
+void worker_child(const int *fds, int n)
 {
     signals_default();
-    if (own_descriptors(page_fd, chan_fd) != 0)
+    if (n < 2 || own_descriptors(fds, n) != 0)
         _exit(120);
     nmx_iso_page *pg = map_page();
     if (!pg) {
@@ -72,6 +88,10 @@ void worker_child(int page_fd, int chan_fd)
         _exit(121);
     }
     close(WORKER_PAGE_FD); /* the mapping is enough */
+    if (pg->req.capture_fds != (uint32_t)(n - 2)) {
+        say_fail("the worker did not receive its capture's descriptors");
+        _exit(123);
+    }
     atomic_store_explicit(&pg->policy_syscall, -1, memory_order_relaxed);
     if (pg->req.confine) {
         policy_limits(pg);
@@ -80,5 +100,5 @@ void worker_child(int page_fd, int chan_fd)
             _exit(122);
         }
     }
-    _exit(relay_run(pg, WORKER_CHAN_FD));
+    _exit(relay_main(pg, WORKER_CHAN_FD));
 }

@@ -65,14 +65,18 @@ static rlim_t mapped_now(void)
 void policy_limits(const nmx_iso_page *pg)
 {
     set_limit(RLIMIT_CORE, 0); /* a crashing worker leaves no core file */
-    set_limit(RLIMIT_NOFILE, 64);
+    /* its own descriptors, and 64 more for the expert and the loader */
+    set_limit(RLIMIT_NOFILE, (rlim_t)WORKER_CAPTURE_FD + pg->req.capture_fds + 64);
     if (pg->req.cpu_seconds)
         set_limit(RLIMIT_CPU, pg->req.cpu_seconds);
 #ifndef NMX_SANITIZED
     /* A backstop for memory taken outside the key (malloc, mmap): the key's
      * quota is the real limit (M11), this only bounds the rest. Sanitizers
-     * reserve terabytes of shadow, so their builds go without. */
-    if (pg->req.quota_bytes)
+     * reserve terabytes of shadow, so their builds go without; and so does a
+     * worker given the host's capture, whose spools it maps as they grow
+     * (up to terabytes: no address-space bound would hold them and still
+     * bound anything else). */
+    if (pg->req.quota_bytes && !pg->req.capture_fds)
         set_limit(RLIMIT_AS, mapped_now() + 1024 * MIB + 2 * (rlim_t)pg->req.quota_bytes);
 #endif
 }
@@ -100,6 +104,7 @@ typedef struct rule {
 /* System calls allowed whatever their arguments. */
 static const int g_allowed[] = {
     SCMP_SYS(read), SCMP_SYS(write), SCMP_SYS(readv), SCMP_SYS(writev), SCMP_SYS(pread64),
+    SCMP_SYS(preadv), SCMP_SYS(preadv2), SCMP_SYS(fadvise64), SCMP_SYS(readahead),
     SCMP_SYS(lseek), SCMP_SYS(close), SCMP_SYS(fstat), SCMP_SYS(newfstatat), SCMP_SYS(stat),
     SCMP_SYS(lstat), SCMP_SYS(statx), SCMP_SYS(fstatfs), SCMP_SYS(statfs), SCMP_SYS(getdents64),
     SCMP_SYS(readlink), SCMP_SYS(readlinkat), SCMP_SYS(access), SCMP_SYS(faccessat),
@@ -128,8 +133,11 @@ static const rule g_quiet[] = {
     {SCMP_SYS(clone3), SCMP_ACT_ERRNO(ENOSYS)},  /* glibc then uses clone, checked below */
 };
 
-/* Flags that open a file for anything but reading. */
-#define WRITE_FLAGS ((scmp_datum_t)(O_ACCMODE | O_CREAT | O_TRUNC | O_APPEND | __O_TMPFILE))
+/* Flags that open a file for anything but reading. O_TMPFILE is its own bit
+ * and O_DIRECTORY; only its own bit is refused here, so that a folder can
+ * still be opened for listing (glibc's __O_TMPFILE includes O_DIRECTORY). */
+#define WRITE_FLAGS \
+    ((scmp_datum_t)(O_ACCMODE | O_CREAT | O_TRUNC | O_APPEND | (__O_TMPFILE & ~O_DIRECTORY)))
 
 /* Argument i compared with op: for SCMP_CMP_MASKED_EQ, (arg & a) == b;
  * otherwise arg op a. (libseccomp's SCMP_A* macros leave datum_b to the

@@ -1,10 +1,11 @@
 /* The run inside a worker, and everything it tells the host (SPEC H11).
  *
- * The worker is the in-process host reduced to one run: it loads the module
- * with nmx_expert_load, and runs it with nmx_run_start, so Register, Run,
- * the key, the trap, the configuration copy, status and event checks are
- * the very code of in-process mode, and so are the results. What it adds is
- * the relay to the host, in the order things happen:
+ * The worker is the in-process host reduced to one call: it loads the module
+ * with nmx_expert_load, then runs it with nmx_run_start (or, asked for
+ * Register or Configure alone, answers them: answer.c), so Register, Run,
+ * Configure, the key, the trap, the configuration copy, status and event
+ * checks are the very code of in-process mode, and so are the results. What
+ * it adds to a run is the relay to the host, in the order things happen:
  *   - status: the run's progress callback sends each status as recorded (H7);
  *     ExpertIndicateStatus is interposed as well, to publish the statistics
  *     once the library's call has let go of the key;
@@ -23,6 +24,7 @@
  */
 #define _GNU_SOURCE
 #include "worker/worker.h"
+#include "capture/capture_internal.h"
 
 #include <nmexpert/capture.h>
 
@@ -67,11 +69,19 @@ static int write_all(int fd, const void *buf, size_t len)
     return 0;
 }
 
-/* One frame, whole (callers hold g.mu). */
+/* One frame, whole, its payload a then b (callers hold g.mu). */
+static int frame_out(uint32_t type, const void *a, size_t alen, const void *b, size_t blen)
+{
+    nmx_iso_frame f = {type, (uint32_t)(alen + blen)};
+    return write_all(g.chan, &f, sizeof f) || write_all(g.chan, a, alen) ||
+                   write_all(g.chan, b, blen)
+               ? -1
+               : 0;
+}
+
 static int send_frame(uint32_t type, const void *payload, size_t len)
 {
-    nmx_iso_frame f = {type, (uint32_t)len};
-    return write_all(g.chan, &f, sizeof f) || write_all(g.chan, payload, len) ? -1 : 0;
+    return frame_out(type, payload, len, NULL, 0);
 }
 
 /* The worker has one key, the run's: the process-wide figures are its own
@@ -145,12 +155,15 @@ NMX_API DWORD WINAPI ExpertSubmitEvent(HEXPERTKEY key, PNMEVENTDATA ev)
     return rc;
 }
 
-/* Interposed too, so that the statistics are published with each status:
- * after the library's call has let go of the key (the progress callback,
- * on_status, runs while it holds it). */
+/* Interposed too, so that the statistics are published with each status,
+ * outside the library's call (the progress callback, on_status, runs while
+ * it holds the key): before it, so that the host never has a status without
+ * the statistics of what the expert did before it (a worker killed right
+ * after, hung, is reported with them), and after it. */
 NMX_API DWORD WINAPI ExpertIndicateStatus(HEXPERTKEY key, EXPERTSTATUSENUMERATION status,
                                           DWORD sub, const char *text, LONG percent)
 {
+    publish_stats();
     DWORD rc = g.status ? g.status(key, status, sub, text, percent)
                         : NMERR_INVALID_EXPERT_HANDLE;
     if (rc == NMERR_SUCCESS)
@@ -190,27 +203,50 @@ static void *control_main(void *arg)
     return NULL;
 }
 
+int relay_send(uint32_t type, const void *a, size_t alen, const void *b, size_t blen)
+{
+    pthread_mutex_lock(&g.mu);
+    int rc = frame_out(type, a, alen, b, blen);
+    pthread_mutex_unlock(&g.mu);
+    return rc;
+}
+
 static void fail(const char *fmt, const char *a, const char *b)
 {
     char text[8192];
     snprintf(text, sizeof text, fmt, a, b);
-    pthread_mutex_lock(&g.mu);
-    send_frame(NMX_ISO_MSG_FAIL, text, strlen(text) + 1);
-    pthread_mutex_unlock(&g.mu);
+    relay_send(NMX_ISO_MSG_FAIL, text, strlen(text) + 1, NULL, 0);
 }
 
-/* The run's capture and filter, from the request.
- * TODO(issue 10): until the capture can be handed over as descriptors
- * (nmx__capture_attach on the cap branch), the worker reads the file itself;
- * this is the one place that changes then. */
-static DWORD open_capture(const nmx_iso_page *pg, nmx_capture **cap, nmx_filter **filter)
+/* The host's capture, attached from the descriptors it handed over (C7:
+ * nothing read again); without them (the empty capture, or a capture the
+ * host keeps in anonymous memory, which it cannot hand over), the file by
+ * its path. The descriptors are closed once attached: the capture holds
+ * duplicates. */
+static DWORD capture_from_host(const nmx_iso_page *pg, const char *path, nmx_capture **cap,
+                               char *err, size_t errlen)
+{
+    uint32_t n = pg->req.capture_fds;
+    if (!n)
+        return path ? nmx_capture_open(path, cap, err, errlen) : NMERR_SUCCESS;
+    int fds[NMX_ISO_MAX_CAPTURE_FDS];
+    for (uint32_t i = 0; i < n; i++)
+        fds[i] = WORKER_CAPTURE_FD + (int)i;
+    DWORD rc = nmx__capture_attach(fds, (int)n, path, cap);
+    for (uint32_t i = 0; i < n; i++)
+        close(fds[i]);
+    snprintf(err, errlen, "%s", rc == NMERR_SUCCESS ? "" : nmx_strerror(rc));
+    return rc;
+}
+
+DWORD relay_open_capture(const nmx_iso_page *pg, nmx_capture **cap, nmx_filter **filter)
 {
     char err[4096];
     *cap = NULL;
     *filter = NULL;
     const char *path = nmx__iso_str(pg, pg->req.capture);
     const char *expr = nmx__iso_str(pg, pg->req.filter);
-    if (path && nmx_capture_open(path, cap, err, sizeof err) != NMERR_SUCCESS) {
+    if (capture_from_host(pg, path, cap, err, sizeof err) != NMERR_SUCCESS) {
         fail("the worker cannot open the capture: %s%s", err, "");
         return NMERR_FILE_READ_ERROR;
     }
@@ -240,25 +276,12 @@ static void send_result(const nmx_run_result *res)
     pthread_mutex_unlock(&g.mu);
 }
 
-int relay_run(nmx_iso_page *pg, int chan)
+/* The run (NMX_ISO_OP_RUN) of the loaded module. */
+static int run(nmx_iso_page *pg, nmx_expert *ex)
 {
-    g.pg = pg;
-    g.chan = chan;
-    g.submit = (submit_fn)dlsym(RTLD_NEXT, "ExpertSubmitEvent");
-    g.status = (status_fn)dlsym(RTLD_NEXT, "ExpertIndicateStatus");
-    pthread_t control;
-    if (pthread_create(&control, NULL, control_main, NULL) != 0)
-        return 4;
-    char err[4096];
-    nmx_expert *ex;
-    const char *path = nmx__iso_str(pg, pg->req.expert);
-    if (!path || nmx_expert_load(path, &ex, err, sizeof err) != NMERR_SUCCESS) {
-        fail("the worker cannot load the expert: %s%s", path ? err : "no path", "");
-        return 5;
-    }
     nmx_capture *cap;
     nmx_filter *filter;
-    if (open_capture(pg, &cap, &filter) != NMERR_SUCCESS)
+    if (relay_open_capture(pg, &cap, &filter) != NMERR_SUCCESS)
         return 6;
     nmx_run_options o;
     memset(&o, 0, sizeof o);
@@ -284,4 +307,26 @@ int relay_run(nmx_iso_page *pg, int chan)
     nmx_run_wait(run, UINT32_MAX, &res);
     send_result(&res);
     return 0;
+}
+
+int relay_main(nmx_iso_page *pg, int chan)
+{
+    g.pg = pg;
+    g.chan = chan;
+    g.submit = (submit_fn)dlsym(RTLD_NEXT, "ExpertSubmitEvent");
+    g.status = (status_fn)dlsym(RTLD_NEXT, "ExpertIndicateStatus");
+    pthread_t control;
+    if (pthread_create(&control, NULL, control_main, NULL) != 0)
+        return 4;
+    char err[4096] = "no path";
+    nmx_expert *ex = NULL;
+    const char *path = nmx__iso_str(pg, pg->req.expert);
+    DWORD rc = path ? nmx_expert_load(path, &ex, err, sizeof err) : NMERR_INVALID_PARAMETER;
+    if (pg->req.op == NMX_ISO_OP_REGISTER)
+        return answer_register(rc, ex, err);
+    if (rc != NMERR_SUCCESS) {
+        fail("the worker cannot load the expert: %s%s", err, "");
+        return 5;
+    }
+    return pg->req.op == NMX_ISO_OP_CONFIGURE ? answer_configure(pg, ex) : run(pg, ex);
 }

@@ -1,8 +1,9 @@
 /* nmexpert-worker --fork-server: the fork-server of isolated runs (SPEC H11).
  *
  * The host spawns it once (src/host/iso_host.c) with a SOCK_SEQPACKET
- * socket as descriptor 3. Each request carries two descriptors, the run's
- * page and the worker's end of the run's channel; the server forks a worker
+ * socket as descriptor 3. Each request carries the run's page, the
+ * worker's end of the run's channel and the capture's descriptors
+ * (NMX_ISO_MAX_CAPTURE_FDS at most); the server forks a worker
  * for it (child.c) and answers with the worker's pid and a pidfd, through
  * which the host can signal it without a pid-reuse race. The server is
  * single-threaded and never runs expert code, so its fork children start
@@ -33,6 +34,7 @@
 #include <unistd.h>
 
 #define SERVER_FD 3
+#define MAX_FDS (2 + (int)NMX_ISO_MAX_CAPTURE_FDS) /* page, channel, capture */
 
 #ifdef NMX_SANITIZED
 /* Sanitizer builds: a report in a worker must not start a symbolizer
@@ -95,7 +97,7 @@ static int receive(int sock, int *fds, int max)
     uint32_t version = 0;
     struct iovec iov = {&version, sizeof version};
     union {
-        char buf[CMSG_SPACE(sizeof(int) * 4)];
+        char buf[CMSG_SPACE(sizeof(int) * MAX_FDS)];
         struct cmsghdr align;
     } u;
     struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
@@ -117,7 +119,7 @@ static int receive(int sock, int *fds, int max)
                 close(fd);
         }
     }
-    if (version != NMX_ISO_VERSION) {
+    if (version != NMX_ISO_VERSION || (m.msg_flags & MSG_CTRUNC)) {
         for (int i = 0; i < got; i++)
             close(fds[i]);
         return -1;
@@ -143,11 +145,13 @@ static int remember(pid_t pid, int page_fd, int chan)
     return 0;
 }
 
-static void start_worker(int sock, int *fds)
+/* fds: the page, the worker's channel end, the capture's (n in all); the
+ * server keeps only the channel (until it has reaped the worker). */
+static void start_worker(int sock, const int *fds, int n)
 {
     pid_t pid = fork();
     if (pid == 0)
-        worker_child(fds[0], fds[1]);
+        worker_child(fds, n);
     int err = pid < 0 ? errno : 0, pidfd = -1;
     if (pid > 0) {
         /* Not reaped before this: the pid cannot have been reused. */
@@ -161,6 +165,8 @@ static void start_worker(int sock, int *fds)
     if (pidfd >= 0)
         close(pidfd);
     close(fds[0]);
+    for (int i = 2; i < n; i++)
+        close(fds[i]);
     if (err)
         close(fds[1]);
 }
@@ -218,8 +224,8 @@ static int serve(void)
             reap();
         }
         if (p[0].revents) {
-            int fds[4];
-            int n = receive(SERVER_FD, fds, 4);
+            int fds[MAX_FDS];
+            int n = receive(SERVER_FD, fds, MAX_FDS);
             if (n == 0)
                 return 0; /* the host is gone */
             if (n < 2) {
@@ -228,9 +234,7 @@ static int serve(void)
                 answer(SERVER_FD, EINVAL, 0, -1);
                 continue;
             }
-            for (int i = 2; i < n; i++)
-                close(fds[i]);
-            start_worker(SERVER_FD, fds);
+            start_worker(SERVER_FD, fds, n);
         }
     }
 }

@@ -5,11 +5,14 @@
  *   child.c    a new worker: descriptors, limits, policy, then the run
  *   policy.c   the seccomp-bpf policy and its SIGSYS reporter, rlimits
  *   relay.c    the run inside the worker and everything it sends the host
+ *   answer.c   Register or Configure alone, answered to the host
  */
 #ifndef NMX_WORKER_H
 #define NMX_WORKER_H
 
 #include "host/iso_wire.h"
+
+#include <nmexpert/capture.h>
 
 /* ASan or TSan: their builds relax the worker a little (policy.c, server.c). */
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
@@ -20,11 +23,14 @@
 #endif
 #endif
 
-/* The descriptors a worker starts with (child.c moves them there). */
-enum { WORKER_CHAN_FD = 3, WORKER_PAGE_FD = 4 };
+/* The descriptors a worker starts with (child.c moves them there): its
+ * channel, its page (closed once mapped), and the capture's
+ * (pg->req.capture_fds of them) from WORKER_CAPTURE_FD on. */
+enum { WORKER_CHAN_FD = 3, WORKER_PAGE_FD = 4, WORKER_CAPTURE_FD = 5 };
 
-/* child.c: runs in the forked child; never returns. */
-__attribute__((noreturn)) void worker_child(int page_fd, int chan_fd);
+/* child.c: runs in the forked child with the request's n descriptors (the
+ * page, the channel, the capture's); never returns. */
+__attribute__((noreturn)) void worker_child(const int *fds, int n);
 
 /* policy.c */
 /* Resource limits for the run described by pg (RLIMIT_CORE 0, RLIMIT_FSIZE
@@ -38,8 +44,20 @@ void policy_prepare(void);
  * nothing loaded. */
 int policy_confine(nmx_iso_page *pg, void (*last_words)(void));
 
-/* relay.c: the run; returns the exit code of the worker. */
-int relay_run(nmx_iso_page *pg, int chan);
+/* relay.c: the worker's work (pg->req.op); returns its exit code. */
+int relay_main(nmx_iso_page *pg, int chan);
+/* One frame to the host, its payload a then b (either may be empty);
+ * -1 if the host is gone. Any thread. */
+int relay_send(uint32_t type, const void *a, size_t alen, const void *b, size_t blen);
+/* The capture and host filter of the request (NULL: none); errors are
+ * reported to the host (a FAIL frame) and returned. */
+DWORD relay_open_capture(const nmx_iso_page *pg, nmx_capture **cap, nmx_filter **filter);
+
+/* answer.c: Register and Configure alone, for the host (NMX_ISO_OP_*);
+ * each returns the worker's exit code. */
+/* rc, ex (NULL unless rc is 0) and err: what nmx_expert_load gave. */
+int answer_register(DWORD rc, const nmx_expert *ex, const char *err);
+int answer_configure(const nmx_iso_page *pg, nmx_expert *ex);
 /* Publish the key's statistics in the run's page now (relay.c). */
 void relay_publish(void);
 
