@@ -68,33 +68,17 @@ static int ends_with(const char *s, const char *suf) {
     return a >= b && strcmp(s + a - b, suf) == 0;
 }
 
-static void scan(const char *dir, int zeek) {
-    DIR *d = opendir(dir);
-    if (!d)
+static void add_capture(const char *p, const char *name, void *arg) {
+    (void)name, (void)arg;
+    if (!ends_with(p, ".pcap") && !ends_with(p, ".pcapng"))
         return;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (e->d_name[0] == '.')
-            continue;
-        char p[4096];
-        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-        struct stat st;
-        if (stat(p, &st) != 0)
-            continue;
-        if (S_ISDIR(st.st_mode)) {
-            scan(p, zeek);
-        } else if (ends_with(p, ".pcap") || ends_with(p, ".pcapng")) {
-            if (nfiles == files_cap) {
-                files_cap = files_cap ? files_cap * 2 : 1024;
-                files = realloc(files, files_cap * sizeof *files);
-            }
-            memset(&files[nfiles], 0, sizeof files[nfiles]);
-            files[nfiles].path = strdup(p);
-            files[nfiles].zeek = zeek;
-            nfiles++;
-        }
+    if (nfiles == files_cap) {
+        files_cap = files_cap ? files_cap * 2 : 1024;
+        files = realloc(files, files_cap * sizeof *files);
     }
-    closedir(d);
+    memset(&files[nfiles], 0, sizeof files[nfiles]);
+    files[nfiles].path = strdup(p);
+    nfiles++;
 }
 
 static int by_path(const void *a, const void *b) {
@@ -478,7 +462,7 @@ TEST(test_c6_truncated_copies_give_the_frames_before_and_an_error) {
 
 int main(void) {
     snprintf(corpus, sizeof corpus, "%s/captures", shared_dir());
-    scan(corpus, 0);
+    tcu_walk(corpus, add_capture, NULL);
     if (nfiles == 0) {
         SKIP_TEST(test_capture_corpus, "no captures under $NMX_SHARED_DIR/captures");
         return CHECK_DONE();

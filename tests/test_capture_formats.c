@@ -58,29 +58,27 @@ static size_t nfiles;
 
 static int by_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-static void scan(const char *dir, char ***all, size_t *n, size_t *cap) {
-    DIR *d = opendir(dir);
-    struct dirent *e;
-    while (d && (e = readdir(d))) {
-        if (e->d_name[0] == '.')
-            continue;
-        char p[4096];
-        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-        struct stat st;
-        if (stat(p, &st) != 0)
-            continue;
-        if (S_ISDIR(st.st_mode)) {
-            scan(p, all, n, cap);
-        } else if (strstr(e->d_name, ".pcap")) {
-            if (*n == *cap) {
-                *cap = *cap ? *cap * 2 : 256;
-                *all = realloc(*all, *cap * sizeof **all);
-            }
-            (*all)[(*n)++] = strdup(p);
-        }
+typedef struct found_list {
+    char **all;
+    size_t n, cap;
+} found_list;
+
+static void add_capture(const char *path, const char *name, void *arg) {
+    found_list *l = arg;
+    if (!strstr(name, ".pcap"))
+        return;
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 256;
+        l->all = realloc(l->all, l->cap * sizeof *l->all);
     }
-    if (d)
-        closedir(d);
+    l->all[l->n++] = strdup(path);
+}
+
+/* Every capture under dir (a name with .pcap in it) appended to *all. */
+static void scan(const char *dir, char ***all, size_t *n, size_t *cap) {
+    found_list l = {*all, *n, *cap};
+    tcu_walk(dir, add_capture, &l);
+    *all = l.all, *n = l.n, *cap = l.cap;
 }
 
 /* Every 24th capture that opens undamaged with frames, and the samples. */

@@ -4,10 +4,12 @@
 #ifndef NMX_TESTS_CAPTURE_UTIL_H
 #define NMX_TESTS_CAPTURE_UTIL_H
 
+#include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 typedef struct tframe {
     const uint8_t *b;
@@ -185,6 +187,29 @@ static inline const char *shared_dir(void) {
         return "../shared";
     snprintf(slash, sizeof buf - (size_t)(slash - buf), "/../../shared");
     return buf;
+}
+
+/* Call found(path, name, arg) for every regular file under dir, folders
+ * walked recursively, names starting with '.' skipped, in readdir order. */
+static inline void tcu_walk(const char *dir, void (*found)(const char *path, const char *name, void *arg),
+                            void *arg) {
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        char p[4096];
+        struct stat st;
+        if ((size_t)snprintf(p, sizeof p, "%s/%s", dir, e->d_name) >= sizeof p || stat(p, &st) != 0)
+            continue;
+        if (S_ISDIR(st.st_mode))
+            tcu_walk(p, found, arg);
+        else
+            found(p, e->d_name, arg);
+    }
+    closedir(d);
 }
 
 #endif
