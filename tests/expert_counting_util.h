@@ -289,26 +289,11 @@ static int ends_with(const char *s, const char *suf)
     return a >= b && strcmp(s + a - b, suf) == 0;
 }
 
-static void scan_dir(const char *dir, strv *out)
+static void add_capture(const char *path, const char *name, void *out)
 {
-    DIR *d = opendir(dir);
-    if (!d)
-        return;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (e->d_name[0] == '.')
-            continue;
-        char p[8192];
-        snprintf(p, sizeof p, "%.4096s/%.1024s", dir, e->d_name);
-        struct stat st;
-        if (stat(p, &st) != 0)
-            continue;
-        if (S_ISDIR(st.st_mode))
-            scan_dir(p, out);
-        else if (ends_with(p, ".pcap") || ends_with(p, ".pcapng") || ends_with(p, ".trace"))
-            strv_push(out, p);
-    }
-    closedir(d);
+    (void)name;
+    if (ends_with(path, ".pcap") || ends_with(path, ".pcapng") || ends_with(path, ".trace"))
+        strv_push(out, path);
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -321,7 +306,7 @@ static void zeek_files(strv *out)
 {
     char dir[4200];
     snprintf(dir, sizeof dir, "%.4096s/captures/zeek", shared_dir());
-    scan_dir(dir, out);
+    tcu_walk(dir, add_capture, out);
     if (out->n)
         qsort(out->v, out->n, sizeof *out->v, cmp_str);
 }
