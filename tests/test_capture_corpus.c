@@ -16,8 +16,10 @@
  *   which takes all files in one process in well under a second;
  * - copies of real captures cut every few bytes give the frames before the
  *   cut and an error, never a crash.
- * Nothing is cached: tshark's output goes to a temporary directory removed
- * at the end. Without the corpus or tshark the tests skip.
+ * tshark's output goes to a temporary directory removed at the end; under
+ * ctest, `tshark` is tests/tools/tshark, which remembers tshark's answer for
+ * the same bytes and arguments across runs and builds. Without the corpus or
+ * tshark the tests skip.
  */
 #define _DEFAULT_SOURCE /* mkdtemp, strdup */
 #include "capture/capture_internal.h"
