@@ -8,6 +8,7 @@
 #include "worker/worker.h"
 
 #include <fcntl.h>
+#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -124,6 +125,10 @@ static void populate(int sock)
 void worker_ready(int sock)
 {
     signals_default();
+    /* Threads share the main arena, which is populated below: a thread's
+     * own would be mapped, trimmed and faulted in during the run. */
+    mallopt(M_ARENA_MAX, 1);
+    relay_prepare();
 #ifndef NMX_SANITIZED
     populate(sock);
 #else

@@ -47,6 +47,9 @@ void policy_prepare(void);
  * nothing loaded. */
 int policy_confine(nmx_iso_page *pg, void (*last_words)(void));
 
+/* relay.c: what the relay needs of the process before any request (the
+ * library's definitions of the calls it interposes); in the spare. */
+void relay_prepare(void);
 /* relay.c: the worker's work (pg->req.op); returns its exit code. */
 int relay_main(nmx_iso_page *pg, int chan);
 /* One frame to the host, its payload a then b (either may be empty);
