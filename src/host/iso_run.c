@@ -373,8 +373,9 @@ static void lost(nmx__iso *w, const reader *rd, nmx_run_result *res)
 
 static void ended(nmx__iso *w, const reader *rd, nmx_run_result *res)
 {
-    /* A killed worker's result is never taken, even one that came first:
-     * the expert may have forged it before it hung. */
+    /* A killed worker's result is never taken (the watchdog may kill it
+     * while its result is on the way): the expert may have forged it
+     * before it hung. */
     if (rd->have_result && !rd->malformed && !atomic_load(&w->killed)) {
         const nmx_iso_result *r = &rd->result;
         res->returned = r->returned != 0;

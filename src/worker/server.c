@@ -1,11 +1,12 @@
 /* nmexpert-worker --fork-server: the fork-server of isolated runs (SPEC H11).
  *
- * The host spawns it once (src/host/iso_host.c) with a SOCK_SEQPACKET
+ * The host spawns it once (src/host/iso_spawn.c) with a SOCK_SEQPACKET
  * socket as descriptor 3. Each request carries the run's page, the
  * worker's end of the run's channel and the capture's descriptors
- * (NMX_ISO_MAX_CAPTURE_FDS at most); the server forks a worker
- * for it (child.c) and answers with the worker's pid and a pidfd, through
- * which the host can signal it without a pid-reuse race. The server is
+ * (NMX_ISO_MAX_CAPTURE_FDS at most); the server passes them on to the
+ * worker it forked ahead of the request (the spare, below; child.c),
+ * answers with the worker's pid and a pidfd, through which the host can
+ * signal it without a pid-reuse race, then forks the next. The server is
  * single-threaded and never runs expert code, so its fork children start
  * clean. It reaps its workers, writes each one's wait status into its page,
  * and only then closes its copy of the channel: the host's EOF on a channel
