@@ -175,14 +175,19 @@ __attribute__((noreturn)) static void spare_main(int sock)
     worker_child(fds, n);
 }
 
+static void forget_spare(void)
+{
+    close(g_spare.sock);
+    close(g_spare.pidfd);
+    g_spare.pid = 0;
+}
+
 static void drop_spare(void)
 {
     if (!g_spare.pid)
         return;
     kill(g_spare.pid, SIGKILL); /* not reaped yet: still ours */
-    close(g_spare.sock);
-    close(g_spare.pidfd);
-    g_spare.pid = 0;
+    forget_spare();
 }
 
 static int fork_spare(void)
@@ -291,9 +296,7 @@ static void reap(void)
     pid_t pid;
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
         if (pid == g_spare.pid) { /* died waiting: its pidfd must go too */
-            close(g_spare.sock);
-            close(g_spare.pidfd);
-            g_spare.pid = 0;
+            forget_spare();
             continue;
         }
         for (size_t i = 0; i < g_n; i++) {
