@@ -24,28 +24,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "timing.h"
+
 #define SYNTH_PATH "/tmp/nmx-bench-capture-1M.pcap" /* nmx-bench-capture's */
 #define REPEAT 101
 #define PAGES 2048
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
-static int by_value(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, by_value);
-    return v[n / 2];
-}
 
 /* Seconds to read one byte of each page of [p, p + len). */
 static double read_pages(const volatile unsigned char *p, size_t len)
