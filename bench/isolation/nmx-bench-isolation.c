@@ -30,26 +30,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "timing.h"
+
 #define SYNTH_PATH "/tmp/nmx-bench-capture-1M.pcap" /* nmx-bench-capture's */
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
-static int by_value(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, by_value);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 /* The loop seconds walk_expert reported (its event's fourth column), or -1. */
 static double loop_seconds(const NMEVENTDATA *ev)

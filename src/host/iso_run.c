@@ -227,6 +227,7 @@ typedef struct reader {
     char *buf;
     size_t len, cap;
     int have_result, failed, malformed;
+    int final; /* the op's last frame came: the result, or Register's or Configure's answer */
     nmx_iso_result result;
     char fail_text[EXPERTSTRINGLENGTH];
 } reader;
@@ -261,14 +262,16 @@ static void on_frame(nmx__iso *w, reader *rd, const nmx_iso_frame *f, const char
         if (f->len == sizeof(nmx_iso_result) && !rd->have_result) {
             memcpy(&rd->result, p, sizeof rd->result);
             rd->result.status.szStatusText[EXPERTSTRINGLENGTH - 1] = '\0';
-            rd->have_result = 1;
+            rd->have_result = rd->final = 1;
             return;
         }
         break;
     case NMX_ISO_MSG_REGISTERED:
     case NMX_ISO_MSG_CONFIGURED:
-        if (sink->reply && sink->reply(sink->ctx, f->type, p, f->len) == 0)
+        if (sink->reply && sink->reply(sink->ctx, f->type, p, f->len) == 0) {
+            rd->final = 1;
             return;
+        }
         break;
     case NMX_ISO_MSG_FAIL:
         if (f->len > 0 && !rd->failed) {
@@ -288,7 +291,7 @@ static void on_frame(nmx__iso *w, reader *rd, const nmx_iso_frame *f, const char
 static void dispatch(nmx__iso *w, reader *rd, const nmx__iso_sink *sink)
 {
     size_t at = 0;
-    while (!rd->malformed && rd->len - at >= sizeof(nmx_iso_frame)) {
+    while (!rd->malformed && !rd->final && rd->len - at >= sizeof(nmx_iso_frame)) {
         nmx_iso_frame f;
         memcpy(&f, rd->buf + at, sizeof f);
         if (f.len > NMX_ISO_MAX_FRAME) {
@@ -370,8 +373,9 @@ static void lost(nmx__iso *w, const reader *rd, nmx_run_result *res)
 
 static void ended(nmx__iso *w, const reader *rd, nmx_run_result *res)
 {
-    /* A killed worker's result is never taken, even one that came first:
-     * the expert may have forged it before it hung. */
+    /* A killed worker's result is never taken (the watchdog may kill it
+     * while its result is on the way): the expert may have forged it
+     * before it hung. */
     if (rd->have_result && !rd->malformed && !atomic_load(&w->killed)) {
         const nmx_iso_result *r = &rd->result;
         res->returned = r->returned != 0;
@@ -403,6 +407,14 @@ void nmx__iso_serve(nmx__iso *w, const nmx__iso_sink *sink, nmx_run_result *res)
             break; /* dead, and the channel still open: something holds it */
         if (p[0].revents && !take(w, &rd, sink))
             break;
+        if (rd.final) {
+            /* Nothing follows the op's last frame: the worker is exiting.
+             * Its exit (the teardown of its address space, then the
+             * server's reaping) is not waited for, which would cost a run
+             * milliseconds: it is ended now, whatever it would still do. */
+            pidfd_send_signal(w->pidfd, SIGKILL, NULL, 0);
+            break;
+        }
         if (!dead && p[1].revents)
             dead = 1;
     }

@@ -92,10 +92,12 @@ DWORD nmx__iso_configure(const char *path, const EXPERTCONFIG *in, HCAPTURE capt
  * path), NMERR_OUT_OF_MEMORY, NMERR_FILE_NOT_FOUND (no nmexpert-worker). */
 DWORD nmx__iso_start(const nmx__iso_spec *spec, nmx__iso **out);
 
-/* Relays the worker's status and events to sink until the worker is gone,
- * then fills what the worker's end decides of *res: returned, run_value,
- * status (text naming the reason when the worker did not report an end),
- * fault_signal, fault_address, mem. A worker that died without a result
+/* Relays the worker's status and events to sink until its op's last frame
+ * (the result, or the answer to Register or Configure: the worker, exiting
+ * then, is killed rather than waited for) or until the worker is gone
+ * without it, then fills what the worker's end decides of *res: returned,
+ * run_value, status (text naming the reason when the worker did not report
+ * an end), fault_signal, fault_address, mem. A worker that died without a result
  * leaves mem as last published (what it held when it died). Call once, from
  * one thread. */
 void nmx__iso_serve(nmx__iso *w, const nmx__iso_sink *sink, nmx_run_result *res);

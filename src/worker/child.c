@@ -1,13 +1,17 @@
-/* A new worker, just forked by the server: it keeps only its own
- * descriptors, maps its run's page, takes its limits and its policy, and
- * runs (SPEC H11). The server is single-threaded, so the child of its fork
- * may do anything: no lock of another thread is left held in it.
+/* A new worker, forked by the server ahead of its request (a spare,
+ * server.c): it gets ready while it waits, then, given its request, keeps
+ * only its own descriptors, maps its run's page, takes its limits and its
+ * policy, and runs (SPEC H11). The server is single-threaded, so the child
+ * of its fork may do anything: no lock of another thread is left held in it.
  */
 #define _GNU_SOURCE
 #include "worker/worker.h"
 
 #include <fcntl.h>
+#include <malloc.h>
+#include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -77,9 +81,63 @@ static void say_fail(const char *text)
         (void)!write(WORKER_CHAN_FD, text, f.len);
 }
 
-void worker_child(const int *fds, int n)
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22
+#define MADV_POPULATE_WRITE 23
+#endif
+
+/* Gives the spare now the page-table entries a run would otherwise fault in
+ * one at a time (tens of microseconds each on a virtual machine, hundreds per
+ * run): a fork copies none for the server's file mappings (its libraries'
+ * code, symbol tables and strings, which the loader and the run read), and
+ * the first write to a page shared with the server copies it. Read-only
+ * mappings of files are populated for reading, private writable ones (the
+ * libraries' data, the heap, the stack) for writing, unless larger than
+ * POPULATE_MAX (a reservation, not data; a sanitizer's shadow, which is why
+ * their builds skip this altogether). A few milliseconds of
+ * the spare's, while the previous run goes on; given up as soon as its
+ * request is there (sock readable): then a run would wait for them. */
+#define POPULATE_MAX (16ul << 20)
+
+#ifndef NMX_SANITIZED
+static void populate(int sock)
+{
+    FILE *f = fopen("/proc/self/maps", "re");
+    if (!f)
+        return;
+    char line[4352]; /* a path of PATH_MAX and the rest */
+    struct pollfd p = {sock, POLLIN, 0};
+    while (fgets(line, sizeof line, f) && poll(&p, 1, 0) == 0) {
+        unsigned long lo, hi, ino;
+        char perm[5];
+        if (sscanf(line, "%lx-%lx %4s %*s %*s %lu", &lo, &hi, perm, &ino) != 4 ||
+            perm[0] != 'r' || perm[3] != 'p' || strstr(line, "[v"))
+            continue; /* [vvar], [vdso], [vsyscall] */
+        if (perm[1] == 'w' && hi - lo <= POPULATE_MAX)
+            madvise((void *)lo, hi - lo, MADV_POPULATE_WRITE);
+        else if (ino)
+            madvise((void *)lo, hi - lo, MADV_POPULATE_READ);
+    }
+    fclose(f);
+}
+#endif
+
+void worker_ready(int sock)
 {
     signals_default();
+    /* Threads share the main arena, which is populated below: a thread's
+     * own would be mapped, trimmed and faulted in during the run. */
+    mallopt(M_ARENA_MAX, 1);
+    relay_prepare();
+#ifndef NMX_SANITIZED
+    populate(sock);
+#else
+    (void)sock;
+#endif
+}
+
+void worker_child(const int *fds, int n)
+{
     if (n < 2 || own_descriptors(fds, n) != 0)
         _exit(120);
     nmx_iso_page *pg = map_page();

@@ -210,7 +210,9 @@ void policy_prepare(void)
 }
 
 /* Loads the prepared program with this process's pid; -1 if there is none
- * or the placeholder is not where the two rules put it. */
+ * or no placeholder is in it. libseccomp shares the comparison of the two
+ * rules (kill and tgkill test the same argument against the same value), so
+ * the program holds it once, not twice: every occurrence is patched. */
 static int load_prepared(void)
 {
     if (!g_prog)
@@ -224,7 +226,7 @@ static int load_prepared(void)
             patched++;
         }
     struct sock_fprog prog = {(unsigned short)g_len, g_prog};
-    if (patched != 2 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+    if (!patched || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
         return -1;
     return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) == 0 ? 0 : -1;
 }

@@ -309,12 +309,16 @@ static int run(nmx_iso_page *pg, nmx_expert *ex)
     return 0;
 }
 
+void relay_prepare(void)
+{
+    g.submit = (submit_fn)dlsym(RTLD_NEXT, "ExpertSubmitEvent");
+    g.status = (status_fn)dlsym(RTLD_NEXT, "ExpertIndicateStatus");
+}
+
 int relay_main(nmx_iso_page *pg, int chan)
 {
     g.pg = pg;
     g.chan = chan;
-    g.submit = (submit_fn)dlsym(RTLD_NEXT, "ExpertSubmitEvent");
-    g.status = (status_fn)dlsym(RTLD_NEXT, "ExpertIndicateStatus");
     pthread_t control;
     if (pthread_create(&control, NULL, control_main, NULL) != 0)
         return 4;

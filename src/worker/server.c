@@ -1,11 +1,12 @@
 /* nmexpert-worker --fork-server: the fork-server of isolated runs (SPEC H11).
  *
- * The host spawns it once (src/host/iso_host.c) with a SOCK_SEQPACKET
+ * The host spawns it once (src/host/iso_spawn.c) with a SOCK_SEQPACKET
  * socket as descriptor 3. Each request carries the run's page, the
  * worker's end of the run's channel and the capture's descriptors
- * (NMX_ISO_MAX_CAPTURE_FDS at most); the server forks a worker
- * for it (child.c) and answers with the worker's pid and a pidfd, through
- * which the host can signal it without a pid-reuse race. The server is
+ * (NMX_ISO_MAX_CAPTURE_FDS at most); the server passes them on to the
+ * worker it forked ahead of the request (the spare, below; child.c),
+ * answers with the worker's pid and a pidfd, through which the host can
+ * signal it without a pid-reuse race, then forks the next. The server is
  * single-threaded and never runs expert code, so its fork children start
  * clean. It reaps its workers, writes each one's wait status into its page,
  * and only then closes its copy of the channel: the host's EOF on a channel
@@ -145,21 +146,125 @@ static int remember(pid_t pid, int page_fd, int chan)
     return 0;
 }
 
+/* The spare: the next worker, forked ahead of its request (zygote style)
+ * and waiting on a socket of its own for the request's descriptors. A fork
+ * of the server costs milliseconds here (its page tables, then the faults
+ * of copy-on-write: docs/PERFORMANCE.md), which a run would otherwise wait
+ * for; forked right after the previous worker was handed out, the spare
+ * is ready by the next request. pidfd is opened at the fork, before the
+ * spare can have been reaped. */
+static struct {
+    pid_t pid; /* 0: none */
+    int sock;
+    int pidfd;
+} g_spare = {0, -1, -1};
+
+__attribute__((noreturn)) static void spare_main(int sock)
+{
+    /* Nothing of the server's but stdio and this socket: not its socket to
+     * the host, its signalfd, nor other workers' channels. */
+    if (dup2(sock, SERVER_FD) < 0)
+        _exit(120);
+    syscall(SYS_close_range, SERVER_FD + 1, ~0U, 0);
+    worker_ready(SERVER_FD);
+    int fds[MAX_FDS];
+    int n = receive(SERVER_FD, fds, MAX_FDS);
+    if (n <= 0)
+        _exit(0); /* the server is gone: no run for this one */
+    close(SERVER_FD);
+    worker_child(fds, n);
+}
+
+static void forget_spare(void)
+{
+    close(g_spare.sock);
+    close(g_spare.pidfd);
+    g_spare.pid = 0;
+}
+
+static void drop_spare(void)
+{
+    if (!g_spare.pid)
+        return;
+    kill(g_spare.pid, SIGKILL); /* not reaped yet: still ours */
+    forget_spare();
+}
+
+static int fork_spare(void)
+{
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
+        return errno;
+    pid_t pid = fork();
+    if (pid == 0)
+        spare_main(sv[1]);
+    int err = pid < 0 ? errno : 0;
+    close(sv[1]);
+    int pidfd = pid > 0 ? pidfd_open(pid, 0) : -1;
+    if (pid > 0 && pidfd < 0) {
+        err = errno;
+        kill(pid, SIGKILL);
+    }
+    if (err) {
+        close(sv[0]);
+        return err;
+    }
+    g_spare.pid = pid;
+    g_spare.sock = sv[0];
+    g_spare.pidfd = pidfd;
+    return 0;
+}
+
+/* Sends the request's n descriptors to the spare; 0, or -1 if it is gone. */
+static int hand_over(const int *fds, int n)
+{
+    uint32_t version = NMX_ISO_VERSION;
+    struct iovec iov = {&version, sizeof version};
+    union {
+        char buf[CMSG_SPACE(sizeof(int) * MAX_FDS)];
+        struct cmsghdr align;
+    } u;
+    memset(&u, 0, sizeof u);
+    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+                       .msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)n)};
+    struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)n);
+    memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)n);
+    return sendmsg(g_spare.sock, &m, MSG_NOSIGNAL) == (ssize_t)sizeof version ? 0 : -1;
+}
+
+/* Makes the spare the worker of the request (forking one first if there is
+ * none, or again if it died meanwhile); 0 or an errno. */
+static int use_spare(const int *fds, int n, pid_t *pid, int *pidfd)
+{
+    for (int attempt = 0; attempt < 2; attempt++) {
+        int err = g_spare.pid ? 0 : fork_spare();
+        if (err)
+            return err;
+        if (hand_over(fds, n) == 0) {
+            *pid = g_spare.pid;
+            *pidfd = g_spare.pidfd;
+            close(g_spare.sock);
+            g_spare.pid = 0;
+            return 0;
+        }
+        drop_spare();
+    }
+    return ECHILD;
+}
+
 /* fds: the page, the worker's channel end, the capture's (n in all); the
  * server keeps only the channel (until it has reaped the worker). */
 static void start_worker(int sock, const int *fds, int n)
 {
-    pid_t pid = fork();
-    if (pid == 0)
-        worker_child(fds, n);
-    int err = pid < 0 ? errno : 0, pidfd = -1;
-    if (pid > 0) {
-        /* Not reaped before this: the pid cannot have been reused. */
-        pidfd = pidfd_open(pid, 0);
-        if (pidfd < 0 || remember(pid, fds[0], fds[1]) != 0) {
-            err = pidfd < 0 ? errno : ENOMEM;
-            kill(pid, SIGKILL);
-        }
+    pid_t pid = 0;
+    int pidfd = -1;
+    int err = use_spare(fds, n, &pid, &pidfd);
+    if (!err && remember(pid, fds[0], fds[1]) != 0) {
+        err = ENOMEM;
+        kill(pid, SIGKILL);
     }
     answer(sock, err, pid, pidfd);
     if (pidfd >= 0)
@@ -169,6 +274,7 @@ static void start_worker(int sock, const int *fds, int n)
         close(fds[i]);
     if (err)
         close(fds[1]);
+    fork_spare(); /* for the next request; without one, that request forks */
 }
 
 /* The worker's end, in its page: its wait status and, if the policy
@@ -189,6 +295,10 @@ static void reap(void)
     int status;
     pid_t pid;
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        if (pid == g_spare.pid) { /* died waiting: its pidfd must go too */
+            forget_spare();
+            continue;
+        }
         for (size_t i = 0; i < g_n; i++) {
             if (g_w[i].pid != pid)
                 continue;
@@ -210,6 +320,7 @@ static int serve(void)
     int sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
     if (sfd < 0)
         return 1;
+    fork_spare(); /* the first run's worker */
     struct pollfd p[2] = {{SERVER_FD, POLLIN, 0}, {sfd, POLLIN, 0}};
     for (;;) {
         if (poll(p, 2, -1) < 0) {

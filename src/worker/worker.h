@@ -1,7 +1,7 @@
 /* nmexpert-worker: the fork-server and the worker processes of isolated runs
  * (issue 9, SPEC H11). See docs/ARCHITECTURE.md, "Isolated runs".
  *
- *   server.c   main: the fork-server loop (requests, fork, reap)
+ *   server.c   main: the fork-server loop (requests, the spare worker, reap)
  *   child.c    a new worker: descriptors, limits, policy, then the run
  *   policy.c   the seccomp-bpf policy and its SIGSYS reporter, rlimits
  *   relay.c    the run inside the worker and everything it sends the host
@@ -28,8 +28,11 @@
  * (pg->req.capture_fds of them) from WORKER_CAPTURE_FD on. */
 enum { WORKER_CHAN_FD = 3, WORKER_PAGE_FD = 4, WORKER_CAPTURE_FD = 5 };
 
-/* child.c: runs in the forked child with the request's n descriptors (the
- * page, the channel, the capture's); never returns. */
+/* child.c: what a spare does, in the forked child, before its request
+ * comes on sock: signals as a worker needs them, and page tables filled. */
+void worker_ready(int sock);
+/* child.c: runs in the forked child, once ready, with the request's n
+ * descriptors (the page, the channel, the capture's); never returns. */
 __attribute__((noreturn)) void worker_child(const int *fds, int n);
 
 /* policy.c */
@@ -44,6 +47,9 @@ void policy_prepare(void);
  * nothing loaded. */
 int policy_confine(nmx_iso_page *pg, void (*last_words)(void));
 
+/* relay.c: what the relay needs of the process before any request (the
+ * library's definitions of the calls it interposes); in the spare. */
+void relay_prepare(void);
 /* relay.c: the worker's work (pg->req.op); returns its exit code. */
 int relay_main(nmx_iso_page *pg, int chan);
 /* One frame to the host, its payload a then b (either may be empty);
