@@ -54,6 +54,11 @@ static inline uint64_t *nmx__page_live(const nmx_page *pg)
     return (uint64_t *)(nmx__page_seg_base(pg) + pg->live_off);
 }
 
+static inline uint16_t *nmx__page_stack(const nmx_page *pg)
+{
+    return (uint16_t *)(nmx__page_seg_base(pg) + pg->live_off - NMX_STACK_BYTES);
+}
+
 static inline size_t nmx__block_req(const nmx_page *pg, uint32_t idx)
 {
     uintptr_t r = nmx__page_seg_base(pg) + pg->req_off;
@@ -106,23 +111,33 @@ static inline void nmx__page_pop(nmx_page **head, nmx_page *pg)
     pg->listed = 0;
 }
 
+/* A free block of pg below bump that no free-index stack entry names (the
+ * stack is empty, used < bump): the first clear live bit from pg->scan. */
+static inline uint32_t nmx__page_scan(nmx_page *pg, const uint64_t *live)
+{
+    unsigned w = pg->scan;
+    while (live[w] == ~(uint64_t)0)
+        w++;
+    pg->scan = (uint16_t)w;
+    return w * 64u + (uint32_t)__builtin_ctzll(~live[w]);
+}
+
 /* Takes a zero-filled block of n bytes from pg, the first page on the list
- * of n's class (every page there has a free block). */
+ * of n's class (every page there has a free block): the last block freed
+ * (the top of the page's free-index stack), else one the stack had no room
+ * for, else the next never handed out since formatting (zero already). */
 static inline __attribute__((always_inline)) void *nmx__page_alloc(nmx_heap *h, nmx_page *pg,
                                                                    size_t n)
 {
     uint64_t *live = nmx__page_live(pg);
     uint32_t idx;
-    int dirty = pg->used < pg->bump; /* a freed block lies below bump */
-    if (dirty) {
-        unsigned w = pg->scan;
-        while (live[w] == ~(uint64_t)0)
-            w++;
-        pg->scan = (uint16_t)w;
-        idx = w * 64u + (uint32_t)__builtin_ctzll(~live[w]);
-    } else {
-        idx = pg->bump++; /* never handed out since formatting: zero */
-    }
+    int dirty = 1;
+    if (__builtin_expect(pg->top != 0, 1))
+        idx = nmx__page_stack(pg)[--pg->top];
+    else if (pg->used < pg->bump)
+        idx = nmx__page_scan(pg, live);
+    else
+        idx = pg->bump++, dirty = 0;
     live[idx >> 6] |= (uint64_t)1 << (idx & 63);
     nmx__set_block_req(pg, idx, n);
     if (++pg->used == pg->capacity)
@@ -262,7 +277,9 @@ static inline __attribute__((always_inline)) int nmx__page_release(nmx_heap *h, 
 {
     nmx__page_live(pg)[idx >> 6] &= ~((uint64_t)1 << (idx & 63));
     pg->used--;
-    if ((idx >> 6) < pg->scan)
+    if (__builtin_expect(pg->top < NMX_STACK_N, 1))
+        nmx__page_stack(pg)[pg->top++] = (uint16_t)idx;
+    else if ((idx >> 6) < pg->scan)
         pg->scan = (uint16_t)(idx >> 6);
     if (!pg->listed) {
         nmx__page_push(&h->avail[pg->cls], pg);

@@ -44,6 +44,11 @@
 #define NMX_SMALL_MAX ((size_t)32768)
 #define NMX_LARGE_MAX ((size_t)NMX_DATA_PAGES * NMX_PAGE_SIZE)
 #define NMX_MAX_ALLOC ((size_t)1 << 46) /* larger requests fail at once (M4) */
+/* A small page's last freed block indices, newest on top, in side metadata
+ * just before its live bitmap: an alloc pops one instead of scanning the
+ * bitmap. A free that finds the stack full leaves its block to the scan. */
+#define NMX_STACK_N 64
+#define NMX_STACK_BYTES (NMX_STACK_N * sizeof(uint16_t))
 #define NMX_RECIP_SHIFT 32 /* exact for offsets below 2^32 / bsize * bsize: any span */
 
 enum { PAGE_FREE = 0, PAGE_SMALL, PAGE_LARGE, PAGE_TAIL };
@@ -55,18 +60,21 @@ typedef struct nmx_page {
     uint8_t touched;  /* its memory may hold non-zero bytes */
     uint8_t listed;   /* on its class's list of pages with free blocks */
     uint32_t bsize;   /* PAGE_SMALL: block size */
-    uint16_t capacity, used, bump, scan; /* blocks; bump: never handed out from here on */
+    uint16_t capacity, used, bump, scan; /* blocks; bump: never handed out from here on;
+                                         * scan: no block left to the scan in a word below */
     union {
         uint32_t recip;     /* PAGE_SMALL: ceil(2^32 / bsize) */
         uint32_t large_req; /* PAGE_LARGE: requested size (<= NMX_LARGE_MAX) */
     } u;
-    uint32_t live_off; /* live bitmap, as an offset from the segment base */
+    uint32_t live_off; /* live bitmap, as an offset from the segment base (its free-index
+                        * stack the NMX_STACK_BYTES before) */
     uint32_t req_off;  /* per-block slack (uint8_t, or uint16_t above 4 KiB) */
     uint32_t data_off; /* the page's first byte, as an offset from the segment base */
     uint16_t npages;   /* PAGE_SMALL/LARGE: span length in pages */
     uint16_t head;     /* PAGE_TAIL: index of the span's first page */
     uint16_t meta_cap; /* bytes of side metadata reserved at live_off */
     uint8_t was;       /* PAGE_FREE: what it was before (to tell a double free) */
+    uint8_t top;       /* PAGE_SMALL: entries on the page's free-index stack */
     /* The owning key's tag while kind is PAGE_SMALL, else 0: a free's first
      * check, owner and kind in one compare. Written by the owner (and by
      * release, under the owner's exclusion), read by any thread: atomic.
