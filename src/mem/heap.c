@@ -52,6 +52,7 @@ static void classes_init(void)
     }
     for (unsigned c = 0; c < NMX_NCLASSES; c++)
         assert(nmx__class_of(nmx__cls[c].bsize) == c && (nmx__cls[c].bsize % 16) == 0);
+    assert(nmx__cls[nmx__class_of(4096)].bsize == 4096); /* nmx__set_block_req */
 }
 
 void nmx__heap_init(nmx_heap *h, uintptr_t tag)
@@ -241,6 +242,12 @@ nmx_page *nmx__heap_page_new(nmx_heap *h, unsigned c)
     atomic_store_explicit(&pg->tag, h->tag, memory_order_relaxed);
     nmx__page_push(&h->avail[c], pg);
     return pg;
+}
+
+void nmx__page_leave_to_scan(nmx_page *pg, uint32_t idx)
+{
+    if ((idx >> 6) < pg->scan)
+        pg->scan = (uint16_t)(idx >> 6);
 }
 
 static void *alloc_large(nmx_heap *h, size_t n)

@@ -67,11 +67,13 @@ static inline size_t nmx__block_req(const nmx_page *pg, uint32_t idx)
     return pg->bsize - slack;
 }
 
+/* n is of pg's class. 4096 is a class's block size, so bsize > 4096 just when
+ * n > 4096: a caller that knows n small has no test left. */
 static inline void nmx__set_block_req(nmx_page *pg, uint32_t idx, size_t n)
 {
     uintptr_t r = nmx__page_seg_base(pg) + pg->req_off;
     size_t slack = pg->bsize - n;
-    if (__builtin_expect(pg->bsize > 4096, 0))
+    if (__builtin_expect(n > 4096, 0))
         ((uint16_t *)r)[idx] = (uint16_t)slack;
     else
         ((uint8_t *)r)[idx] = (uint8_t)slack;
@@ -173,11 +175,11 @@ static inline __attribute__((always_inline)) nmx_page *nmx__locate_small(uintptr
                                                                          uintptr_t a,
                                                                          uint32_t *idx)
 {
-    nmx_seg *s = nmx__seg_lookup(a);
     uintptr_t base = a & ~(uintptr_t)(NMX_SEG_SIZE - 1);
-    if ((uintptr_t)s != base + NMX_GUARD_SIZE)
+    if ((uintptr_t)nmx__seg_lookup_masked(a) != base + NMX_GUARD_SIZE)
         return NULL;
-    nmx_page *pg = &s->pages[(a >> NMX_PAGE_SHIFT) & (NMX_PAGES_PER_SEG - 1)];
+    nmx_page *pg = &((nmx_seg *)(base + NMX_GUARD_SIZE))
+                        ->pages[(a >> NMX_PAGE_SHIFT) & (NMX_PAGES_PER_SEG - 1)];
     if (atomic_load_explicit(&pg->tag, memory_order_relaxed) != owner)
         return NULL;
     size_t off = a & (NMX_PAGE_SIZE - 1);
@@ -269,6 +271,11 @@ static inline int nmx__heap_locate(uintptr_t owner, const void *p, nmx_block *b)
     return 0;
 }
 
+/* Block idx of pg, just freed, is left for nmx__page_scan (its free-index
+ * stack is full). Out of line (heap.c): rare, and it keeps the free's
+ * registers few. */
+__attribute__((cold)) void nmx__page_leave_to_scan(nmx_page *pg, uint32_t idx);
+
 /* Releases block idx of the small-class page pg. Returns 1 if pg is now
  * empty and not its class's only page: the caller then hands it to
  * nmx__heap_page_empty (out of line, so that the fast path makes no call). */
@@ -279,8 +286,8 @@ static inline __attribute__((always_inline)) int nmx__page_release(nmx_heap *h, 
     pg->used--;
     if (__builtin_expect(pg->top < NMX_STACK_N, 1))
         nmx__page_stack(pg)[pg->top++] = (uint16_t)idx;
-    else if ((idx >> 6) < pg->scan)
-        pg->scan = (uint16_t)(idx >> 6);
+    else
+        nmx__page_leave_to_scan(pg, idx);
     if (!pg->listed) {
         nmx__page_push(&h->avail[pg->cls], pg);
         return 0;

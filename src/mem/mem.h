@@ -148,17 +148,27 @@ extern _Atomic(nmx_map_leaf *) nmx__seg_map[1u << NMX_MAP_L1_BITS];
 extern nmx_map_leaf nmx__seg_map_empty;
 void nmx__seg_init(void); /* once, before the first segment */
 
-/* The segment holding addr, or NULL if it is not ours. Never touches addr. */
-static inline __attribute__((always_inline)) nmx_seg *nmx__seg_lookup(uintptr_t addr)
+/* The entry for addr's 4 MiB unit, or for another unit when addr is beyond
+ * the map (the kernel half, non-canonical): for a caller that then checks
+ * the entry is addr's own segment, which no other unit's entry can be. */
+static inline __attribute__((always_inline)) nmx_seg *nmx__seg_lookup_masked(uintptr_t addr)
 {
     uintptr_t i = addr >> NMX_SEG_SHIFT;
-    if (i >> (NMX_MAP_L1_BITS + NMX_MAP_L2_BITS))
-        return NULL; /* kernel half or non-canonical */
     nmx_map_leaf *leaf =
-        atomic_load_explicit(&nmx__seg_map[i >> NMX_MAP_L2_BITS], memory_order_acquire);
+        atomic_load_explicit(&nmx__seg_map[(i >> NMX_MAP_L2_BITS) & ((1u << NMX_MAP_L1_BITS) - 1)],
+                             memory_order_acquire);
     return atomic_load_explicit(&(*leaf)[i & ((1u << NMX_MAP_L2_BITS) - 1)],
                                 memory_order_acquire);
 }
+
+/* The segment holding addr, or NULL if it is not ours. Never touches addr. */
+static inline __attribute__((always_inline)) nmx_seg *nmx__seg_lookup(uintptr_t addr)
+{
+    if ((addr >> NMX_SEG_SHIFT) >> (NMX_MAP_L1_BITS + NMX_MAP_L2_BITS))
+        return NULL; /* kernel half or non-canonical */
+    return nmx__seg_lookup_masked(addr);
+}
+
 nmx_seg *nmx__seg_acquire(uintptr_t owner);
 nmx_seg *nmx__seg_acquire_huge(uintptr_t owner, size_t data_bytes);
 void nmx__seg_release(nmx_seg *s); /* owner's exclusion held; s no longer owned */
