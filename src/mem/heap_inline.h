@@ -124,6 +124,19 @@ static inline uint32_t nmx__page_scan(nmx_page *pg, const uint64_t *live)
     return w * 64u + (uint32_t)__builtin_ctzll(~live[w]);
 }
 
+/* Hands out block idx of pg for n bytes: its live bit, its slack, pg off its
+ * class's list if that was its last free block. Returns the block. */
+static inline __attribute__((always_inline)) unsigned char *nmx__page_take(nmx_heap *h,
+                                                                           nmx_page *pg,
+                                                                           uint32_t idx, size_t n)
+{
+    nmx__page_live(pg)[idx >> 6] |= (uint64_t)1 << (idx & 63);
+    nmx__set_block_req(pg, idx, n);
+    if (++pg->used == pg->capacity)
+        nmx__page_pop(&h->avail[pg->cls], pg);
+    return nmx__page_start(pg) + (size_t)idx * pg->bsize;
+}
+
 /* Takes a zero-filled block of n bytes from pg, the first page on the list
  * of n's class (every page there has a free block): the last block freed
  * (the top of the page's free-index stack), else one the stack had no room
@@ -131,23 +144,11 @@ static inline uint32_t nmx__page_scan(nmx_page *pg, const uint64_t *live)
 static inline __attribute__((always_inline)) void *nmx__page_alloc(nmx_heap *h, nmx_page *pg,
                                                                    size_t n)
 {
-    uint64_t *live = nmx__page_live(pg);
-    uint32_t idx;
-    int dirty = 1;
     if (__builtin_expect(pg->top != 0, 1))
-        idx = nmx__page_stack(pg)[--pg->top];
-    else if (pg->used < pg->bump)
-        idx = nmx__page_scan(pg, live);
-    else
-        idx = pg->bump++, dirty = 0;
-    live[idx >> 6] |= (uint64_t)1 << (idx & 63);
-    nmx__set_block_req(pg, idx, n);
-    if (++pg->used == pg->capacity)
-        nmx__page_pop(&h->avail[pg->cls], pg);
-    unsigned char *p = nmx__page_start(pg) + (size_t)idx * pg->bsize;
-    if (dirty)
-        memset(p, 0, n);
-    return p;
+        return memset(nmx__page_take(h, pg, nmx__page_stack(pg)[--pg->top], n), 0, n);
+    if (pg->used < pg->bump)
+        return memset(nmx__page_take(h, pg, nmx__page_scan(pg, nmx__page_live(pg)), n), 0, n);
+    return nmx__page_take(h, pg, pg->bump++, n);
 }
 
 /* A zero-filled block of n bytes, or NULL when memory is refused. */
