@@ -82,7 +82,7 @@ static inline void nmx__set_block_req(nmx_page *pg, uint32_t idx, size_t n)
 /* A class's list of pages with a free block. The head's prev is stale (the
  * head is told by *head == pg), so that taking the head off, which every
  * page that fills does, writes nothing in the page after it. Every other
- * page's prev is its predecessor. */
+ * page's prev is its predecessor. An unlisted page's links are stale. */
 static inline void nmx__page_push(nmx_page **head, nmx_page *pg)
 {
     pg->next = *head;
@@ -109,7 +109,6 @@ static inline void nmx__page_unlist(nmx_page **head, nmx_page *pg)
 static inline void nmx__page_pop(nmx_page **head, nmx_page *pg)
 {
     *head = pg->next;
-    pg->next = NULL;
     pg->listed = 0;
 }
 
@@ -179,8 +178,10 @@ static inline __attribute__((always_inline)) nmx_page *nmx__locate_small(uintptr
     uintptr_t base = a & ~(uintptr_t)(NMX_SEG_SIZE - 1);
     if ((uintptr_t)nmx__seg_lookup_masked(a) != base + NMX_GUARD_SIZE)
         return NULL;
-    nmx_page *pg = &((nmx_seg *)(base + NMX_GUARD_SIZE))
-                        ->pages[(a >> NMX_PAGE_SHIFT) & (NMX_PAGES_PER_SEG - 1)];
+    /* pg from base, not from the map's entry: the compiler then knows pg's
+     * segment base (nmx__page_seg_base) is base. */
+    nmx_page *pg = (nmx_page *)(base + NMX_GUARD_SIZE + offsetof(nmx_seg, pages) +
+                                ((a >> NMX_PAGE_SHIFT) & (NMX_PAGES_PER_SEG - 1)) * sizeof(nmx_page));
     if (atomic_load_explicit(&pg->tag, memory_order_relaxed) != owner)
         return NULL;
     size_t off = a & (NMX_PAGE_SIZE - 1);
