@@ -276,6 +276,42 @@ TEST(test_m1_reused_blocks_of_same_size_are_zero_filled)
     free(sizes);
 }
 
+/* M1: more blocks of one page freed than its free-index stack holds (64):
+ * the rest are found again by the bitmap scan, and every block handed out
+ * again is zero and distinct from the others. */
+TEST(test_m1_blocks_freed_past_the_free_index_stack_are_reused_zero_and_distinct)
+{
+    enum { N = 1000, SZ = 32 };
+    unsigned char **blk = calloc(N, sizeof *blk);
+    HEXPERTKEY k = key_new(0, "m1-stack");
+    void *keep = alloc_ok(k, SZ); /* the page stays the key's while the rest are free */
+    for (size_t i = 0; i < N; i++)
+        if ((blk[i] = alloc_ok(k, SZ)) != NULL)
+            memset(blk[i], 0xAA, SZ);
+    for (size_t pass = 0; pass < 2; pass++) /* odd blocks, then even ones: scattered */
+        for (size_t i = 1 - pass; i < N; i += 2)
+            if (blk[i])
+                free_ok(k, blk[i]);
+    for (size_t i = 0; i < N; i++) {
+        unsigned char *p = blk[i] = alloc_ok(k, SZ);
+        if (!p)
+            continue;
+        size_t z = mu_first_nonzero(p, SZ);
+        CHECK_MSG(z == MU_NONE, "reuse %zu: byte %zu is 0x%02x", i, z, z == MU_NONE ? 0 : p[z]);
+        memcpy(p, &i, sizeof i);
+    }
+    for (size_t i = 0; i < N; i++)
+        if (blk[i]) {
+            size_t mark;
+            memcpy(&mark, blk[i], sizeof mark);
+            CHECK_MSG(mark == i, "block %zu was handed out again as block %zu", i, mark);
+            free_ok(k, blk[i]);
+        }
+    free_ok(k, keep);
+    key_end(k);
+    free(blk);
+}
+
 /* M1: dirty slots reused by other sizes of the same class (and of other
  * classes, once pages go back to the segment) are zero over the requested
  * size, and growing them in place later zeroes the rest of the slot. */
@@ -2663,6 +2699,7 @@ int main(void)
 {
     RUN(test_m1_fresh_blocks_are_zero_aligned_and_exact_in_every_class);
     RUN(test_m1_reused_blocks_of_same_size_are_zero_filled);
+    RUN(test_m1_blocks_freed_past_the_free_index_stack_are_reused_zero_and_distinct);
     RUN(test_m1_reused_blocks_of_other_sizes_are_zero_filled);
     RUN(test_m1_live_blocks_are_distinct_and_never_overlap);
     RUN(test_m1_realloc_grown_tail_is_zero_for_every_size);

@@ -58,7 +58,7 @@ static int g_fence_bits;    /* FENCE is set in every key's state; under the tabl
 static pthread_mutexattr_t g_lock_attr;
 
 _Thread_local nmx_tls nmx__t __attribute__((tls_model("initial-exec"))) = {
-    0, &nmx__no_key, &nmx__no_state, NULL, NULL};
+    .k = &nmx__no_key, .st = &nmx__no_state};
 nmx_key nmx__no_key = {.state = NMX_ST_TERM}; /* never equal to a handle's generation */
 nmx_tstate nmx__no_state;
 
@@ -99,8 +99,7 @@ static void tstate_release(void *p)
     nmx_tstate *st = p;
     atomic_store_explicit(&st->in, NULL, memory_order_release);
     atomic_store_explicit(&st->held, NULL, memory_order_release);
-    nmx__t.h = 0;
-    nmx__t.k = &nmx__no_key;
+    nmx__tls_own(NULL, &nmx__no_key);
     nmx__t.st = &nmx__no_state;
     pthread_mutex_lock(&nmx__keys_lock);
     st->next_free = g_tstate_free;
@@ -241,8 +240,7 @@ static __attribute__((noinline)) int enter_slow(nmx_key *k, HEXPERTKEY hk, int h
     if (st && !o)
         atomic_store_explicit(&k->owner, o = st, memory_order_release);
     if (st && o == st) {
-        nmx__t.h = (uintptr_t)hk;
-        nmx__t.k = k;
+        nmx__tls_own(hk, k);
     }
     return NMX_ENTER_SLOW;
 }
@@ -255,8 +253,7 @@ int nmx__key_enter(HEXPERTKEY hk, nmx_key **kp, int hold)
     nmx_tstate *st = nmx__t.st;
     if (atomic_load_explicit(&k->owner, memory_order_relaxed) == st &&
         nmx__owner_enter(k, hold ? &st->held : &st->in, nmx__key_exp(hk))) {
-        nmx__t.h = (uintptr_t)hk;
-        nmx__t.k = k;
+        nmx__tls_own(hk, k);
         return NMX_ENTER_FAST;
     }
     return enter_slow(k, hk, hold);

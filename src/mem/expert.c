@@ -235,7 +235,7 @@ NMX_API LPVOID WINAPI ExpertAllocMemory(HEXPERTKEY hk, SIZE_T n, DWORD *pError)
         nmx_key *k = nmx__t.k;
         _Atomic(nmx_key *) *in = &nmx__t.st->in;
         uint64_t s = nmx__owner_publish(k, in);
-        if (__builtin_expect(s == nmx__key_exp(hk), 1))
+        if (__builtin_expect(s == nmx__t.exp, 1))
             return alloc_owner(hk, k, in, n, pError);
         return alloc_fenced(hk, n, pError, s);
     }
@@ -249,7 +249,7 @@ NMX_API SIZE_T WINAPI ExpertFreeMemory(HEXPERTKEY hk, LPVOID ptr)
         nmx_key *k = nmx__t.k;
         _Atomic(nmx_key *) *in = &nmx__t.st->in;
         uint64_t s = nmx__owner_publish(k, in);
-        if (__builtin_expect(s == nmx__key_exp(hk), 1))
+        if (__builtin_expect(s == nmx__t.exp, 1))
             return free_owner(hk, k, in, ptr);
         return free_fenced(hk, ptr, s);
     }

@@ -40,7 +40,8 @@ static void classes_init(void)
          * only one an offset inside the head page can give). */
         ci->bitmap_bytes = (uint32_t)((ci->capacity + 64u) / 64u * 8u);
         uint32_t slack = bs > 4096 ? 2u : 1u;
-        ci->meta_bytes = ci->bitmap_bytes + ((ci->capacity * slack + 7u) & ~7u);
+        ci->meta_bytes = (uint32_t)NMX_STACK_BYTES + ci->bitmap_bytes +
+                         ((ci->capacity * slack + 7u) & ~7u);
         ci->recip = (uint32_t)((((uint64_t)1 << NMX_RECIP_SHIFT) + bs - 1) / bs);
     }
     for (unsigned i = 0; i <= 1024 / 16; i++) {
@@ -51,6 +52,7 @@ static void classes_init(void)
     }
     for (unsigned c = 0; c < NMX_NCLASSES; c++)
         assert(nmx__class_of(nmx__cls[c].bsize) == c && (nmx__cls[c].bsize % 16) == 0);
+    assert(nmx__cls[nmx__class_of(4096)].bsize == 4096); /* nmx__set_block_req */
 }
 
 void nmx__heap_init(nmx_heap *h, uintptr_t tag)
@@ -190,7 +192,8 @@ static void mark_tails(nmx_seg *s, unsigned first, unsigned k)
     }
 }
 
-/* Side metadata for a page of class c: reuses the page's earlier reservation
+/* Side metadata for a page of class c (free-index stack, live bitmap,
+ * slack; the reservation starts at live_off - NMX_STACK_BYTES): reuses the page's earlier reservation
  * when large enough, else takes fresh bytes from the segment's metadata area. */
 static int page_meta(nmx_seg *s, nmx_page *pg, const nmx_cls_info *ci)
 {
@@ -198,7 +201,7 @@ static int page_meta(nmx_seg *s, nmx_page *pg, const nmx_cls_info *ci)
         size_t end = NMX_FIRST_DATA_PAGE * NMX_PAGE_SIZE - NMX_GUARD_SIZE;
         if (s->meta_bump + ci->meta_bytes > end)
             return -1;
-        pg->live_off = s->meta_bump;
+        pg->live_off = s->meta_bump + (uint32_t)NMX_STACK_BYTES;
         pg->meta_cap = (uint16_t)ci->meta_bytes;
         s->meta_bump += ci->meta_bytes;
     }
@@ -235,9 +238,16 @@ nmx_page *nmx__heap_page_new(nmx_heap *h, unsigned c)
     pg->u.recip = ci->recip;
     pg->data_off = (uint32_t)((size_t)first << NMX_PAGE_SHIFT);
     pg->used = pg->bump = pg->scan = 0;
+    pg->top = 0;
     atomic_store_explicit(&pg->tag, h->tag, memory_order_relaxed);
     nmx__page_push(&h->avail[c], pg);
     return pg;
+}
+
+void nmx__page_leave_to_scan(nmx_page *pg, uint32_t idx)
+{
+    if ((idx >> 6) < pg->scan)
+        pg->scan = (uint16_t)(idx >> 6);
 }
 
 static void *alloc_large(nmx_heap *h, size_t n)

@@ -54,6 +54,11 @@ static inline uint64_t *nmx__page_live(const nmx_page *pg)
     return (uint64_t *)(nmx__page_seg_base(pg) + pg->live_off);
 }
 
+static inline uint16_t *nmx__page_stack(const nmx_page *pg)
+{
+    return (uint16_t *)(nmx__page_seg_base(pg) + pg->live_off - NMX_STACK_BYTES);
+}
+
 static inline size_t nmx__block_req(const nmx_page *pg, uint32_t idx)
 {
     uintptr_t r = nmx__page_seg_base(pg) + pg->req_off;
@@ -62,11 +67,13 @@ static inline size_t nmx__block_req(const nmx_page *pg, uint32_t idx)
     return pg->bsize - slack;
 }
 
+/* n is of pg's class. 4096 is a class's block size, so bsize > 4096 just when
+ * n > 4096: a caller that knows n small has no test left. */
 static inline void nmx__set_block_req(nmx_page *pg, uint32_t idx, size_t n)
 {
     uintptr_t r = nmx__page_seg_base(pg) + pg->req_off;
     size_t slack = pg->bsize - n;
-    if (__builtin_expect(pg->bsize > 4096, 0))
+    if (__builtin_expect(n > 4096, 0))
         ((uint16_t *)r)[idx] = (uint16_t)slack;
     else
         ((uint8_t *)r)[idx] = (uint8_t)slack;
@@ -75,7 +82,7 @@ static inline void nmx__set_block_req(nmx_page *pg, uint32_t idx, size_t n)
 /* A class's list of pages with a free block. The head's prev is stale (the
  * head is told by *head == pg), so that taking the head off, which every
  * page that fills does, writes nothing in the page after it. Every other
- * page's prev is its predecessor. */
+ * page's prev is its predecessor. An unlisted page's links are stale. */
 static inline void nmx__page_push(nmx_page **head, nmx_page *pg)
 {
     pg->next = *head;
@@ -102,35 +109,45 @@ static inline void nmx__page_unlist(nmx_page **head, nmx_page *pg)
 static inline void nmx__page_pop(nmx_page **head, nmx_page *pg)
 {
     *head = pg->next;
-    pg->next = NULL;
     pg->listed = 0;
 }
 
-/* Takes a zero-filled block of n bytes from pg, the first page on the list
- * of n's class (every page there has a free block). */
-static inline __attribute__((always_inline)) void *nmx__page_alloc(nmx_heap *h, nmx_page *pg,
-                                                                   size_t n)
+/* A free block of pg below bump that no free-index stack entry names (the
+ * stack is empty, used < bump): the first clear live bit from pg->scan. */
+static inline uint32_t nmx__page_scan(nmx_page *pg, const uint64_t *live)
 {
-    uint64_t *live = nmx__page_live(pg);
-    uint32_t idx;
-    int dirty = pg->used < pg->bump; /* a freed block lies below bump */
-    if (dirty) {
-        unsigned w = pg->scan;
-        while (live[w] == ~(uint64_t)0)
-            w++;
-        pg->scan = (uint16_t)w;
-        idx = w * 64u + (uint32_t)__builtin_ctzll(~live[w]);
-    } else {
-        idx = pg->bump++; /* never handed out since formatting: zero */
-    }
-    live[idx >> 6] |= (uint64_t)1 << (idx & 63);
+    unsigned w = pg->scan;
+    while (live[w] == ~(uint64_t)0)
+        w++;
+    pg->scan = (uint16_t)w;
+    return w * 64u + (uint32_t)__builtin_ctzll(~live[w]);
+}
+
+/* Hands out block idx of pg for n bytes: its live bit, its slack, pg off its
+ * class's list if that was its last free block. Returns the block. */
+static inline __attribute__((always_inline)) unsigned char *nmx__page_take(nmx_heap *h,
+                                                                           nmx_page *pg,
+                                                                           uint32_t idx, size_t n)
+{
+    nmx__page_live(pg)[idx >> 6] |= (uint64_t)1 << (idx & 63);
     nmx__set_block_req(pg, idx, n);
     if (++pg->used == pg->capacity)
         nmx__page_pop(&h->avail[pg->cls], pg);
-    unsigned char *p = nmx__page_start(pg) + (size_t)idx * pg->bsize;
-    if (dirty)
-        memset(p, 0, n);
-    return p;
+    return nmx__page_start(pg) + (size_t)idx * pg->bsize;
+}
+
+/* Takes a zero-filled block of n bytes from pg, the first page on the list
+ * of n's class (every page there has a free block): the last block freed
+ * (the top of the page's free-index stack), else one the stack had no room
+ * for, else the next never handed out since formatting (zero already). */
+static inline __attribute__((always_inline)) void *nmx__page_alloc(nmx_heap *h, nmx_page *pg,
+                                                                   size_t n)
+{
+    if (__builtin_expect(pg->top != 0, 1))
+        return memset(nmx__page_take(h, pg, nmx__page_stack(pg)[--pg->top], n), 0, n);
+    if (pg->used < pg->bump)
+        return memset(nmx__page_take(h, pg, nmx__page_scan(pg, nmx__page_live(pg)), n), 0, n);
+    return nmx__page_take(h, pg, pg->bump++, n);
 }
 
 /* A zero-filled block of n bytes, or NULL when memory is refused. */
@@ -158,11 +175,13 @@ static inline __attribute__((always_inline)) nmx_page *nmx__locate_small(uintptr
                                                                          uintptr_t a,
                                                                          uint32_t *idx)
 {
-    nmx_seg *s = nmx__seg_lookup(a);
     uintptr_t base = a & ~(uintptr_t)(NMX_SEG_SIZE - 1);
-    if ((uintptr_t)s != base + NMX_GUARD_SIZE)
+    if ((uintptr_t)nmx__seg_lookup_masked(a) != base + NMX_GUARD_SIZE)
         return NULL;
-    nmx_page *pg = &s->pages[(a >> NMX_PAGE_SHIFT) & (NMX_PAGES_PER_SEG - 1)];
+    /* pg from base, not from the map's entry: the compiler then knows pg's
+     * segment base (nmx__page_seg_base) is base. */
+    nmx_page *pg = (nmx_page *)(base + NMX_GUARD_SIZE + offsetof(nmx_seg, pages) +
+                                ((a >> NMX_PAGE_SHIFT) & (NMX_PAGES_PER_SEG - 1)) * sizeof(nmx_page));
     if (atomic_load_explicit(&pg->tag, memory_order_relaxed) != owner)
         return NULL;
     size_t off = a & (NMX_PAGE_SIZE - 1);
@@ -254,6 +273,11 @@ static inline int nmx__heap_locate(uintptr_t owner, const void *p, nmx_block *b)
     return 0;
 }
 
+/* Block idx of pg, just freed, is left for nmx__page_scan (its free-index
+ * stack is full). Out of line (heap.c): rare, and it keeps the free's
+ * registers few. */
+__attribute__((cold)) void nmx__page_leave_to_scan(nmx_page *pg, uint32_t idx);
+
 /* Releases block idx of the small-class page pg. Returns 1 if pg is now
  * empty and not its class's only page: the caller then hands it to
  * nmx__heap_page_empty (out of line, so that the fast path makes no call). */
@@ -262,8 +286,10 @@ static inline __attribute__((always_inline)) int nmx__page_release(nmx_heap *h, 
 {
     nmx__page_live(pg)[idx >> 6] &= ~((uint64_t)1 << (idx & 63));
     pg->used--;
-    if ((idx >> 6) < pg->scan)
-        pg->scan = (uint16_t)(idx >> 6);
+    if (__builtin_expect(pg->top < NMX_STACK_N, 1))
+        nmx__page_stack(pg)[pg->top++] = (uint16_t)idx;
+    else
+        nmx__page_leave_to_scan(pg, idx);
     if (!pg->listed) {
         nmx__page_push(&h->avail[pg->cls], pg);
         return 0;

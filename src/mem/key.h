@@ -83,7 +83,7 @@ typedef struct nmx_tstate {
 } nmx_tstate;
 
 /* The calling thread's view (initial-exec TLS: one instruction to read).
- * h/k cache the last key this thread entered as its owner, so its next call
+ * h/k/exp cache the last key this thread entered as its owner, so its next call
  * with the same handle skips the slot decode and the owner check; `slow` and
  * `hold` record a key whose mutex the thread is taking or holds, written
  * before the lock is taken, for nmx__key_recover_thread. */
@@ -91,6 +91,7 @@ typedef struct nmx_tls {
     uintptr_t h;          /* that handle, or 0 */
     nmx_key *k;           /* its key; nmx__no_key while h is 0 */
     nmx_tstate *st;       /* this thread's state; nmx__no_state until it has one */
+    uint64_t exp;         /* nmx__key_exp(h): what k's state word holds while free */
     nmx_key *slow, *hold; /* recorded before locking (excl.c) */
 } nmx_tls;
 
@@ -118,6 +119,14 @@ static inline nmx_key *nmx__key_of(HEXPERTKEY h)
 static inline uint64_t nmx__key_exp(HEXPERTKEY h)
 {
     return (uint64_t)(uintptr_t)h & NMX_GEN_MASK;
+}
+
+/* Caches k, named by hk, as the key this thread owns (see nmx_tls). */
+static inline void nmx__tls_own(HEXPERTKEY hk, nmx_key *k)
+{
+    nmx__t.h = (uintptr_t)hk;
+    nmx__t.k = k;
+    nmx__t.exp = nmx__key_exp(hk);
 }
 
 /* ---- counters: one writer (the thread holding the key), any reader ---- */

@@ -44,6 +44,11 @@
 #define NMX_SMALL_MAX ((size_t)32768)
 #define NMX_LARGE_MAX ((size_t)NMX_DATA_PAGES * NMX_PAGE_SIZE)
 #define NMX_MAX_ALLOC ((size_t)1 << 46) /* larger requests fail at once (M4) */
+/* A small page's last freed block indices, newest on top, in side metadata
+ * just before its live bitmap: an alloc pops one instead of scanning the
+ * bitmap. A free that finds the stack full leaves its block to the scan. */
+#define NMX_STACK_N 64
+#define NMX_STACK_BYTES (NMX_STACK_N * sizeof(uint16_t))
 #define NMX_RECIP_SHIFT 32 /* exact for offsets below 2^32 / bsize * bsize: any span */
 
 enum { PAGE_FREE = 0, PAGE_SMALL, PAGE_LARGE, PAGE_TAIL };
@@ -55,18 +60,21 @@ typedef struct nmx_page {
     uint8_t touched;  /* its memory may hold non-zero bytes */
     uint8_t listed;   /* on its class's list of pages with free blocks */
     uint32_t bsize;   /* PAGE_SMALL: block size */
-    uint16_t capacity, used, bump, scan; /* blocks; bump: never handed out from here on */
+    uint16_t capacity, used, bump, scan; /* blocks; bump: never handed out from here on;
+                                         * scan: no block left to the scan in a word below */
     union {
         uint32_t recip;     /* PAGE_SMALL: ceil(2^32 / bsize) */
         uint32_t large_req; /* PAGE_LARGE: requested size (<= NMX_LARGE_MAX) */
     } u;
-    uint32_t live_off; /* live bitmap, as an offset from the segment base */
+    uint32_t live_off; /* live bitmap, as an offset from the segment base (its free-index
+                        * stack the NMX_STACK_BYTES before) */
     uint32_t req_off;  /* per-block slack (uint8_t, or uint16_t above 4 KiB) */
     uint32_t data_off; /* the page's first byte, as an offset from the segment base */
     uint16_t npages;   /* PAGE_SMALL/LARGE: span length in pages */
     uint16_t head;     /* PAGE_TAIL: index of the span's first page */
     uint16_t meta_cap; /* bytes of side metadata reserved at live_off */
     uint8_t was;       /* PAGE_FREE: what it was before (to tell a double free) */
+    uint8_t top;       /* PAGE_SMALL: entries on the page's free-index stack */
     /* The owning key's tag while kind is PAGE_SMALL, else 0: a free's first
      * check, owner and kind in one compare. Written by the owner (and by
      * release, under the owner's exclusion), read by any thread: atomic.
@@ -140,17 +148,27 @@ extern _Atomic(nmx_map_leaf *) nmx__seg_map[1u << NMX_MAP_L1_BITS];
 extern nmx_map_leaf nmx__seg_map_empty;
 void nmx__seg_init(void); /* once, before the first segment */
 
-/* The segment holding addr, or NULL if it is not ours. Never touches addr. */
-static inline __attribute__((always_inline)) nmx_seg *nmx__seg_lookup(uintptr_t addr)
+/* The entry for addr's 4 MiB unit, or for another unit when addr is beyond
+ * the map (the kernel half, non-canonical): for a caller that then checks
+ * the entry is addr's own segment, which no other unit's entry can be. */
+static inline __attribute__((always_inline)) nmx_seg *nmx__seg_lookup_masked(uintptr_t addr)
 {
     uintptr_t i = addr >> NMX_SEG_SHIFT;
-    if (i >> (NMX_MAP_L1_BITS + NMX_MAP_L2_BITS))
-        return NULL; /* kernel half or non-canonical */
     nmx_map_leaf *leaf =
-        atomic_load_explicit(&nmx__seg_map[i >> NMX_MAP_L2_BITS], memory_order_acquire);
+        atomic_load_explicit(&nmx__seg_map[(i >> NMX_MAP_L2_BITS) & ((1u << NMX_MAP_L1_BITS) - 1)],
+                             memory_order_acquire);
     return atomic_load_explicit(&(*leaf)[i & ((1u << NMX_MAP_L2_BITS) - 1)],
                                 memory_order_acquire);
 }
+
+/* The segment holding addr, or NULL if it is not ours. Never touches addr. */
+static inline __attribute__((always_inline)) nmx_seg *nmx__seg_lookup(uintptr_t addr)
+{
+    if ((addr >> NMX_SEG_SHIFT) >> (NMX_MAP_L1_BITS + NMX_MAP_L2_BITS))
+        return NULL; /* kernel half or non-canonical */
+    return nmx__seg_lookup_masked(addr);
+}
+
 nmx_seg *nmx__seg_acquire(uintptr_t owner);
 nmx_seg *nmx__seg_acquire_huge(uintptr_t owner, size_t data_bytes);
 void nmx__seg_release(nmx_seg *s); /* owner's exclusion held; s no longer owned */
