@@ -35,42 +35,73 @@ static inline int xu_msg_set(const xu_frame *f, xu_msg *m, DWORD o, DWORD end)
     return 1;
 }
 
-/* The innermost layer `proto` as a message, bounded by the transport's
+/* m: the message at offset o, carried by the transport g before it (a TCP
+ * segment when tcp, else a UDP datagram; NULL: none), bounded by the
  * payload the IP lengths give (Ethernet padding is not message). */
+static inline int xu_msg_after(const xu_frame *f, unsigned proto, DWORD o, const xu_seg *g, int tcp, xu_msg *m)
+{
+    DWORD end = f->caplen;
+    m->over_tcp = 0;
+    if (g && tcp) {
+        DWORD thl = (DWORD)(f->bytes[g->l4_off + 12] >> 4) * 4;
+        end = g->l4_off + thl + g->seglen;
+        m->over_tcp = 1;
+        /* DNS over TCP: a 2-byte length before the message */
+        if ((proto == NMX_PROTO_DNS || proto == NMX_PROTO_MDNS || proto == NMX_PROTO_LLMNR) &&
+            o == g->l4_off + thl)
+            o += 2;
+    } else if (g) {
+        end = g->l4_off + 8 + g->seglen;
+    }
+    return xu_msg_set(f, m, o, end);
+}
+
+/* The innermost layer `proto` as a message, after the frame's innermost
+ * TCP segment, else its innermost UDP datagram, when it comes before. */
 static inline int xu_msg_of(const xu_frame *f, unsigned proto, xu_msg *m)
 {
     int i = xu_innermost(f, proto);
     if (i < 0)
         return 0;
-    DWORD o = f->layer[i].off, end = f->caplen;
+    DWORD o = f->layer[i].off;
     xu_seg g;
-    m->over_tcp = 0;
-    if (xu_tcp_parse(f, &g) && g.l4_off < o) {
-        DWORD thl = (DWORD)(f->bytes[g.l4_off + 12] >> 4) * 4;
-        end = g.l4_off + thl + g.seglen;
-        m->over_tcp = 1;
-        /* DNS over TCP: a 2-byte length before the message */
-        if ((proto == NMX_PROTO_DNS || proto == NMX_PROTO_MDNS || proto == NMX_PROTO_LLMNR) &&
-            o == g.l4_off + thl)
-            o += 2;
-    } else if (xu_udp_parse(f, &g) && g.l4_off < o) {
-        end = g.l4_off + 8 + g.seglen;
-    }
-    return xu_msg_set(f, m, o, end);
+    if (xu_tcp_parse(f, &g) && g.l4_off < o)
+        return xu_msg_after(f, proto, o, &g, 1, m);
+    if (xu_udp_parse(f, &g) && g.l4_off < o)
+        return xu_msg_after(f, proto, o, &g, 0, m);
+    return xu_msg_after(f, proto, o, NULL, 0, m);
 }
 
-/* The payload of the frame's TCP segment (as the IP lengths give it, cut
+/* xu_msg_of for a caller that parsed the transport already: g is the
+ * frame's innermost TCP segment (tcp), or its innermost UDP datagram in a
+ * frame whose TCP does not parse (!tcp). */
+static inline int xu_msg_in(const xu_frame *f, unsigned proto, const xu_seg *g, int tcp, xu_msg *m)
+{
+    int i = xu_innermost(f, proto);
+    if (i < 0)
+        return 0;
+    DWORD o = f->layer[i].off;
+    return g->l4_off < o ? xu_msg_after(f, proto, o, g, tcp, m) : xu_msg_of(f, proto, m);
+}
+
+/* The payload of TCP segment g of the frame (as the IP lengths give it, cut
  * where the capture ends). A message that spans segments is listed by the
  * host on the segment where it ends, at that segment's payload; its first
  * bytes (an HTTP request line and head) are in the segment where it began. */
+static inline int xu_tcp_payload_of(const xu_frame *f, const xu_seg *g, xu_msg *m)
+{
+    if (!g->seglen)
+        return 0;
+    DWORD o = g->l4_off + (DWORD)(f->bytes[g->l4_off + 12] >> 4) * 4;
+    m->over_tcp = 1;
+    return xu_msg_set(f, m, o, o + g->seglen);
+}
+
+/* The payload of the frame's innermost TCP segment (xu_tcp_payload_of). */
 static inline int xu_tcp_payload(const xu_frame *f, xu_msg *m)
 {
     xu_seg g;
-    if (!xu_tcp_parse(f, &g) || !g.seglen)
-        return 0;
-    DWORD o = g.l4_off + (DWORD)(f->bytes[g.l4_off + 12] >> 4) * 4;
-    m->over_tcp = 1;
-    return xu_msg_set(f, m, o, o + g.seglen);
+    return xu_tcp_parse(f, &g) && xu_tcp_payload_of(f, &g, m);
 }
 
 /* ---- DNS ---- */

@@ -125,11 +125,11 @@ static DWORD count(state *s, const xu_frame *f, int type, int fam, const uint8_t
     k.type = (uint8_t)type;
     int side = xu_flow_key_of(&k.k, fam, 0, a, pa, b, pb);
     DWORD err = NMERR_SUCCESS;
-    long i = xu_map_find(&s->convs, &k);
+    long i = xu_map_find(&s->convs, &k, sizeof k);
     conv *c = i >= 0 ? xu_map_item(&s->convs, (size_t)i) : NULL;
     int dir = c ? side != c->a : 0;
     if (!c || (tcp && xu_tcp_new_stream(&c->b, dir, tcp))) {
-        if ((i = xu_map_add(&s->convs, &k, &err)) < 0)
+        if ((i = xu_map_add(&s->convs, &k, sizeof k, &err)) < 0)
             return err;
         c = xu_map_item(&s->convs, (size_t)i);
         c->a = (uint8_t)side;

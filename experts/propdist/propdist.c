@@ -99,7 +99,7 @@ static uint64_t *count_of(const counts *c, size_t i)
 static DWORD count_value(counts *c, const pd_value *v)
 {
     DWORD err = NMERR_SUCCESS;
-    long i = xu_map_get(&c->values, v->key, &err);
+    long i = xu_map_get(&c->values, v->key, c->values.key_size, &err);
     if (i < 0)
         return err;
     ++*count_of(c, (size_t)i);

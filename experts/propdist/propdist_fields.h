@@ -88,7 +88,7 @@ static inline int pd_ipv4(const xu_frame *f, int field, DWORD *o)
 {
     if (!xu_has(f, NMX_PROTO_IPV4))
         return 0;
-    *o = f->off[NMX_PROTO_IPV4];
+    *o = xu_off(f, NMX_PROTO_IPV4);
     const uint8_t *p = f->bytes + *o;
     if (xu_avail(f, *o) < 4 || (p[0] >> 4) != 4 || (p[0] & 0x0f) < 5)
         return 0;
@@ -106,7 +106,7 @@ static inline int pd_number(const xu_frame *f, int field, uint32_t *v)
         *v = f->wirelen;
         return 1;
     case F_ETH_TYPE:
-        if (!xu_has(f, NMX_PROTO_ETHERNET) || xu_avail(f, o = f->off[NMX_PROTO_ETHERNET]) < 14)
+        if (!xu_has(f, NMX_PROTO_ETHERNET) || xu_avail(f, o = xu_off(f, NMX_PROTO_ETHERNET)) < 14)
             return 0;
         *v = xu_be16(f->bytes + o + 12);
         return *v >= 0x0600; /* below: an 802.3 length (eth.len), not a type */
@@ -134,7 +134,7 @@ static inline int pd_number(const xu_frame *f, int field, uint32_t *v)
     case F_UDP_DSTPORT: proto = NMX_PROTO_UDP, at = 2; break;
     default: return 0;
     }
-    if (!xu_has(f, proto) || xu_avail(f, o = f->off[proto]) < at + 2)
+    if (!xu_has(f, proto) || xu_avail(f, o = xu_off(f, proto)) < at + 2)
         return 0;
     *v = xu_be16(f->bytes + o + at);
     return 1;
@@ -146,7 +146,7 @@ static inline int pd_address(const xu_frame *f, int field, uint8_t *key)
     switch (field) {
     case F_ETH_SRC:
     case F_ETH_DST:
-        if (!xu_has(f, NMX_PROTO_ETHERNET) || xu_avail(f, o = f->off[NMX_PROTO_ETHERNET]) < 12)
+        if (!xu_has(f, NMX_PROTO_ETHERNET) || xu_avail(f, o = xu_off(f, NMX_PROTO_ETHERNET)) < 12)
             return 0;
         memcpy(key, f->bytes + o + (field == F_ETH_SRC ? 6 : 0), 6);
         return 1;
@@ -157,7 +157,7 @@ static inline int pd_address(const xu_frame *f, int field, uint8_t *key)
         memcpy(key, f->bytes + o + (field == F_IP_SRC ? 12 : 16), 4);
         return 1;
     default: /* IPv6 */
-        if (!xu_has(f, NMX_PROTO_IPV6) || xu_avail(f, o = f->off[NMX_PROTO_IPV6]) < 40 ||
+        if (!xu_has(f, NMX_PROTO_IPV6) || xu_avail(f, o = xu_off(f, NMX_PROTO_IPV6)) < 40 ||
             (f->bytes[o] >> 4) != 6)
             return 0;
         memcpy(key, f->bytes + o + (field == F_IPV6_SRC ? 8 : 24), 16);

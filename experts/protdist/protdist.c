@@ -117,7 +117,7 @@ static unsigned frame_path(const xu_frame *f, uint32_t *path)
 {
     /* An Ethernet header cut short by the snapshot length: Wireshark's tree
      * has no "eth" (only its _ws.short), so the frame has no path here. */
-    if (xu_has(f, NMX_PROTO_ETHERNET) && xu_avail(f, f->off[NMX_PROTO_ETHERNET]) < 14)
+    if (xu_has(f, NMX_PROTO_ETHERNET) && xu_avail(f, xu_off(f, NMX_PROTO_ETHERNET)) < 14)
         return 0;
     struct {
         DWORD off;

@@ -126,9 +126,9 @@ RT_INTERNAL DWORD rt_sample(state *s, int p, const xu_flow_key *k, int side, DWO
     sk.port = k->port[side];
     memcpy(sk.addr, k->addr[side], 16);
     DWORD err = NMERR_SUCCESS;
-    long i = xu_map_find(&s->servers, &sk);
+    long i = xu_map_find(&s->servers, &sk, sizeof sk);
     if (i < 0) {
-        if ((i = xu_map_add(&s->servers, &sk, &err)) < 0)
+        if ((i = xu_map_add(&s->servers, &sk, sizeof sk, &err)) < 0)
             return err;
         ((server *)xu_map_item(&s->servers, (size_t)i))->first_frame = rsp->number;
     }
@@ -176,7 +176,7 @@ static flow *tcp_flow(state *s, const xu_seg *g, int *side, DWORD *err)
 {
     xu_flow_key k;
     *side = xu_flow_key_of(&k, g->fam, 6, g->src, g->sp, g->dst, g->dp);
-    long i = xu_map_find(&s->flows, &k);
+    long i = xu_map_find(&s->flows, &k, sizeof k);
     flow *fl = i >= 0 ? xu_map_item(&s->flows, (size_t)i) : NULL;
     int syn = (g->flags & (TH_SYN | TH_ACK)) == TH_SYN, synack = (g->flags & (TH_SYN | TH_ACK)) == (TH_SYN | TH_ACK);
     if (fl && !(syn && *side == fl->server && !fl->waiting && fl->server_known))
@@ -190,7 +190,7 @@ static flow *tcp_flow(state *s, const xu_seg *g, int *side, DWORD *err)
         src_is_server = port_listed(s->cf, g->sp);
     else
         src_is_server = g->sp < g->dp;
-    if ((i = xu_map_add(&s->flows, &k, err)) < 0)
+    if ((i = xu_map_add(&s->flows, &k, sizeof k, err)) < 0)
         return NULL;
     fl = xu_map_item(&s->flows, (size_t)i);
     fl->server = (uint8_t)(src_is_server ? *side : !*side);
@@ -234,7 +234,7 @@ static DWORD frame(state *s, const xu_frame *f)
     seen x = {.f = f};
     DWORD rc = NMERR_SUCCESS;
     unsigned want = s->cf->protos;
-    if (xu_tcp_parse(f, &x.g)) {
+    if ((x.tcp = xu_tcp_parse(f, &x.g))) {
         if (!(x.fl = tcp_flow(s, &x.g, &x.side, &rc)))
             return rc;
         uint32_t end = x.g.seq + x.g.seglen;

@@ -82,6 +82,7 @@ typedef struct state {
 typedef struct seen {
     const xu_frame *f;
     xu_seg g;
+    int tcp; /* g is the frame's innermost TCP segment, else its innermost UDP datagram */
     flow *fl;
     int side;
     int copy; /* TCP data already seen (retransmitted): no message begins or ends in it */

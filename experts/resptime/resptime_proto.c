@@ -35,7 +35,7 @@ RT_INTERNAL DWORD rt_dns(state *s, const seen *x)
     xu_msg m;
     xu_dns d;
     unsigned i = 0;
-    while (i < 3 && !xu_msg_of(x->f, protos[i], &m))
+    while (i < 3 && !xu_msg_in(x->f, protos[i], &x->g, x->tcp, &m))
         i++;
     if (i == 3 || !xu_dns_header(&m, &d))
         return NMERR_SUCCESS;
@@ -43,13 +43,13 @@ RT_INTERNAL DWORD rt_dns(state *s, const seen *x)
     memset(&key, 0, sizeof key);
     key.k = x->fl->k;
     key.id = d.id;
-    long t = xu_map_find(&s->dns, &key);
+    long t = xu_map_find(&s->dns, &key, sizeof key);
     dns_tx *tx = t >= 0 ? xu_map_item(&s->dns, (size_t)t) : NULL;
     DWORD err = NMERR_SUCCESS;
     if (!d.response) {
         if (tx && !tx->answered && x->f->ts_ns - tx->ts < DNS_RETRANSMISSION_NS)
             return NMERR_SUCCESS;
-        if ((t = xu_map_add(&s->dns, &key, &err)) < 0)
+        if ((t = xu_map_add(&s->dns, &key, sizeof key, &err)) < 0)
             return err;
         tx = xu_map_item(&s->dns, (size_t)t);
         tx->ts = x->f->ts_ns;
@@ -91,14 +91,14 @@ static int http_message(flow *fl, const seen *x, int *status)
     int side = x->side, starts = !fl->http_in_msg[side];
     *status = 0;
     if (!xu_has(x->f, NMX_PROTO_HTTP)) {
-        if (starts && xu_tcp_payload(x->f, &m)) {
+        if (starts && xu_tcp_payload_of(x->f, &x->g, &m)) {
             fl->http_msg_ok[side] = (uint8_t)(xu_http_is_response(&m) ? 2 : 1);
             fl->http_in_msg[side] = 1;
         }
         return 0;
     }
     fl->http_in_msg[side] = 0;
-    if (!xu_msg_of(x->f, NMX_PROTO_HTTP, &m))
+    if (!xu_msg_in(x->f, NMX_PROTO_HTTP, &x->g, 1, &m))
         return 0;
     if (starts || m.p != x->f->bytes + x->g.l4_off + (DWORD)(x->f->bytes[x->g.l4_off + 12] >> 4) * 4) {
         *status = http_status(&m);
@@ -151,7 +151,7 @@ static int tls_handshake(flow *fl, const seen *x)
 {
     int side = x->side;
     xu_msg m;
-    if (!xu_msg_of(x->f, NMX_PROTO_TLS, &m))
+    if (!xu_msg_in(x->f, NMX_PROTO_TLS, &x->g, 1, &m))
         return 0;
     int whole = 0, type = xu_tls_handshake(&m, &whole);
     if (type < 0) { /* no record starts here: one that began earlier ends */
@@ -246,12 +246,12 @@ static DWORD smb2_message(state *s, const seen *x, uint64_t mid, int response)
     memset(&key, 0, sizeof key);
     key.k = x->fl->k;
     key.mid = mid;
-    long i = xu_map_find(&s->smb2, &key);
+    long i = xu_map_find(&s->smb2, &key, sizeof key);
     DWORD err = NMERR_SUCCESS;
     if (!response) {
         if (i >= 0)
             return NMERR_SUCCESS; /* a CANCEL, or the request again: the first time stands */
-        if ((i = xu_map_add(&s->smb2, &key, &err)) < 0)
+        if ((i = xu_map_add(&s->smb2, &key, sizeof key, &err)) < 0)
             return err;
         smb2_req *r = xu_map_item(&s->smb2, (size_t)i);
         r->ts = x->f->ts_ns;
@@ -282,7 +282,7 @@ RT_INTERNAL DWORD rt_smb2(state *s, const seen *x)
     smb2_part *part = &x->fl->smb2[x->side];
     int listed = xu_has(x->f, NMX_PROTO_SMB2);
     xu_msg m;
-    if (!xu_tcp_payload(x->f, &m))
+    if (!xu_tcp_payload_of(x->f, &x->g, &m))
         return NMERR_SUCCESS;
     DWORD rc = NMERR_SUCCESS, at = 0;
     if (part->total) { /* the rest of a message that began earlier */

@@ -323,14 +323,14 @@ static conn *connection_of(state *s, const xu_seg *g, DWORD frame, int *dir, DWO
 {
     xu_flow_key k;
     int side = xu_flow_key_of(&k, g->fam, 6, g->src, g->sp, g->dst, g->dp);
-    long i = xu_map_find(&s->conns, &k);
+    long i = xu_map_find(&s->conns, &k, sizeof k);
     conn *c = i >= 0 ? xu_map_item(&s->conns, (size_t)i) : NULL;
     if (c) {
         *dir = side != c->client;
         if (!xu_tcp_new_stream(&c->b, *dir, g))
             return c;
     }
-    if ((i = xu_map_add(&s->conns, &k, err)) < 0)
+    if ((i = xu_map_add(&s->conns, &k, sizeof k, err)) < 0)
         return NULL;
     c = xu_map_item(&s->conns, (size_t)i);
     int synack = (g->flags & (TH_SYN | TH_ACK)) == (TH_SYN | TH_ACK);

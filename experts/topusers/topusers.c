@@ -68,7 +68,6 @@ XU_CONFIGURE(tu_config, cfg_parse, normalise)
 /* ---- the endpoint table ---- */
 
 enum { K_ETH = 0, K_IP4 = 1, K_IP6 = 2, NKINDS = 3 };
-static const unsigned addr_len[NKINDS] = {6, 4, 16};
 static const int addr_fam[NKINDS] = {0, 4, 6};
 
 typedef struct endpoint {
@@ -78,24 +77,56 @@ typedef struct endpoint {
 
 #define EP_KEY offsetof(endpoint, txf)
 
-static DWORD add(xu_map *m, unsigned kind, const uint8_t *a, int tx, DWORD bytes)
+/* A source and destination seen together, with their endpoints' indices:
+ * a frame costs one lookup per header, not one per address. */
+typedef struct pair {
+    uint8_t kind, pad[3];
+    uint8_t addr[2][16]; /* [0] the source, [1] the destination (zero padded) */
+    uint32_t ep[2];
+} pair;
+
+#define PAIR_KEY offsetof(pair, ep)
+
+typedef struct tables {
+    xu_map endpoints, pairs;
+} tables;
+
+/* The index of the endpoint of `kind` at address a, added if new; -1 with *err set. */
+static long endpoint_of(xu_map *m, unsigned kind, const uint8_t *a, DWORD *err)
 {
     endpoint k;
     memset(&k, 0, EP_KEY);
     k.kind = (uint8_t)kind;
-    memcpy(k.addr, a, addr_len[kind]);
+    xu_addr_copy(k.addr, addr_fam[kind], a);
+    return xu_map_get(m, &k, EP_KEY, err);
+}
+
+/* Counts a header of `kind` from src to dst: sent by src, received by dst. */
+static DWORD add(tables *t, unsigned kind, const uint8_t *src, const uint8_t *dst, DWORD bytes)
+{
+    pair k;
+    memset(&k, 0, PAIR_KEY);
+    k.kind = (uint8_t)kind;
+    xu_addr_copy(k.addr[0], addr_fam[kind], src);
+    xu_addr_copy(k.addr[1], addr_fam[kind], dst);
     DWORD err = NMERR_SUCCESS;
-    long i = xu_map_get(m, &k, &err);
-    if (i < 0)
-        return err;
-    endpoint *e = xu_map_item(m, (size_t)i);
-    if (tx) {
-        e->txf++;
-        e->txb += bytes;
-    } else {
-        e->rxf++;
-        e->rxb += bytes;
+    long i = xu_map_find(&t->pairs, &k, PAIR_KEY);
+    if (i < 0) {
+        long s = endpoint_of(&t->endpoints, kind, src, &err);
+        long d = s >= 0 ? endpoint_of(&t->endpoints, kind, dst, &err) : -1;
+        if (d < 0 || (i = xu_map_add(&t->pairs, &k, PAIR_KEY, &err)) < 0)
+            return err;
+        pair *p = xu_map_item(&t->pairs, (size_t)i);
+        p->ep[0] = (uint32_t)s;
+        p->ep[1] = (uint32_t)d;
     }
+    const pair *p = xu_map_item(&t->pairs, (size_t)i);
+    endpoint *e = xu_map_item(&t->endpoints, p->ep[0]);
+    e->txf++;
+    e->txb += bytes;
+    e = xu_map_item(&t->endpoints, p->ep[1]);
+    e->rxf++;
+    e->rxb += bytes;
     return NMERR_SUCCESS;
 }
 
@@ -162,7 +193,7 @@ static DWORD report(HEXPERTKEY key, const xu_map *m, unsigned kind, unsigned lon
 /* Counts every Ethernet, IPv4 and IPv6 header of the frame (a tunnel's inner
  * ones too, as Wireshark's taps see each), sent by its source and received
  * by its destination. */
-static DWORD count_frame(xu_map *m, const xu_frame *f)
+static DWORD count_frame(tables *t, const xu_frame *f)
 {
     DWORD rc = NMERR_SUCCESS;
     for (unsigned i = 0; i < f->nlayers && rc == NMERR_SUCCESS; i++) {
@@ -187,8 +218,7 @@ static DWORD count_frame(xu_map *m, const xu_frame *f)
         default:
             continue;
         }
-        if ((rc = add(m, kind, f->bytes + o + src, 1, f->wirelen)) == NMERR_SUCCESS)
-            rc = add(m, kind, f->bytes + o + dst, 0, f->wirelen);
+        rc = add(t, kind, f->bytes + o + src, f->bytes + o + dst, f->wirelen);
     }
     return rc;
 }
@@ -201,19 +231,21 @@ BOOL WINAPI Run(HEXPERTKEY key, PEXPERTCONFIG config, PEXPERTSTARTUPINFO startup
     tu_config c;
     if (!xu_run_config(key, cfg_parse(config, &c), c.error))
         return FALSE;
-    xu_map m;
-    xu_map_init(&m, key, EP_KEY, sizeof(endpoint));
+    tables t;
+    xu_map_init(&t.endpoints, key, EP_KEY, sizeof(endpoint));
+    xu_map_init(&t.pairs, key, PAIR_KEY, sizeof(pair));
     xu_walk w;
     xu_frame f;
     DWORD rc = NMERR_SUCCESS;
     xu_walk_begin(&w, key, startup, "Counting endpoints");
     while (rc == NMERR_SUCCESS && xu_walk_next(&w, &f))
-        rc = count_frame(&m, &f);
+        rc = count_frame(&t, &f);
     if (rc == NMERR_SUCCESS)
         rc = w.rc;
     for (unsigned k = 0; k < NKINDS && rc == NMERR_NO_MORE_FRAMES; k++)
-        if ((rc = report(key, &m, k, c.top)) == NMERR_SUCCESS)
+        if ((rc = report(key, &t.endpoints, k, c.top)) == NMERR_SUCCESS)
             rc = NMERR_NO_MORE_FRAMES;
-    xu_map_free(&m);
+    xu_map_free(&t.pairs);
+    xu_map_free(&t.endpoints);
     return xu_run_end(key, NAME, rc);
 }
