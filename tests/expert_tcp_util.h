@@ -50,6 +50,10 @@ static int run_on(nmx_expert *ex, const char *path, const char *text, result *ou
     opt.capture = (HCAPTURE)out->cap;
     opt.config = c;
     opt.time_limit_ms = time_limit_ms;
+    /* A terminated expert frees tens of thousands of entries: under ASan on
+     * a loaded machine that can pass the default 2 s grace (H6) without
+     * being a hang. */
+    opt.grace_ms = 20000;
     out->rc = nmx_run_start(ex, &opt, &out->run);
     free(c);
     if (out->rc != NMERR_SUCCESS)
