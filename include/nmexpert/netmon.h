@@ -836,7 +836,9 @@ NMX_API int64_t WINAPI GetFrameTimeStamp(HFRAME hFrame);
 NMX_API DWORD WINAPI GetFrameMacType(HFRAME hFrame);
 /* The frame's number, 0-based (C2); INVALID_FRAME_NUMBER for a bad handle. */
 NMX_API DWORD WINAPI GetFrameNumber(HFRAME hFrame);
-/* The frame's FRAME record; valid until the run ends (C5). */
+/* The frame's FRAME record: the capture's, or for a frame read in place from a
+ * mapped pcap/pcapng file a copy in a buffer of the calling thread, valid
+ * until its next call (the one ExpertGetFrame filled when it holds that frame). */
 NMX_API ULPFRAME WINAPI GetFrameFromFrameHandle(HFRAME hFrame);
 
 /* ========================================================================
