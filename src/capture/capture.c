@@ -244,7 +244,7 @@ static int attach_inputs(nmx_capture *cap, const int *fds, int n)
     if (n - NMX__EXPORT_FDS > NMX__MAX_INMAPS)
         return EINVAL;
     for (int i = NMX__EXPORT_FDS; i < n; i++) {
-        int e = nmx__inmap_attach(&cap->maps[cap->nmaps], fds[i]);
+        int e = nmx__inmap_attach(&cap->maps[cap->nmaps], fds[i], cap->path);
         if (e)
             return e;
         cap->nmaps++;
@@ -511,11 +511,26 @@ int nmx_capture_link_type(const nmx_capture *cap) {
     return atomic_load(&cap->sh->nlts) ? cap->sh->lts[0] : -1;
 }
 
+/* The damage (C6): a mapped input cut short while open (whether or not a
+ * fault showed it: a worker may have met it, or nobody yet), else what the
+ * reader found; NULL if none. The reading has ended. */
+static const char *damage(const nmx_capture *cap)
+{
+    for (unsigned k = 0; k < cap->nmaps; k++) {
+        const nmx__inmap *m = &cap->maps[k];
+        struct stat st;
+        if (atomic_load(&m->lost) < m->size ||
+            (fstat(m->fd, &st) == 0 && (uint64_t)st.st_size < m->size))
+            return m->changed;
+    }
+    return cap->sh->error[0] ? cap->sh->error : NULL;
+}
+
 const char *nmx_capture_error(const nmx_capture *cap) {
     if (!nmx__capture_valid(cap))
         return NULL;
     nmx__capture_wait_done(cap);
-    return cap->sh->error[0] ? cap->sh->error : NULL;
+    return damage(cap);
 }
 
 const char *nmx_capture_path(const nmx_capture *cap) { return nmx__capture_valid(cap) ? cap->path : NULL; }
@@ -528,7 +543,7 @@ DWORD nmx_capture_get_info(const nmx_capture *cap, nmx_capture_info *out) {
     nmx__capture_wait_done(cap);
     *out = cap->sh->info;
     out->path = cap->path;
-    out->error = cap->sh->error[0] ? cap->sh->error : NULL;
+    out->error = damage(cap);
     /* The strings are this process's (a worker's view has no inputs). */
     out->file_type = cap->ninputs ? cap->info0.file_type : NULL;
     out->compression = cap->ninputs ? cap->info0.compression : NULL;
@@ -570,6 +585,8 @@ DWORD nmx_capture_frame(const nmx_capture *cap, DWORD number, nmx_frame *out) {
     const FRAME *f = nmx__frame_view(cap, number, r, NMX__VIEW_OTHER);
     if (!f)
         return NMERR_OUT_OF_MEMORY;
+    if (nmx__inmap_lost(cap->maps, r))
+        return NMERR_MEMORY_MAPPED_FILE_ERROR; /* its input was cut short: nmx_capture_error */
     out->number = number;
     out->hframe = nmx__hframe_make(cap, number);
     out->frame = f;

@@ -41,13 +41,38 @@ typedef struct nmx__inmap {
     int fd;             /* open read-only; -1 when not mapped */
     const uint8_t *base;
     uint64_t size;      /* bytes mapped: the file's size when the capture was opened */
+    _Atomic uint64_t lost; /* bytes from here on are not the file's: `size` at first, lowered when
+                              the file is found cut short (inmap_guard.c); a worker mapping a file
+                              already cut maps less than the host's frames need, and they are lost */
+    int slot;           /* in the fault handler's registry (inmap_guard.c) */
+    char *changed;      /* the damage text (C6) naming the file, for when it is cut short */
 } nmx__inmap;
 
-/* inmap.c: map the file at `path`, or the one open as fd (duplicated), whole
- * and read-only; 0 or an errno value. Close with nmx__inmap_close. */
+/* inmap.c: map the file at `path`, or the one open as fd (duplicated and
+ * named `name` in messages), whole and read-only, guarded against being cut
+ * short; 0 or an errno value. Close with nmx__inmap_close. */
 int nmx__inmap_open(nmx__inmap *m, const char *path);
-int nmx__inmap_attach(nmx__inmap *m, int fd);
+int nmx__inmap_attach(nmx__inmap *m, int fd, const char *name);
 void nmx__inmap_close(nmx__inmap *m);
+
+/* inmap_guard.c: register m's mapping with the fault handler (0, or -1 when
+ * the registry is full), before it is used; unregister it before unmapping.
+ * nmx__inmap_repair, called by the SIGBUS handler (src/host/fault.c) with a
+ * synchronous fault's address: 1 when it was in a registered mapping, now
+ * repaired with zero pages and m->lost lowered (the access may resume), 0
+ * otherwise. Async-signal-safe. */
+int nmx__inmap_guard(nmx__inmap *m);
+void nmx__inmap_unguard(nmx__inmap *m);
+int nmx__inmap_repair(const void *addr);
+
+/* 1 when frame r's bytes reach past where its input was cut short (or past
+ * what a worker could map of it): they are not the file's (the change is
+ * reported as damage, C6). */
+static inline int nmx__inmap_lost(const nmx__inmap *maps, const nmx__frec *r)
+{
+    return r->in && r->off + r->caplen >
+                        atomic_load_explicit(&maps[r->in - 1].lost, memory_order_relaxed);
+}
 
 #define NMX__MAX_INMAPS 64 /* the first inputs, mapped when they can be; later ones are spooled */
 

@@ -52,6 +52,12 @@ static DWORD try_frame(const request *q, uint32_t i, int *found)
             return NMERR_OUT_OF_MEMORY;
         *found = 1;
     }
+    /* Its input was cut short under us (inmap_guard.c): its bytes read
+     * zeros, so it is damage (C6), named by nmx_capture_error, not a frame. */
+    if (nmx__inmap_lost(q->cap->maps, nmx__rec(q->cap, i))) {
+        *found = 0;
+        return NMERR_MEMORY_MAPPED_FILE_ERROR;
+    }
     return NMERR_SUCCESS;
 }
 
