@@ -180,7 +180,8 @@ typedef struct nmx_frame {
 
 /* Frame `number` of the capture. Errors: NMERR_INVALID_PARAMETER (out NULL),
  * NMERR_INVALID_HCAPTURE, NMERR_FRAME_NOT_FOUND (number >= frames),
- * NMERR_OUT_OF_MEMORY (no buffer for `frame`). */
+ * NMERR_OUT_OF_MEMORY (no buffer for `frame`), NMERR_MEMORY_MAPPED_FILE_ERROR
+ * (its input file was cut short while open: nmx_capture_error says which). */
 NMX_API DWORD nmx_capture_frame(const nmx_capture *cap, DWORD number, nmx_frame *out);
 
 /* ------------------------------------------------------------------------

@@ -807,6 +807,8 @@ NMX_API DWORD WINAPI ExpertGetStartupInfo(HEXPERTKEY hExpertKey, PEXPERTSTARTUPI
  * exist; NMERR_FRAME_FAILED_FILTER for one that fails the filter (C3);
  * NMERR_INVALID_PARAMETER (a NULL or unwritable descriptor, unknown Direction);
  * NMERR_INVALID_HFILTER (not a live filter of this run);
+ * NMERR_MEMORY_MAPPED_FILE_ERROR (the frame's input file was cut short while
+ * open, C6: the capture's error names it);
  * NMERR_EXPERT_TERMINATE (H4). */
 NMX_API DWORD WINAPI ExpertGetFrame(HEXPERTKEY hExpertKey, DWORD Direction, DWORD RequestFlags,
                                     DWORD RequestedFrameNumber, HFILTER hFilter,
