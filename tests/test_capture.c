@@ -502,12 +502,12 @@ TEST(test_c5_descriptor_points_at_the_frame_and_its_recognised_layers) {
     CHECK_EQ(nmx__capture_get_frame(cap, NULL, NULL, GET_SPECIFIED_FRAME, 0, 3, &d), NMERR_SUCCESS);
     CHECK_EQ(d.lpRecognizeDataTable->nRecognizeDatas, 2);
     CHECK_EQ(d.lpRecognizeDataTable->RecognizeData[1].ProtocolID, NMX_PROTO_ARP);
-    /* after walking everything, the first descriptor's memory is intact (C5) */
+    /* after walking everything, the first descriptor's table is intact: it is
+     * the capture's (pFrame is promised only until the next call, C5) */
+    CHECK_EQ(((uintptr_t)d0.pFrame) % 8, 0);
     DWORD got[8];
     walk(cap, NULL, NULL, GET_FRAME_NEXT_FORWARD, 0, got, 8);
-    CHECK_EQ(d0.pFrame->FrameLength, tf[0].len);
     CHECK_EQ(d0.lpRecognizeDataTable->RecognizeData[2].nProtocolOffset, 34);
-    CHECK_EQ(((uintptr_t)d0.pFrame) % 8, 0);
     nmx_capture_close(cap);
 }
 

@@ -11,9 +11,12 @@
  *   (c) a second walk_expert run over the capture (b) read: the
  *       ExpertGetFrame pass alone;
  *   (d) the command `nmexpert run --in-process FILE`: every bundled expert;
- *   (e) `nmexpert run FILE`: the same, each expert in a worker process;
+ *   (d5) the same with the issue's five experts (-e topusers -e protdist
+ *       -e propdist -e tcpretrans -e resptime);
+ *   (e) `nmexpert run FILE`: every bundled expert, each in a worker process;
  * then frames per second of each and its ratio to (a) (frames/s of the step
- * over frames/s of (a)). The issue's targets: (b) >= 1.0, (d) >= 0.5.
+ * over frames/s of (a)). The issue's targets: (b) >= 1.0, (d5) >= 0.5 (the
+ * issue named five experts; (d) runs the seven bundled now).
  *
  * Without FILE, a synthetic capture is used: 1,000,000 Ethernet/IPv4 frames,
  * 70 % TCP and 30 % UDP, of 60 to 1514 bytes (half 60-128, a quarter
@@ -297,9 +300,13 @@ static int walk(nmx_expert *ex, nmx_capture *cap, uint64_t want_sum, double *wal
 
 /* ---- (d) the command ------------------------------------------------------ */
 
-/* Wall time of `nmexpert run [--in-process] FILE` (every bundled expert),
- * its output thrown away. */
-static int command(const char *nmexpert, const char *path, int in_process, double *wall)
+/* The experts issue 10 named: (d5) runs these. */
+static const char *const five[] = {"topusers", "protdist", "propdist", "tcpretrans", "resptime"};
+#define NFIVE (sizeof five / sizeof five[0])
+
+/* Wall time of `nmexpert run [--in-process] [-e NAME ...] FILE` (every
+ * bundled expert, or the five), its output thrown away. */
+static int command(const char *nmexpert, const char *path, int in_process, int only_five, double *wall)
 {
     double t0 = now();
     pid_t pid = fork();
@@ -311,10 +318,19 @@ static int command(const char *nmexpert, const char *path, int in_process, doubl
             dup2(fd, 1);
             dup2(fd, 2);
         }
+        const char *argv[6 + 2 * NFIVE];
+        int n = 0;
+        argv[n++] = nmexpert;
+        argv[n++] = "run";
         if (in_process)
-            execl(nmexpert, nmexpert, "run", "--in-process", path, (char *)NULL);
-        else
-            execl(nmexpert, nmexpert, "run", path, (char *)NULL);
+            argv[n++] = "--in-process";
+        for (size_t k = 0; only_five && k < NFIVE; k++) {
+            argv[n++] = "-e";
+            argv[n++] = five[k];
+        }
+        argv[n++] = path;
+        argv[n] = NULL;
+        execv(nmexpert, (char *const *)argv);
         _exit(127);
     }
     int st;
@@ -351,7 +367,7 @@ static double median(double *v, int n)
     return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-enum { A_BARE, B_OPEN_WALK, C_WALK, C_LOOP, D_CMD, E_CMD_ISO, NSTEPS };
+enum { A_BARE, B_OPEN_WALK, C_WALK, C_LOOP, D_CMD, D5_CMD, E_CMD_ISO, NSTEPS };
 #define MAX_ROUNDS 101
 
 /* One round: every step once. 0 or -1. */
@@ -378,8 +394,9 @@ static int round_once(const char *path, nmx_expert *ex, const char *nmexpert, ui
     t[B_OPEN_WALK] = now() - t0;
     bad = bad || walk(ex, cap, *want_sum, &t[C_WALK], &t[C_LOOP]) != 0;
     nmx_capture_close(cap);
-    bad = bad || command(nmexpert, path, 1, &t[D_CMD]) != 0;
-    bad = bad || command(nmexpert, path, 0, &t[E_CMD_ISO]) != 0;
+    bad = bad || command(nmexpert, path, 1, 0, &t[D_CMD]) != 0;
+    bad = bad || command(nmexpert, path, 1, 1, &t[D5_CMD]) != 0;
+    bad = bad || command(nmexpert, path, 0, 0, &t[E_CMD_ISO]) != 0;
     return bad ? -1 : 0;
 }
 
@@ -461,12 +478,14 @@ int main(int argc, char **argv)
     row("(c) walk_expert run over the capture read in (b)", m[C_WALK], f, m[A_BARE]);
     row("    (c)'s loop alone, timed inside Run", m[C_LOOP], f, m[A_BARE]);
     row("(d) nmexpert run --in-process FILE (every bundled expert)", m[D_CMD], f, m[A_BARE]);
-    row("(e) nmexpert run FILE (the same, each in a worker process)", m[E_CMD_ISO], f, m[A_BARE]);
+    row("(d5) the same, -e for the issue's five experts", m[D5_CMD], f, m[A_BARE]);
+    row("(e) nmexpert run FILE (every expert, each in a worker process)", m[E_CMD_ISO], f, m[A_BARE]);
     printf("\n'vs (a)': frames/s of the step / frames/s of (a)\n");
     printf("  (b) open + one pass of a walking expert  %.3f  (target >= 1.0: %s)\n", m[A_BARE] / m[B_OPEN_WALK],
            m[A_BARE] / m[B_OPEN_WALK] >= 1.0 ? "PASS" : "MISS");
-    printf("  (d) the command, five experts            %.3f  (target >= 0.5: %s)\n", m[A_BARE] / m[D_CMD],
-           m[A_BARE] / m[D_CMD] >= 0.5 ? "PASS" : "MISS");
+    printf("  (d5) the command, the five experts       %.3f  (target >= 0.5: %s)\n", m[A_BARE] / m[D5_CMD],
+           m[A_BARE] / m[D5_CMD] >= 0.5 ? "PASS" : "MISS");
+    printf("  (d) the command, every bundled expert    %.3f\n", m[A_BARE] / m[D_CMD]);
     printf("  (e) the same, isolated                   %.3f\n", m[A_BARE] / m[E_CMD_ISO]);
     return 0;
 }

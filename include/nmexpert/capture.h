@@ -162,12 +162,16 @@ NMX_API DWORD nmx_capture_get_info(const nmx_capture *cap, nmx_capture_info *out
  * first) into out (may be NULL when n is 0); returns how many there are. */
 NMX_API unsigned nmx_capture_link_types(const nmx_capture *cap, int *out, unsigned n);
 
-/* One frame, as stored. Every pointer stays valid until the capture closes. */
+/* One frame, as stored. Every pointer but `frame` stays valid until the
+ * capture closes; `frame` too when the frame was spooled, else (a frame read
+ * in place from a mapped pcap/pcapng file, docs/CAPTURES.md) it is a copy in
+ * a buffer of the calling thread, valid until the thread's next
+ * nmx_capture_frame or GetFrameFromFrameHandle. */
 typedef struct nmx_frame {
     DWORD number;                        /* 0-based (C2) */
     HFRAME hframe;                       /* the handle the Netmon functions take */
     const FRAME *frame;                  /* TimeStamp, FrameLength, nBytesAvail, MacFrame */
-    const uint8_t *bytes;                /* frame->MacFrame */
+    const uint8_t *bytes;                /* the bytes (frame->MacFrame holds the same) */
     uint32_t wire_len, cap_len;
     int64_t ts_ns;
     int link_type;                       /* DLT_* of this frame */
@@ -175,7 +179,9 @@ typedef struct nmx_frame {
 } nmx_frame;
 
 /* Frame `number` of the capture. Errors: NMERR_INVALID_PARAMETER (out NULL),
- * NMERR_INVALID_HCAPTURE, NMERR_FRAME_NOT_FOUND (number >= frames). */
+ * NMERR_INVALID_HCAPTURE, NMERR_FRAME_NOT_FOUND (number >= frames),
+ * NMERR_OUT_OF_MEMORY (no buffer for `frame`), NMERR_MEMORY_MAPPED_FILE_ERROR
+ * (its input file was cut short while open: nmx_capture_error says which). */
 NMX_API DWORD nmx_capture_frame(const nmx_capture *cap, DWORD number, nmx_frame *out);
 
 /* ------------------------------------------------------------------------

@@ -807,6 +807,8 @@ NMX_API DWORD WINAPI ExpertGetStartupInfo(HEXPERTKEY hExpertKey, PEXPERTSTARTUPI
  * exist; NMERR_FRAME_FAILED_FILTER for one that fails the filter (C3);
  * NMERR_INVALID_PARAMETER (a NULL or unwritable descriptor, unknown Direction);
  * NMERR_INVALID_HFILTER (not a live filter of this run);
+ * NMERR_MEMORY_MAPPED_FILE_ERROR (the frame's input file was cut short while
+ * open, C6: the capture's error names it);
  * NMERR_EXPERT_TERMINATE (H4). */
 NMX_API DWORD WINAPI ExpertGetFrame(HEXPERTKEY hExpertKey, DWORD Direction, DWORD RequestFlags,
                                     DWORD RequestedFrameNumber, HFILTER hFilter,
@@ -836,7 +838,9 @@ NMX_API int64_t WINAPI GetFrameTimeStamp(HFRAME hFrame);
 NMX_API DWORD WINAPI GetFrameMacType(HFRAME hFrame);
 /* The frame's number, 0-based (C2); INVALID_FRAME_NUMBER for a bad handle. */
 NMX_API DWORD WINAPI GetFrameNumber(HFRAME hFrame);
-/* The frame's FRAME record; valid until the run ends (C5). */
+/* The frame's FRAME record: the capture's, or for a frame read in place from a
+ * mapped pcap/pcapng file a copy in a buffer of the calling thread, valid
+ * until its next call (the one ExpertGetFrame filled when it holds that frame). */
 NMX_API ULPFRAME WINAPI GetFrameFromFrameHandle(HFRAME hFrame);
 
 /* ========================================================================

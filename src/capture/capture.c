@@ -33,7 +33,7 @@
 #include <unistd.h>
 
 _Static_assert(sizeof(uintptr_t) == 8, "HFRAME encoding needs 64-bit pointers");
-_Static_assert(sizeof(nmx__frec) == 16, "frame record is 16 bytes");
+_Static_assert(sizeof(nmx__frec) == 32, "frame record is 32 bytes");
 
 
 void nmx__errf(char *errbuf, size_t errlen, const char *fmt, ...) {
@@ -135,6 +135,8 @@ static void capture_free(nmx_capture *cap)
     nmx__spool_destroy(&cap->index);
     nmx__spool_destroy(&cap->tabs);
     nmx__spool_destroy(&cap->waits);
+    for (unsigned k = 0; k < cap->nmaps; k++)
+        nmx__inmap_close(&cap->maps[k]);
     for (unsigned i = 0; i < cap->ninputs; i++)
         free((char *)cap->inputs[i].path);
     free(cap->inputs);
@@ -224,14 +226,30 @@ void nmx__capture_finish(nmx_capture *cap, uint32_t n)
 
 int nmx__capture_export(const nmx_capture *cap, int *fds, int max)
 {
-    if (!fds || max < NMX__EXPORT_FDS || !nmx__capture_valid(cap) || cap->attached ||
+    if (!fds || !nmx__capture_valid(cap) || cap->attached || max < NMX__EXPORT_FDS + (int)cap->nmaps ||
         cap->index.fd < 0 || cap->data.anon)
         return -1;
     fds[0] = cap->index.fd;
     fds[1] = cap->data.fd;
     fds[2] = cap->tabs.fd;
     fds[3] = cap->waits.fd;
-    return NMX__EXPORT_FDS;
+    for (unsigned k = 0; k < cap->nmaps; k++)
+        fds[NMX__EXPORT_FDS + k] = cap->maps[k].fd;
+    return NMX__EXPORT_FDS + (int)cap->nmaps;
+}
+
+/* The host's mapped inputs, fds[NMX__EXPORT_FDS ...], in its order. */
+static int attach_inputs(nmx_capture *cap, const int *fds, int n)
+{
+    if (n - NMX__EXPORT_FDS > NMX__MAX_INMAPS)
+        return EINVAL;
+    for (int i = NMX__EXPORT_FDS; i < n; i++) {
+        int e = nmx__inmap_attach(&cap->maps[cap->nmaps], fds[i], cap->path);
+        if (e)
+            return e;
+        cap->nmaps++;
+    }
+    return 0;
 }
 
 static int attach_spools(nmx_capture *cap, const int *fds)
@@ -271,6 +289,8 @@ DWORD nmx__capture_attach(const int *fds, int n, const char *path, nmx_capture *
     cap->data.fd = cap->index.fd = cap->tabs.fd = cap->waits.fd = -1;
     cap->attached = 1;
     int e = (cap->path = strdup(path ? path : "")) ? attach_spools(cap, fds) : ENOMEM;
+    if (!e)
+        e = attach_inputs(cap, fds, n);
     if (e || !slot_take(cap)) {
         capture_free(cap);
         return e == ENOMEM ? NMERR_OUT_OF_MEMORY : e ? NMERR_INVALID_PARAMETER : NMERR_NO_HANDLES;
@@ -286,7 +306,9 @@ int nmx__capture_map(const nmx_capture *cap, uint32_t i)
     if (e)
         return e;
     const nmx__frec *r = nmx__rec(cap, i);
-    e = nmx__spool_map(&c->data, r->off);
+    if (r->in > cap->nmaps)
+        return EINVAL; /* a mapped input the host did not hand over */
+    e = r->in ? 0 : nmx__spool_map(&c->data, r->off);
     return e ? e : nmx__spool_map(&c->tabs, (uint64_t)r->rtab * 8);
 }
 
@@ -345,6 +367,21 @@ static int keep_inputs(nmx_capture *cap, const nmx__source *src) {
     return 1;
 }
 
+/* Map the first inputs that are uncompressed pcap or pcapng files (the ones
+ * whose frames the source can say are stored verbatim, at file_off). An input
+ * that cannot be mapped is spooled, as any other. */
+static void map_inputs(nmx_capture *cap)
+{
+    for (unsigned i = 0; i < cap->ninputs && i < NMX__MAX_INMAPS; i++) {
+        const nmx_capture_input *in = &cap->inputs[i];
+        int pcap = strcmp(in->format_name, "pcapng") == 0 || strstr(in->format_name, "pcap") != NULL;
+        if (!pcap || strcmp(in->compression, "none") != 0 || strcmp(in->path, "-") == 0)
+            continue;
+        if (nmx__inmap_open(&cap->maps[cap->nmaps], in->path) == 0)
+            cap->map_of[i] = (uint8_t)++cap->nmaps;
+    }
+}
+
 void nmx__capture_inputs_final(nmx_capture *cap, const nmx__source *src)
 {
     for (unsigned i = 0; i < cap->ninputs && i < nmx__source_inputs(src); i++) {
@@ -379,6 +416,7 @@ DWORD nmx_capture_open_inputs(const char *const *paths, size_t n, nmx_capture **
         return e == ENOMEM ? NMERR_OUT_OF_MEMORY : NMERR_FILE_READ_ERROR;
     }
     cap->wsh->info = cap->info0;
+    map_inputs(cap);
     int e = nmx__reader_start(cap, src); /* owns src from here */
     if (e || !slot_take(cap)) {
         if (e)
@@ -473,11 +511,26 @@ int nmx_capture_link_type(const nmx_capture *cap) {
     return atomic_load(&cap->sh->nlts) ? cap->sh->lts[0] : -1;
 }
 
+/* The damage (C6): a mapped input cut short while open (whether or not a
+ * fault showed it: a worker may have met it, or nobody yet), else what the
+ * reader found; NULL if none. The reading has ended. */
+static const char *damage(const nmx_capture *cap)
+{
+    for (unsigned k = 0; k < cap->nmaps; k++) {
+        const nmx__inmap *m = &cap->maps[k];
+        struct stat st;
+        if (atomic_load(&m->lost) < m->size ||
+            (fstat(m->fd, &st) == 0 && (uint64_t)st.st_size < m->size))
+            return m->changed;
+    }
+    return cap->sh->error[0] ? cap->sh->error : NULL;
+}
+
 const char *nmx_capture_error(const nmx_capture *cap) {
     if (!nmx__capture_valid(cap))
         return NULL;
     nmx__capture_wait_done(cap);
-    return cap->sh->error[0] ? cap->sh->error : NULL;
+    return damage(cap);
 }
 
 const char *nmx_capture_path(const nmx_capture *cap) { return nmx__capture_valid(cap) ? cap->path : NULL; }
@@ -490,7 +543,7 @@ DWORD nmx_capture_get_info(const nmx_capture *cap, nmx_capture_info *out) {
     nmx__capture_wait_done(cap);
     *out = cap->sh->info;
     out->path = cap->path;
-    out->error = cap->sh->error[0] ? cap->sh->error : NULL;
+    out->error = damage(cap);
     /* The strings are this process's (a worker's view has no inputs). */
     out->file_type = cap->ninputs ? cap->info0.file_type : NULL;
     out->compression = cap->ninputs ? cap->info0.compression : NULL;
@@ -529,14 +582,18 @@ DWORD nmx_capture_frame(const nmx_capture *cap, DWORD number, nmx_frame *out) {
     if (nmx__capture_wait(cap, number, NULL, NULL) != 1)
         return NMERR_FRAME_NOT_FOUND;
     const nmx__frec *r = nmx__rec(cap, number);
-    const FRAME *f = nmx__frame(cap, r);
+    const FRAME *f = nmx__frame_view(cap, number, r, NMX__VIEW_OTHER);
+    if (!f)
+        return NMERR_OUT_OF_MEMORY;
+    if (nmx__inmap_lost(cap->maps, r))
+        return NMERR_MEMORY_MAPPED_FILE_ERROR; /* its input was cut short: nmx_capture_error */
     out->number = number;
     out->hframe = nmx__hframe_make(cap, number);
     out->frame = f;
-    out->bytes = f->MacFrame;
-    out->wire_len = f->FrameLength;
-    out->cap_len = f->nBytesAvail;
-    out->ts_ns = f->TimeStamp;
+    out->bytes = nmx__bytes(cap, r);
+    out->wire_len = r->wire;
+    out->cap_len = r->caplen;
+    out->ts_ns = r->ts;
     out->link_type = cap->sh->lts[r->lt];
     out->recognized = nmx__rtab(cap, r);
     return NMERR_SUCCESS;
@@ -546,16 +603,10 @@ DWORD nmx_capture_frame(const nmx_capture *cap, DWORD number, nmx_frame *out) {
  * The Netmon frame functions (netmon.h): invalid handles give 0 / NULL.
  * ------------------------------------------------------------------------ */
 
-static const FRAME *frame_of(HFRAME hf, const nmx_capture **capp, DWORD *np) {
+static const nmx__frec *rec_of(HFRAME hf) {
     DWORD n;
     const nmx_capture *cap = nmx__hframe_resolve(hf, &n);
-    if (!cap)
-        return NULL;
-    if (capp)
-        *capp = cap;
-    if (np)
-        *np = n;
-    return nmx__frame(cap, nmx__rec(cap, n));
+    return cap ? nmx__rec(cap, n) : NULL;
 }
 
 DWORD WINAPI GetCaptureTotalFrames(HCAPTURE hCapture) { return nmx_capture_frames(hCapture); }
@@ -566,26 +617,23 @@ HCAPTURE WINAPI GetFrameCaptureHandle(HFRAME hFrame) {
 }
 
 DWORD WINAPI GetFrameLength(HFRAME hFrame) {
-    const FRAME *f = frame_of(hFrame, NULL, NULL);
-    return f ? f->FrameLength : 0;
+    const nmx__frec *r = rec_of(hFrame);
+    return r ? r->wire : 0;
 }
 
 DWORD WINAPI GetFrameStoredLength(HFRAME hFrame) {
-    const FRAME *f = frame_of(hFrame, NULL, NULL);
-    return f ? f->nBytesAvail : 0;
+    const nmx__frec *r = rec_of(hFrame);
+    return r ? r->caplen : 0;
 }
 
 int64_t WINAPI GetFrameTimeStamp(HFRAME hFrame) {
-    const FRAME *f = frame_of(hFrame, NULL, NULL);
-    return f ? f->TimeStamp : 0;
+    const nmx__frec *r = rec_of(hFrame);
+    return r ? r->ts : 0;
 }
 
 DWORD WINAPI GetFrameMacType(HFRAME hFrame) {
-    const nmx_capture *cap;
-    DWORD n;
-    if (!frame_of(hFrame, &cap, &n))
-        return MAC_TYPE_UNKNOWN;
-    return nmx__rec(cap, n)->mac; /* the source maps Netmon media types and link types alike */
+    const nmx__frec *r = rec_of(hFrame);
+    return r ? r->mac : MAC_TYPE_UNKNOWN; /* the source maps Netmon media types and link types alike */
 }
 
 DWORD WINAPI GetFrameNumber(HFRAME hFrame) {
@@ -594,6 +642,9 @@ DWORD WINAPI GetFrameNumber(HFRAME hFrame) {
 }
 
 ULPFRAME WINAPI GetFrameFromFrameHandle(HFRAME hFrame) {
-    /* The FRAME is read-only memory: the cast only matches Netmon's type. */
-    return (ULPFRAME)(uintptr_t)frame_of(hFrame, NULL, NULL);
+    /* The capture's read-only FRAME, or the calling thread's copy of a mapped
+     * input's frame (nmx__frame_view): the cast only matches Netmon's type. */
+    DWORD n;
+    const nmx_capture *cap = nmx__hframe_resolve(hFrame, &n);
+    return cap ? (ULPFRAME)(uintptr_t)nmx__frame_view(cap, n, nmx__rec(cap, n), NMX__VIEW_OTHER) : NULL;
 }

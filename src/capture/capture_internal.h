@@ -16,16 +16,65 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-/* One frame in the index: 16 bytes, in the capture's index spool. Its FRAME
- * record (time stamp, lengths) and bytes live in the data spool at `off`,
- * 8-byte aligned, so the descriptor's pFrame points straight into the
- * capture and needs no per-run copy. */
+/* One frame in the index: 32 bytes, in the capture's index spool. Its time
+ * stamp and lengths are here; its bytes are either in the data spool, after
+ * a FRAME record (TimeStamp, FrameLength, nBytesAvail) 8-byte aligned at
+ * `off`, so that pFrame points straight into the capture (in == 0), or, for
+ * a frame stored verbatim in an uncompressed input file, in that file's
+ * mapping at `off` (in == k + 1 for the capture's mapped input k): nothing
+ * copied while reading, and a FRAME made per thread when asked for one
+ * (frame_view.c). */
 typedef struct nmx__frec {
-    uint64_t off;  /* of the FRAME record in the data spool */
+    uint64_t off;  /* of the FRAME record in the data spool, or of the bytes in the input */
+    int64_t ts;    /* TimeStamp: ns since the epoch */
+    uint32_t wire; /* FrameLength */
+    uint32_t caplen; /* nBytesAvail */
     uint32_t rtab; /* its recognition table: offset / 8 in the tables spool */
-    uint16_t lt;   /* index of its link type in the shared header's lts */
-    uint16_t mac;  /* its MAC_TYPE_* (GetFrameMacType), from the source */
+    uint16_t in;   /* 0: the data spool; k + 1: mapped input k */
+    uint8_t lt;    /* index of its link type in the shared header's lts */
+    uint8_t mac;   /* its MAC_TYPE_* (GetFrameMacType), from the source */
 } nmx__frec;
+
+/* An input file mapped whole, read-only (shared: its pages are the page
+ * cache's, never the process's anonymous memory, C8). */
+typedef struct nmx__inmap {
+    int fd;             /* open read-only; -1 when not mapped */
+    const uint8_t *base;
+    uint64_t size;      /* bytes mapped: the file's size when the capture was opened */
+    _Atomic uint64_t lost; /* bytes from here on are not the file's: `size` at first, lowered when
+                              the file is found cut short (inmap_guard.c); a worker mapping a file
+                              already cut maps less than the host's frames need, and they are lost */
+    int slot;           /* in the fault handler's registry (inmap_guard.c) */
+    char *changed;      /* the damage text (C6) naming the file, for when it is cut short */
+} nmx__inmap;
+
+/* inmap.c: map the file at `path`, or the one open as fd (duplicated and
+ * named `name` in messages), whole and read-only, guarded against being cut
+ * short; 0 or an errno value. Close with nmx__inmap_close. */
+int nmx__inmap_open(nmx__inmap *m, const char *path);
+int nmx__inmap_attach(nmx__inmap *m, int fd, const char *name);
+void nmx__inmap_close(nmx__inmap *m);
+
+/* inmap_guard.c: register m's mapping with the fault handler (0, or -1 when
+ * the registry is full), before it is used; unregister it before unmapping.
+ * nmx__inmap_repair, called by the SIGBUS handler (src/host/fault.c) with a
+ * synchronous fault's address: 1 when it was in a registered mapping, now
+ * repaired with zero pages and m->lost lowered (the access may resume), 0
+ * otherwise. Async-signal-safe. */
+int nmx__inmap_guard(nmx__inmap *m);
+void nmx__inmap_unguard(nmx__inmap *m);
+int nmx__inmap_repair(const void *addr);
+
+/* 1 when frame r's bytes reach past where its input was cut short (or past
+ * what a worker could map of it): they are not the file's (the change is
+ * reported as damage, C6). */
+static inline int nmx__inmap_lost(const nmx__inmap *maps, const nmx__frec *r)
+{
+    return r->in && r->off + r->caplen >
+                        atomic_load_explicit(&maps[r->in - 1].lost, memory_order_relaxed);
+}
+
+#define NMX__MAX_INMAPS 64 /* the first inputs, mapped when they can be; later ones are spooled */
 
 #define NMX__MAX_LTS 8
 
@@ -69,6 +118,9 @@ struct _CAPTURE {
     nmx__spool index; /* the shared page, then nmx__frec per frame */
     nmx__spool tabs;  /* RECOGNIZEDATATABLEs, interned: one per distinct set of layers */
     nmx__spool waits; /* the workers' wait queue (one page), writable by them */
+    nmx__inmap maps[NMX__MAX_INMAPS]; /* uncompressed pcap/pcapng inputs, mapped (in = k + 1) */
+    unsigned nmaps;
+    uint8_t map_of[NMX__MAX_INMAPS];  /* input i's k + 1 in maps, 0 when not mapped (the reader's) */
     const nmx__cap_shared *sh; /* read-only view of the shared page */
     nmx__cap_shared *wsh;      /* the reader's writable view (NULL attached) */
     nmx__waitq local;          /* the host's runs wait here */
@@ -81,21 +133,38 @@ struct _CAPTURE {
     char *path;
 };
 
-/* Frame i's record, FRAME and recognition table. i < nframes (published),
+/* Frame i's record, bytes and recognition table. i < nframes (published),
  * and, attached, nmx__capture_map(cap, i) done. */
 static inline const nmx__frec *nmx__rec(const nmx_capture *cap, uint32_t i)
 {
     return (const nmx__frec *)(const void *)nmx__spool_at(&cap->index,
                                                           NMX__INDEX_BASE + (uint64_t)i * sizeof(nmx__frec));
 }
-static inline const FRAME *nmx__frame(const nmx_capture *cap, const nmx__frec *r)
+/* The FRAME record in the data spool; NULL for a frame of a mapped input. */
+static inline const FRAME *nmx__spooled_frame(const nmx_capture *cap, const nmx__frec *r)
 {
-    return (const FRAME *)(const void *)nmx__spool_at(&cap->data, r->off);
+    return r->in ? NULL : (const FRAME *)(const void *)nmx__spool_at(&cap->data, r->off);
+}
+static inline const uint8_t *nmx__bytes(const nmx_capture *cap, const nmx__frec *r)
+{
+    return r->in ? cap->maps[r->in - 1].base + r->off : nmx__spooled_frame(cap, r)->MacFrame;
 }
 static inline const RECOGNIZEDATATABLE *nmx__rtab(const nmx_capture *cap, const nmx__frec *r)
 {
     return (const RECOGNIZEDATATABLE *)(const void *)nmx__spool_at(&cap->tabs, (uint64_t)r->rtab * 8);
 }
+
+/* frame_view.c: frame i as a FRAME (r = nmx__rec(cap, i)). A spooled frame's
+ * is its record in the data spool, valid until the capture closes; a mapped
+ * frame's is a copy in a buffer of the calling thread, valid until the
+ * thread's next call with the same `use` (C5 as amended: until the run's
+ * next ExpertGetFrame). Two uses, so that the Netmon frame functions do not
+ * overwrite what ExpertGetFrame handed out: the other use first looks
+ * whether the ExpertGetFrame buffer holds the frame. NULL only when memory
+ * is refused. */
+enum { NMX__VIEW_GETFRAME, NMX__VIEW_OTHER };
+const FRAME *nmx__frame_view(const nmx_capture *cap, uint32_t i, const nmx__frec *r, int use);
+
 /* Frames published so far (acquire: their records and bytes are visible). */
 static inline uint32_t nmx__published(const nmx_capture *cap)
 {
@@ -133,9 +202,10 @@ int nmx__capture_map(const nmx_capture *cap, uint32_t i);
 /* ---- isolation (issue 9): the same capture in a worker process ----------
  * nmx__capture_export(cap, fds, max): the descriptors a worker needs to see
  * cap: fds[0] the index spool (shared page + records), fds[1] the data spool
- * (FRAME records and bytes), fds[2] the tables spool, fds[3] the wait spool.
- * Returns how many (NMX__EXPORT_FDS), or -1 when cap is not an open capture
- * of this process or max < NMX__EXPORT_FDS. The fds stay the capture's: the
+ * (FRAME records and bytes), fds[2] the tables spool, fds[3] the wait spool,
+ * then one per mapped input (read-only, in the order of cap->maps). Returns
+ * how many (NMX__EXPORT_FDS + cap->nmaps), or -1 when cap is not an open
+ * capture of this process or max is smaller. The fds stay the capture's: the
  * caller passes them (SCM_RIGHTS, or inheritance) and must not close them.
  * They are O_CLOEXEC and open for writing: the caller hands the first
  * NMX__EXPORT_SPOOLS over read-only (a new read-only open of each), so that
@@ -195,8 +265,9 @@ DWORD nmx__capture_get_frame_wait(const nmx_capture *cap, const nmx_filter *host
                                   DWORD number, int (*stop)(void *), void *arg,
                                   EXPERTFRAMEDESCRIPTOR *out);
 
-/* Fill a frame descriptor for frame i (valid). */
-void nmx__capture_describe(const nmx_capture *cap, uint32_t i, EXPERTFRAMEDESCRIPTOR *out);
+/* Fill a frame descriptor for frame i (valid): 1, or 0 when memory for a
+ * mapped frame's FRAME was refused (nmx__frame_view). */
+int nmx__capture_describe(const nmx_capture *cap, uint32_t i, EXPERTFRAMEDESCRIPTOR *out);
 
 /* The ExpertGetFrame engine (C2-C5). cap valid; host_filter and
  * expert_filter NULL or valid (the host validates the expert's HFILTER with
@@ -218,10 +289,12 @@ void nmx__capture_describe(const nmx_capture *cap, uint32_t i, EXPERTFRAMEDESCRI
  * passes in that direction; NMERR_INVALID_PARAMETER for a NULL out or an
  * unknown direction. On failure *out is left unchanged.
  *
- * Everything *out points to belongs to the capture, is immutable and lives
- * until the capture closes (so C5's "until the run ends" holds with no
- * per-run memory). The call takes no lock and allocates nothing; terminate
- * is the host wrapper's business. */
+ * The recognition table *out points to belongs to the capture, is immutable
+ * and lives until the capture closes; so does pFrame for a spooled frame,
+ * while a mapped input's frame is copied into the calling thread's buffer
+ * (nmx__frame_view), valid until its next ExpertGetFrame (C5 as amended).
+ * The call takes no lock and allocates only when that buffer grows;
+ * terminate is the host wrapper's business. */
 DWORD nmx__capture_get_frame(const nmx_capture *cap, const nmx_filter *host_filter,
                              const nmx_filter *expert_filter, DWORD direction, DWORD flags,
                              DWORD number, EXPERTFRAMEDESCRIPTOR *out);

@@ -168,12 +168,11 @@ int nmx__filter_pass(const nmx_filter *f, const nmx_capture *cap, uint32_t i) {
     const nmx__frec *r = nmx__rec(cap, i);
     if (r->lt >= f->nprogs)
         return 0;
-    const FRAME *fr = nmx__frame(cap, r);
     struct pcap_pkthdr h;
     memset(&h, 0, sizeof h);
-    h.caplen = fr->nBytesAvail;
-    h.len = fr->FrameLength;
-    return pcap_offline_filter(&f->progs[r->lt], &h, fr->MacFrame) != 0;
+    h.caplen = r->caplen;
+    h.len = r->wire;
+    return pcap_offline_filter(&f->progs[r->lt], &h, nmx__bytes(cap, r)) != 0;
 }
 
 int nmx_filter_match(const nmx_filter *filter, const nmx_capture *cap, DWORD number) {

@@ -5,15 +5,19 @@
 
 #include <assert.h>
 
-void nmx__capture_describe(const nmx_capture *cap, uint32_t i, EXPERTFRAMEDESCRIPTOR *out)
+int nmx__capture_describe(const nmx_capture *cap, uint32_t i, EXPERTFRAMEDESCRIPTOR *out)
 {
     assert(i < nmx__published(cap));
     const nmx__frec *r = nmx__rec(cap, i);
+    const FRAME *f = nmx__frame_view(cap, i, r, NMX__VIEW_GETFRAME);
+    if (!f)
+        return 0;
     out->FrameNumber = i;
     out->hFrame = nmx__hframe_make(cap, i);
-    out->pFrame = (ULPFRAME)(uintptr_t)nmx__frame(cap, r);
+    out->pFrame = (ULPFRAME)(uintptr_t)f;
     out->lpRecognizeDataTable = (LPRECOGNIZEDATATABLE)(uintptr_t)nmx__rtab(cap, r);
     out->lpPropertyTable = NULL; /* C4: no property database */
+    return 1;
 }
 
 static int passes(const nmx_capture *cap, const nmx_filter *hf, const nmx_filter *ef, DWORD flags,
@@ -44,8 +48,15 @@ static DWORD try_frame(const request *q, uint32_t i, int *found)
     if (w == 0)
         return NMERR_NO_MORE_FRAMES;
     if (passes(q->cap, q->hf, q->ef, q->flags, i)) {
-        nmx__capture_describe(q->cap, i, q->out);
+        if (!nmx__capture_describe(q->cap, i, q->out))
+            return NMERR_OUT_OF_MEMORY;
         *found = 1;
+    }
+    /* Its input was cut short under us (inmap_guard.c): its bytes read
+     * zeros, so it is damage (C6), named by nmx_capture_error, not a frame. */
+    if (nmx__inmap_lost(q->cap->maps, nmx__rec(q->cap, i))) {
+        *found = 0;
+        return NMERR_MEMORY_MAPPED_FILE_ERROR;
     }
     return NMERR_SUCCESS;
 }
@@ -61,8 +72,7 @@ static DWORD specified(const request *q, DWORD number)
         return NMERR_FRAME_NOT_FOUND;
     if (!passes(q->cap, q->hf, q->ef, q->flags, number))
         return NMERR_FRAME_FAILED_FILTER;
-    nmx__capture_describe(q->cap, number, q->out);
-    return NMERR_SUCCESS;
+    return nmx__capture_describe(q->cap, number, q->out) ? NMERR_SUCCESS : NMERR_OUT_OF_MEMORY;
 }
 
 static DWORD forward(const request *q, DWORD number)

@@ -1,9 +1,9 @@
 /* The reader thread: the frame source's frames (source.h) into the
  * capture's spools (SPEC C1, C6, C7, C8). Each frame is recognised
  * (nmx__recognize, in capture order), its FRAME record and bytes appended to
- * the data spool, its record to the index spool, then published: from that
- * moment every run may read it, and nothing about it changes until the
- * capture closes. */
+ * the data spool unless they are read where a mapped input file stores them,
+ * its record to the index spool, then published: from that moment every run
+ * may read it, and nothing about it changes until the capture closes. */
 #include "capture/reader.h"
 
 #include "capture/intern.h"
@@ -56,19 +56,19 @@ static unsigned lt_index(nmx_capture *cap, int dlt)
     return 0; /* not reached: the reader stops at a ninth link type (lt_fits) */
 }
 
-static void count_frame(nmx_capture_info *in, uint32_t n, const FRAME *f)
+static void count_frame(nmx_capture_info *in, uint32_t n, const nmx__src_frame *f)
 {
     if (n == 0) {
-        in->first_ts = in->earliest_ts = in->latest_ts = f->TimeStamp;
+        in->first_ts = in->earliest_ts = in->latest_ts = f->ts_ns;
     } else {
-        if (f->TimeStamp < in->earliest_ts)
-            in->earliest_ts = f->TimeStamp;
-        if (f->TimeStamp > in->latest_ts)
-            in->latest_ts = f->TimeStamp;
+        if (f->ts_ns < in->earliest_ts)
+            in->earliest_ts = f->ts_ns;
+        if (f->ts_ns > in->latest_ts)
+            in->latest_ts = f->ts_ns;
     }
-    in->last_ts = f->TimeStamp;
-    in->wire_bytes += f->FrameLength;
-    in->captured_bytes += f->nBytesAvail;
+    in->last_ts = f->ts_ns;
+    in->wire_bytes += f->wire_len;
+    in->captured_bytes += f->cap_len;
 }
 
 /* Write what was appended and publish frames 0..n-1. 0 (errno) when the
@@ -86,15 +86,43 @@ static int publish(nmx__reader *rd, uint32_t n)
     return 1;
 }
 
+/* Where frame h's bytes stay: k + 1 when they are read in mapped input k
+ * (stored there verbatim, and inside what was mapped), else 0 (copied into
+ * the data spool). */
+static unsigned mapped_in(const nmx_capture *cap, const nmx__src_frame *h)
+{
+    unsigned k = h->file_off != UINT64_MAX && h->input < NMX__MAX_INMAPS ? cap->map_of[h->input] : 0;
+    if (k && h->cap_len <= cap->maps[k - 1].size && h->file_off <= cap->maps[k - 1].size - h->cap_len)
+        return k;
+    return 0;
+}
+
+/* Copy frame h into the data spool as a FRAME record followed by its bytes;
+ * its offset in *off. 0 when memory or disk is refused (errno). */
+static int spool_frame(nmx_capture *cap, const nmx__src_frame *h, uint64_t *off)
+{
+    size_t need = align8(FRAME_HDR + (h->cap_len > 8 ? (size_t)h->cap_len : 8)); /* a whole FRAME fits */
+    FRAME *f = nmx__spool_append(&cap->data, need, off);
+    if (!f)
+        return 0;
+    f->TimeStamp = h->ts_ns;
+    f->FrameLength = h->wire_len;
+    f->nBytesAvail = h->cap_len;
+    memcpy(f->MacFrame, h->bytes, h->cap_len);
+    memset(f->MacFrame + h->cap_len, 0, need - FRAME_HDR - h->cap_len);
+    return 1;
+}
+
 /* Append frame n; publish it with those before when a batch is complete.
  * 0 when memory or disk is refused (errno). */
 static int add_frame(nmx__reader *rd, uint32_t n, const nmx__src_frame *h)
 {
     nmx_capture *cap = rd->cap;
-    size_t need = align8(FRAME_HDR + (h->cap_len > 8 ? (size_t)h->cap_len : 8)); /* a whole FRAME fits */
-    uint64_t off, roff;
-    FRAME *f = nmx__spool_append(&cap->data, need, &off);
-    nmx__frec *r = f ? nmx__spool_append(&cap->index, sizeof *r, &roff) : NULL;
+    unsigned in = mapped_in(cap, h);
+    uint64_t off = h->file_off, roff;
+    if (!in && !spool_frame(cap, h, &off))
+        return 0;
+    nmx__frec *r = nmx__spool_append(&cap->index, sizeof *r, &roff);
     if (!r)
         return 0;
     nmx_decoded d;
@@ -102,17 +130,15 @@ static int add_frame(nmx__reader *rd, uint32_t n, const nmx__src_frame *h)
     uint32_t rt = nmx__intern_table(&rd->in, &d);
     if (rt == UINT32_MAX)
         return 0;
-
-    f->TimeStamp = h->ts_ns;
-    f->FrameLength = h->wire_len;
-    f->nBytesAvail = h->cap_len;
-    memcpy(f->MacFrame, h->bytes, h->cap_len);
-    memset(f->MacFrame + h->cap_len, 0, need - FRAME_HDR - h->cap_len);
     r->off = off;
+    r->ts = h->ts_ns;
+    r->wire = h->wire_len;
+    r->caplen = h->cap_len;
     r->rtab = rt;
-    r->lt = (uint16_t)lt_index(cap, h->dlt);
-    r->mac = (uint16_t)h->mac_type;
-    count_frame(&cap->wsh->info, n, f);
+    r->in = (uint16_t)in;
+    r->lt = (uint8_t)lt_index(cap, h->dlt);
+    r->mac = (uint8_t)h->mac_type;
+    count_frame(&cap->wsh->info, n, h);
     if (rd->stream || (n + 1) % PUBLISH_BATCH == 0)
         return publish(rd, n + 1);
     return 1;

@@ -1,7 +1,7 @@
 /* The fault trap (SPEC H5).
  *
  * One process-wide handler for SIGSEGV, SIGBUS, SIGFPE, SIGILL and SIGABRT,
- * installed at the first trapped call with SA_ONSTACK. On a thread inside
+ * installed at the first trapped call (or mapped input) with SA_ONSTACK. On a thread inside
  * nmx__trap_call it records the signal and siglongjmps back to that call; on
  * any other thread it hands the signal to the handler that was installed
  * before ours, or, if that was the default, restores the default and raises
@@ -13,6 +13,11 @@
  * request from outside to end the process, not a fault of the expert: it
  * takes its normal course even on an expert thread. (pthread_kill(SIGABRT)
  * from inside the process cannot be told from abort() and is trapped as one.)
+ *
+ * First, a SIGBUS in a mapped input file that another program cut short is
+ * repaired (src/capture/inmap_guard.c): zero pages replace the lost ones and
+ * the access resumes, on any thread; the capture reports the change (C6).
+ * The capture installs this handler as soon as it maps an input.
  *
  * Before the trap, the handler offers SIGSEGV and SIGBUS to the thread's armed
  * probe (usermem.c): a host service copying expert-supplied memory turns a
@@ -30,6 +35,7 @@
  * trap in one process: run such experts isolated (H11).
  */
 #define _GNU_SOURCE
+#include "capture/capture_internal.h"
 #include "host/host_internal.h"
 #include "mem/mem.h"
 #include "stack_guard.h"
@@ -68,6 +74,8 @@ static int synchronous(int sig, const siginfo_t *si)
 static void handler(int sig, siginfo_t *si, void *uc)
 {
     int sync = synchronous(sig, si);
+    if (sync && sig == SIGBUS && nmx__inmap_repair(si->si_addr))
+        return; /* a mapped input cut short: the access resumes and reads zeros */
     if (sync && (sig == SIGSEGV || sig == SIGBUS) && nmx__t_probe)
         siglongjmp(*nmx__t_probe, 1);
     trap *t = t_trap;

@@ -1,9 +1,10 @@
 /* capture_tamper: tries to make the capture it was given writable (H11: in a
  * worker the host's capture is shared read-only).
  *
- * It reads the first frame (so that every spool is mapped), finds the
- * spools' descriptors (deleted regular files, memfds aside), and tries
- * mprotect(PROT_WRITE) on every read-only mapping of those files. It
+ * It reads the first frame (so that every spool is mapped, or the input file
+ * the capture reads a frame in place from), finds the capture's descriptors
+ * (regular files, memfds aside: the spools, deleted, and mapped inputs), and
+ * tries mprotect(PROT_WRITE) on every read-only mapping of those files. It
  * writes nothing. It submits one event with UINT32 columns "made_writable"
  * (mappings mprotect made writable), "writable_fds" (spool descriptors open
  * for writing: in a worker, only the wait spool's) and "mappings" (read-only
@@ -28,13 +29,14 @@ BOOL WINAPI Register(PEXPERTENUMINFO info)
     return TRUE;
 }
 
-/* A deleted file, not a memfd: what a spool's descriptor names. */
-static int spool_name(const char *s)
+/* A file, not a memfd: what a spool's (deleted) or a mapped input's
+ * descriptor names. */
+static int capture_file(const char *s)
 {
-    return s[0] == '/' && strncmp(s, "/memfd:", 7) != 0 && strstr(s, " (deleted)");
+    return s[0] == '/' && strncmp(s, "/memfd:", 7) != 0;
 }
 
-/* The spools' descriptors: their inodes (at most 16), and how many are open
+/* The capture's descriptors: their inodes (at most 16), and how many are open
  * for writing. */
 static DWORD spool_fds(unsigned long *ino, int *nino)
 {
@@ -49,7 +51,7 @@ static DWORD spool_fds(unsigned long *ino, int *nino)
         target[len] = '\0';
         struct stat st;
         int fl = fcntl(fd, F_GETFL);
-        if (!spool_name(target) || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || fl < 0)
+        if (!capture_file(target) || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || fl < 0)
             continue;
         if ((fl & O_ACCMODE) != O_RDONLY)
             writable++;
